@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* backend.h - the interface every netdev driver implements
+ *
+ * One file per driver in backends/, each filling one struct backend_ops,
+ * listed in backends/registry.c under its NetClientDriver name.
+ *
+ * Life cycle of a netdev and its ports:
+ *
+ *   open      validate options, acquire resources, make ports (or start
+ *             listening and make them as peers arrive).  On failure: fill
+ *             errp, release everything acquired, return false; close is
+ *             not called.
+ *   traffic   the backend delivers received frames with port_input(); the
+ *             switch calls send() with bursts for each port that is attached
+ *             and up.
+ *   close     release everything.  Called once, after a successful open,
+ *             when the netdev is deleted or the daemon stops.  Ports must be
+ *             detached (port_detach()) before close returns; their memory,
+ *             and the backend's, may be freed later, once in-flight I/O has
+ *             completed (the netdev struct itself is freed right after close
+ *             returns, so deferred work must not touch it).
+ *
+ * A backend includes the port, frame, io and options APIs and never touches
+ * the FDB, other ports or the QMP layer.
+ */
+#ifndef NH_BACKEND_H
+#define NH_BACKEND_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "frame.h"
+#include "netdev.h"
+#include "port.h"
+
+struct backend_ops {
+	/* QEMU's NetClientDriver name: "socket", "tap", ... */
+	const char *type;
+
+	/**
+	 * open() - start netdev @nd from @opts (the whole netdev_add object,
+	 * including "id" and "type"; borrowed for the call).  Required.
+	 * Messages name the option and what is wrong with it, as QEMU's do.
+	 */
+	bool (*open)(struct netdev *nd, const json_t *opts,
+		     struct nh_error **errp);
+
+	/**
+	 * check() - validate @opts without acquiring anything: option names,
+	 * types, ranges, combinations.  May be NULL.  Lets nethubd refuse a
+	 * bad command line before it starts anything; open() still checks
+	 * what only trying can tell (an address in use, a missing peer).
+	 */
+	bool (*check)(const json_t *opts, struct nh_error **errp);
+
+	/* close() - release everything; see above.  Required. */
+	void (*close)(struct netdev *nd);
+
+	/**
+	 * send() - transmit a burst on @p.  Never blocks.  Takes over the
+	 * references of the first N frames and returns N; the switch drops
+	 * the rest, counted as queue-full.  Required.
+	 */
+	unsigned (*send)(struct port *p, struct frame *const *frames,
+			 unsigned n);
+
+	/* set_link() - reflect @p's link state on the medium (carrier); may
+	 * be NULL where the medium has none */
+	void (*set_link)(struct port *p, bool up);
+
+	/* info() - add backend facts to a netdev's query object; may be NULL */
+	void (*info)(const struct netdev *nd, json_t *obj);
+
+	/* port_info() - add facts about one port (peer address); may be NULL */
+	void (*port_info)(const struct port *p, json_t *obj);
+};
+
+/* backend_find() - the compiled-in driver for @type, or NULL */
+const struct backend_ops *backend_find(const char *type);
+
+/* backend_type_known() - @type is a NetClientDriver of the schema on this
+ * platform (compiled in or not; vmnet-* are not, on Linux) */
+bool backend_type_known(const char *type);
+
+#endif /* NH_BACKEND_H */

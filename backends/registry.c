@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+/* registry.c - the table of netdev drivers, by QEMU's NetClientDriver name
+ *
+ * Every type of the schema's NetClientDriver enum is known here; those whose
+ * driver is compiled in point at its ops.  vmnet-* exist only on macOS and
+ * are unknown on Linux, as in QEMU.
+ */
+
+#include <stddef.h>
+#include <string.h>
+
+#include "backend.h"
+
+extern const struct backend_ops hubport_backend;
+extern const struct backend_ops none_backend;
+extern const struct backend_ops socket_backend;
+
+static const struct {
+	const char *type;
+	const struct backend_ops *ops; /* NULL: not compiled in */
+} backend_table[] = {
+	{ "none", &none_backend },
+	{ "nic", NULL },
+	{ "user", NULL },
+	{ "tap", NULL },
+	{ "l2tpv3", NULL },
+	{ "socket", &socket_backend },
+	{ "vde", NULL },
+	{ "bridge", NULL },
+	{ "hubport", &hubport_backend },
+	{ "netmap", NULL },
+	{ "vhost-user", NULL },
+	{ "vhost-vdpa", NULL },
+};
+
+const struct backend_ops *backend_find(const char *type)
+{
+	for (size_t i = 0; i < sizeof(backend_table) / sizeof(backend_table[0]);
+	     i++)
+		if (!strcmp(backend_table[i].type, type))
+			return backend_table[i].ops;
+	return NULL;
+}
+
+bool backend_type_known(const char *type)
+{
+	for (size_t i = 0; i < sizeof(backend_table) / sizeof(backend_table[0]);
+	     i++)
+		if (!strcmp(backend_table[i].type, type))
+			return true;
+	return false;
+}

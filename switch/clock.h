@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* clock.h - the datapath's notion of now, in milliseconds (monotonic)
+ *
+ * The daemon reads libuv's cached loop time; tests set a fake clock.
+ */
+#ifndef NH_CLOCK_H
+#define NH_CLOCK_H
+
+#include <stdint.h>
+
+/* clock_now_ms() - milliseconds of a monotonic clock, cached per loop turn */
+uint64_t clock_now_ms(void);
+
+/* clock_set_source() - read time from @fn instead (NULL: back to default) */
+void clock_set_source(uint64_t (*fn)(void));
+
+#endif /* NH_CLOCK_H */

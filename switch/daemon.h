@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon.h - nethubd's life: start-up, signals, timers, state dump, shutdown */
+#ifndef NH_DAEMON_H
+#define NH_DAEMON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "hub.h"
+#include "io.h"
+
+/* The embedded default configuration: one socket netdev on hub 0 */
+#define DAEMON_DEFAULT_NETDEV "socket,id=vms,listen=127.0.0.1:5555"
+#define DAEMON_DEFAULT_PORT   5555
+
+struct daemon_config {
+	enum io_engine io;
+	const char *pidfile;	/* NULL: none */
+	const char *stats_file; /* SIGUSR1 target; NULL: the log */
+	bool daemonize;
+	bool using_defaults;	/* print how to attach a VM */
+	struct hub_config hub;
+	json_t *netdevs;	/* array of netdev_add argument objects */
+	json_t *labels;		/* array of strings: where each came from */
+};
+
+/**
+ * daemon_run() - start everything in @cfg, serve until SIGINT/SIGTERM
+ * Return: the process exit status: 0 after a clean shutdown, 1 when
+ * something in @cfg could not be started (the reason is on stderr and
+ * nothing is left running).
+ */
+int daemon_run(const struct daemon_config *cfg);
+
+/* daemon_state() - everything, as JSON (see docs/usage.md); caller owns */
+json_t *daemon_state(void);
+
+#endif /* NH_DAEMON_H */

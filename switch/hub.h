@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* hub.h - a hub: one L2 broadcast domain with its own learning table
+ *
+ * Hubs are named by an int32 hubid, as in QEMU's hubport, created on first
+ * use and removed when they have neither ports nor holders.  hub_input() is
+ * the forwarding engine: one burst in, learned, looked up, sorted into
+ * per-egress batches, each batch flushed to its port once.
+ */
+#ifndef NH_HUB_H
+#define NH_HUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+struct port;
+struct fdb;
+
+struct hub {
+	int32_t id;
+	struct fdb *fdb;
+	struct port **ports;	/* by port number; NULL where free */
+	uint32_t nports_cap;	/* length of ports[] */
+	uint32_t nports;	/* attached ports */
+	unsigned holders;	/* hub_hold() references */
+	uint64_t floods;	/* frames flooded */
+	struct hub *next;
+};
+
+/* Learning defaults for hubs created from now on, and for existing ones */
+struct hub_config {
+	uint64_t fdb_age_ms;
+	uint32_t fdb_max;
+	uint32_t fdb_port_max;
+};
+void hub_configure(const struct hub_config *cfg);
+void hub_get_config(struct hub_config *cfg);
+
+/* hub_find() - the hub @id, or NULL */
+struct hub *hub_find(int32_t id);
+
+/* hub_first() - all hubs, in creation order, through hub->next */
+struct hub *hub_first(void);
+
+/* hub_hold() - find or create hub @id and keep it alive until hub_release() */
+struct hub *hub_hold(int32_t id);
+void hub_release(struct hub *hub);
+
+/* hub_attach() - add @p to hub @id (created if needed); port_no assigned */
+void hub_attach(int32_t id, struct port *p);
+
+/* hub_detach() - remove @p from its hub, flushing its FDB entries; the hub
+ * goes away if that was its last port and nobody holds it */
+void hub_detach(struct port *p);
+
+/**
+ * hub_input() - forward a burst that came in on @in
+ * @frames:	the references are taken over
+ */
+void hub_input(struct hub *hub, struct port *in, struct frame **frames,
+	       unsigned n);
+
+/* hub_expire_all() - age every hub's FDB; called once a second */
+void hub_expire_all(uint64_t now_ms);
+
+/* hub_flush_port() - drop the learned entries pointing at @p */
+void hub_flush_port(struct port *p);
+
+/* hub_flush_fdb() - drop all learned entries of @hub; return how many */
+unsigned hub_flush_fdb(struct hub *hub);
+
+/* hub_port() - the port numbered @port_no, or NULL */
+struct port *hub_port(const struct hub *hub, uint32_t port_no);
+
+#endif /* NH_HUB_H */

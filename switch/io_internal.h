@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/* io_internal.h - what io.c shares with the two engines (io_uring.c, io_epoll.c)
+ *
+ * io.c owns the parts that must behave the same whatever the engine: the
+ * channel table (slot + generation tags), channel memory, the transmit
+ * queue and its accounting, stream reassembly, the close sequence (fd close,
+ * deferred done callback, memory freed last).  An engine fills one
+ * struct io_engine_ops and moves bytes; it never frees a channel and never
+ * calls done() itself.  Nothing here is part of the public API.
+ *
+ * Callback rule shared by both engines: a backend callback may call
+ * io_chan_send(), io_chan_pause/resume() and io_chan_close() on any channel,
+ * including the one being called back.  So after every callback an engine
+ * re-reads the channel state (closing, failed, paused) before touching it,
+ * and never keeps engine-wide scratch arrays in use across a callback that
+ * could reach the same arrays.
+ */
+#ifndef NH_IO_INTERNAL_H
+#define NH_IO_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <uv.h>
+
+#include "io.h"
+
+/* Largest message a channel may ask to receive whole */
+#define IO_MSG_MAX	  (IO_HDR_MAX + FRAME_MAX_LEN)
+/* Frames gathered into one stream write (two iovecs each) */
+#define IO_STREAM_GATHER  64
+#define IO_STREAM_IOV	  (2 * IO_STREAM_GATHER)
+
+/* A tiny intrusive doubly-linked list, for the engines' work lists */
+struct io_list {
+	struct io_list *next, *prev;
+};
+
+static inline void io_list_init(struct io_list *l)
+{
+	l->next = l->prev = l;
+}
+
+static inline bool io_list_empty(const struct io_list *l)
+{
+	return l->next == l;
+}
+
+static inline bool io_list_linked(const struct io_list *n)
+{
+	return n->next != NULL && n->next != n;
+}
+
+static inline void io_list_add_tail(struct io_list *head, struct io_list *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+
+static inline void io_list_del(struct io_list *n)
+{
+	if (!io_list_linked(n))
+		return;
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->next = n->prev = n;
+}
+
+#define io_container_of(ptr, type, member)                                    \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* A channel: the part both engines share.  Engines embed it first in their
+ * own channel struct (ops->chan_size says how big that is). */
+struct io_chan {
+	struct io_chan_cfg cfg;		/* copy; cfg.dest points at dest */
+	struct sockaddr_storage dest;
+	int fd;
+	uint32_t slot, gen;		/* tag of this channel's operations */
+
+	bool closing;			/* io_chan_close() called */
+	bool failed;			/* on_error() reported; no more rx */
+	bool paused;			/* io_chan_pause() in effect */
+	bool tx_dead;			/* stream write failed: send takes none */
+	bool eof_on_zero;		/* a 0-byte read means end of stream */
+
+	size_t max_msg;			/* dgram: largest message received whole */
+
+	/* Transmit queue: a ring of frame references, oldest at txq_head.
+	 * The first tx_busy of them belong to an operation in flight. */
+	struct frame **txq;
+	unsigned txq_cap, txq_head, txq_len, tx_busy;
+
+	/* Stream transmit: bytes of the head frame (header + data) already
+	 * written, and the headers of the frames of the current gather
+	 * (index 0 is always the head frame's). */
+	size_t tx_off;
+	unsigned tx_gathered;		/* frames in the last gather */
+	uint8_t (*shdr)[IO_HDR_MAX];
+	uint8_t *shlen;
+
+	/* Stream receive buffer */
+	uint8_t *sbuf;
+	size_t scap, slen;
+
+	struct io_chan_stats st;
+
+	void (*done)(void *opaque, unsigned dropped);
+	unsigned dropped;
+	struct io_chan *done_next;
+};
+
+/* One engine.  io.c calls these; the chan_* ones only on open channels. */
+struct io_engine_ops {
+	const char *name;
+	size_t chan_size;
+	/* start(): bring the engine up on @loop; on failure return -errno and
+	 * describe the reason in @why */
+	int (*start)(uv_loop_t *loop, char *why, size_t whylen);
+	/* stop(): every channel is gone; close handles (running the loop
+	 * until they are closed) and free everything */
+	void (*stop)(void);
+	const char *(*features)(void);
+	/* hold(): io.c has channels (true) or none (false); the engine keeps
+	 * the loop alive accordingly */
+	void (*hold)(bool on);
+
+	/* chan_start(): allocate engine state, begin receiving */
+	int (*chan_start)(struct io_chan *c, struct nh_error **errp);
+	/* chan_kick_tx(): frames were appended to the transmit queue */
+	void (*chan_kick_tx)(struct io_chan *c);
+	void (*chan_pause)(struct io_chan *c);
+	void (*chan_resume)(struct io_chan *c);
+	/* chan_stop_rx(): the channel failed; receive nothing more */
+	void (*chan_stop_rx)(struct io_chan *c);
+	/* chan_close(): cancel everything; call io_chan_quiesced() once no
+	 * operation or handle refers to the channel any more */
+	void (*chan_close)(struct io_chan *c);
+	/* chan_free(): release engine-private memory (after done ran) */
+	void (*chan_free)(struct io_chan *c);
+};
+
+extern const struct io_engine_ops io_ur_engine;
+extern const struct io_engine_ops io_ep_engine;
+
+/* The engine state common to both, one per loop */
+struct io_core {
+	uv_loop_t *loop;
+	const struct io_engine_ops *ops;
+	struct io_chan **slots;		/* slot -> channel, NULL when free */
+	uint32_t *gens;			/* generation of each slot */
+	uint32_t *free_slots;
+	uint32_t nslots, nfree;
+	unsigned live;			/* channels not yet freed */
+	struct io_chan *done_head, **done_tail;
+	uv_idle_t done_idle;
+	bool idle_open;
+};
+
+extern struct io_core io_core;
+
+/*
+ * Operation tags: what every io_uring operation carries in user_data.
+ *
+ *   bits 63..56  operation kind (engine-defined, never 0)
+ *   bits 55..48  index within the channel (rx slot, tx chain position)
+ *   bits 47..24  generation of the channel's slot
+ *   bits 23..0   slot
+ */
+#define IO_TAG_SLOT_MASK 0xffffffu
+#define IO_TAG_GEN_MASK	 0xffffffu
+
+static inline uint64_t io_tag(unsigned kind, unsigned idx,
+			      const struct io_chan *c)
+{
+	return (uint64_t)(kind & 0xff) << 56 | (uint64_t)(idx & 0xff) << 48 |
+	       (uint64_t)(c->gen & IO_TAG_GEN_MASK) << 24 |
+	       (uint64_t)(c->slot & IO_TAG_SLOT_MASK);
+}
+
+static inline unsigned io_tag_kind(uint64_t tag)
+{
+	return (unsigned)(tag >> 56);
+}
+
+static inline unsigned io_tag_idx(uint64_t tag)
+{
+	return (unsigned)(tag >> 48) & 0xff;
+}
+
+/* io_chan_by_tag() - the live channel a tag names, or NULL if stale */
+static inline struct io_chan *io_chan_by_tag(uint64_t tag)
+{
+	uint32_t slot = (uint32_t)(tag & IO_TAG_SLOT_MASK);
+	uint32_t gen = (uint32_t)(tag >> 24) & IO_TAG_GEN_MASK;
+	struct io_chan *c;
+
+	if (slot >= io_core.nslots)
+		return NULL;
+	c = io_core.slots[slot];
+	if (!c || (c->gen & IO_TAG_GEN_MASK) != gen)
+		return NULL;
+	return c;
+}
+
+/* io_chan_rx_allowed() - may the engine receive for @c now? */
+static inline bool io_chan_rx_allowed(const struct io_chan *c)
+{
+	return !c->closing && !c->failed && !c->paused;
+}
+
+/* io_txq_at() - the frame @i places behind the transmit queue's head */
+static inline struct frame *io_txq_at(const struct io_chan *c, unsigned i)
+{
+	unsigned p = c->txq_head + i;
+
+	if (p >= c->txq_cap)
+		p -= c->txq_cap;
+	return c->txq[p];
+}
+
+/* io_tx_header() - the channel's header for @f into @hdr; its length */
+static inline unsigned io_tx_header(struct io_chan *c, const struct frame *f,
+				    uint8_t *hdr)
+{
+	unsigned n;
+
+	if (!c->cfg.tx_header)
+		return 0;
+	n = c->cfg.tx_header(c, f, hdr);
+	return n > IO_HDR_MAX ? IO_HDR_MAX : n;
+}
+
+/* Failed transmissions gathered during one flush, reported after it */
+struct io_tx_drops {
+	unsigned n;
+	int err;		/* the first error seen */
+};
+
+/**
+ * io_tx_complete() - the head frame of @c's queue is finished
+ * @c:		the channel
+ * @res:	bytes the kernel took (header included), or -errno
+ * @drops:	where a refused frame is counted for io_tx_report()
+ *
+ * Pops the frame, drops its reference and counts it: sent, refused (the
+ * backend hears of it through on_tx_drop), or, once the channel is
+ * closing, dropped for done().
+ */
+void io_tx_complete(struct io_chan *c, int res, struct io_tx_drops *drops);
+
+/* io_tx_report() - tell the backend about @drops (unless closing) */
+void io_tx_report(struct io_chan *c, const struct io_tx_drops *drops);
+
+/**
+ * io_stream_gather() - iovecs for the next stream write
+ * @c:		stream channel
+ * @iov:	at least 2 * @max_frames entries
+ * @max_frames:	frames to gather at most (<= IO_STREAM_GATHER)
+ * @bytes:	total length of the iovecs
+ *
+ * Starts at the queue's head, tx_off bytes into it.  Headers are written
+ * into c->shdr.  Return: iovecs filled; *@nframes frames involved.
+ */
+unsigned io_stream_gather(struct io_chan *c, struct iovec *iov,
+			  unsigned max_frames, unsigned *nframes,
+			  size_t *bytes);
+
+/* io_stream_wrote() - @bytes of the last gather were written; complete the
+ * frames they cover and remember where the next write resumes */
+void io_stream_wrote(struct io_chan *c, size_t bytes);
+
+/**
+ * io_stream_deliver() - offer the buffered stream bytes to on_stream()
+ *
+ * Calls on_stream() while it consumes and bytes remain, then moves the
+ * leftover to the front.  A full buffer that nothing was taken from fails
+ * the channel with -EMSGSIZE.  Does nothing while paused or stopped.
+ */
+void io_stream_deliver(struct io_chan *c);
+
+/**
+ * io_chan_fail() - the channel stopped receiving for good
+ * @err:	0 for end of stream, else -errno
+ *
+ * Stops the engine's receiving and reports @err through on_error(), once;
+ * nothing happens on a closing or already failed channel.
+ */
+void io_chan_fail(struct io_chan *c, int err);
+
+/**
+ * io_chan_quiesced() - the engine is done with @c
+ *
+ * No operation is in flight and no handle refers to @c.  Drops what is
+ * still queued (counted in done's @dropped), closes the fd unless
+ * IO_CHAN_F_NOCLOSE, frees the slot, and schedules done() and the memory's
+ * release on the loop.
+ */
+void io_chan_quiesced(struct io_chan *c);
+
+/* io_rx_error_transient() - may a datagram channel carry on after @err? */
+bool io_rx_error_transient(int err);
+
+#endif /* NH_IO_INTERNAL_H */

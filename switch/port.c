@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+/* port.c - switch ports: creation, attachment, link state, ingress accounting
+ *
+ * Owns the port objects and their counters.  Forwarding is the hub's; the
+ * medium is the backend's.  Ingress is counted here before anything else can
+ * drop a frame, so that every frame a backend hands over is accounted for.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "hub.h"
+#include "log.h"
+#include "netdev.h"
+#include "port.h"
+
+static const char *const drop_names[PORT_DROP__COUNT] = {
+	[PORT_DROP_LINK_DOWN] = "link-down",
+	[PORT_DROP_FILTERED] = "filtered",
+	[PORT_DROP_QUEUE_FULL] = "queue-full",
+	[PORT_DROP_NO_BUFFER] = "no-buffer",
+	[PORT_DROP_MALFORMED] = "malformed",
+	[PORT_DROP_OVERSIZE] = "oversize",
+	[PORT_DROP_NO_DEST] = "no-dest",
+	[PORT_DROP_NO_HUB] = "no-hub",
+	[PORT_DROP_NO_PEER] = "no-peer",
+	[PORT_DROP_ERROR] = "error",
+};
+
+static const struct port_observer *port_obs;
+static uint64_t port_uid_next = 1;
+
+const char *port_drop_name(enum port_drop why)
+{
+	if ((unsigned)why >= PORT_DROP__COUNT)
+		return "unknown";
+	return drop_names[why];
+}
+
+void port_set_observer(const struct port_observer *obs)
+{
+	port_obs = obs;
+}
+
+struct port *port_new(struct netdev *nd, const char *suffix, void *priv)
+{
+	struct port *p = calloc(1, sizeof(*p));
+	struct port **tail;
+
+	if (!p)
+		return NULL;
+	if (suffix)
+		snprintf(p->name, sizeof(p->name), "%s.%s", nd->id, suffix);
+	else
+		snprintf(p->name, sizeof(p->name), "%s", nd->id);
+	p->netdev = nd;
+	p->priv = priv;
+	p->uid = port_uid_next++;
+	p->link_up = true;
+	p->mtu = PORT_MTU_DEFAULT;
+
+	/* Keep the netdev's list in creation order: "vms.1" before "vms.2" */
+	for (tail = &nd->ports; *tail; tail = &(*tail)->netdev_next)
+		;
+	*tail = p;
+	nd->nports++;
+
+	hub_attach(nd->hubid, p);
+	log_debug("port %s: attached to hub %d", p->name, nd->hubid);
+	if (port_obs && port_obs->added)
+		port_obs->added(p);
+	return p;
+}
+
+void port_detach(struct port *p)
+{
+	struct netdev *nd = p->netdev;
+
+	if (!nd)
+		return;
+	if (port_obs && port_obs->removed)
+		port_obs->removed(p);
+	if (p->hub)
+		hub_detach(p);
+	for (struct port **pp = &nd->ports; *pp; pp = &(*pp)->netdev_next) {
+		if (*pp == p) {
+			*pp = p->netdev_next;
+			nd->nports--;
+			break;
+		}
+	}
+	p->netdev_next = NULL;
+	p->netdev = NULL;
+}
+
+void port_free(struct port *p)
+{
+	if (!p)
+		return;
+	port_detach(p);
+	free(p);
+}
+
+void port_input(struct port *p, struct frame **frames, unsigned n)
+{
+	uint64_t bytes = 0;
+	enum port_drop why;
+
+	for (unsigned i = 0; i < n; i++)
+		bytes += frames[i]->len;
+	p->stats.rx_frames += n;
+	p->stats.rx_bytes += bytes;
+
+	if (!p->hub)
+		why = PORT_DROP_NO_HUB;
+	else if (!port_is_up(p))
+		why = PORT_DROP_LINK_DOWN;
+	else {
+		hub_input(p->hub, p, frames, n);
+		return;
+	}
+	p->stats.rx_drops[why] += n;
+	frame_unref_many(frames, n);
+}
+
+void port_count_rx_drop(struct port *p, enum port_drop why, unsigned n,
+			uint64_t bytes)
+{
+	p->stats.rx_frames += n;
+	p->stats.rx_bytes += bytes;
+	p->stats.rx_drops[why] += n;
+}
+
+void port_count_tx_drop(struct port *p, enum port_drop why, unsigned n)
+{
+	p->stats.tx_frames -= n <= p->stats.tx_frames ? n : p->stats.tx_frames;
+	p->stats.tx_drops[why] += n;
+}
+
+bool port_is_up(const struct port *p)
+{
+	return p->link_up && (!p->netdev || p->netdev->link_up);
+}
+
+void port_set_link(struct port *p, bool up)
+{
+	bool was_up = port_is_up(p);
+
+	p->link_up = up;
+	if (p->netdev && p->netdev->ops->set_link)
+		p->netdev->ops->set_link(p, port_is_up(p));
+	if (was_up && !port_is_up(p) && p->hub)
+		hub_flush_port(p);
+	if (was_up != port_is_up(p))
+		log_info("port %s: link %s", p->name,
+			 port_is_up(p) ? "up" : "down");
+}
+
+struct port *port_first(void)
+{
+	for (struct netdev *nd = netdev_first(); nd; nd = nd->next)
+		if (nd->ports)
+			return nd->ports;
+	return NULL;
+}
+
+struct port *port_next(const struct port *p)
+{
+	if (p->netdev_next)
+		return p->netdev_next;
+	if (!p->netdev)
+		return NULL;
+	for (struct netdev *nd = p->netdev->next; nd; nd = nd->next)
+		if (nd->ports)
+			return nd->ports;
+	return NULL;
+}
+
+struct port *port_find(const char *name)
+{
+	for (struct port *p = port_first(); p; p = port_next(p))
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
+}

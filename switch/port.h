@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/* port.h - a switch port: one attachment of a netdev to a hub
+ *
+ * A netdev has zero or more ports.  Most backends make exactly one, named
+ * like the netdev; a listening backend makes one per accepted peer, named
+ * "ID.N".  A port belongs to the hub of its netdev while it is attached.
+ *
+ * Life cycle, seen from a backend:
+ *   port_new()      creates the port and attaches it to its netdev's hub;
+ *                   traffic may flow from now on (send() may be called).
+ *   port_input()    hands received frames to the switch.
+ *   port_detach()   takes it off its hub: send() is never called again, the
+ *                   FDB entries pointing at it are flushed.  The port is still
+ *                   allocated, its counters readable.
+ *   port_free()     frees it; call only once nothing (an in-flight io_uring
+ *                   operation, a libuv handle) can still reach it.
+ *
+ * Accounting: every frame a backend receives is either forwarded or counted
+ * in rx_drops[reason]; every frame the hub offers a port is either taken by
+ * the backend (tx_frames) or counted in tx_drops[reason].  Per port:
+ *   rx_frames = rx_forwarded + sum(rx_drops)
+ * and over a hub, for each forwarded frame, one offer per destination port.
+ */
+#ifndef NH_PORT_H
+#define NH_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+struct netdev;
+struct hub;
+struct backend_ops;
+
+/* Why a frame was dropped; names in port_drop_name() */
+enum port_drop {
+	PORT_DROP_LINK_DOWN,  /* sender's or receiver's link is down */
+	PORT_DROP_FILTERED,   /* the receiver's rx filter refused it */
+	PORT_DROP_QUEUE_FULL, /* the receiver's queue was full */
+	PORT_DROP_NO_BUFFER,  /* no frame buffer was free */
+	PORT_DROP_MALFORMED,  /* too short, bad header, bad length */
+	PORT_DROP_OVERSIZE,   /* larger than the receiver's MTU */
+	PORT_DROP_NO_DEST,    /* nowhere to go: alone on the hub, or the
+			       * destination was learned on the sender */
+	PORT_DROP_NO_HUB,     /* the port is not attached to a hub */
+	PORT_DROP_NO_PEER,    /* the port has nothing behind it */
+	PORT_DROP_ERROR,      /* the medium failed the send */
+	PORT_DROP__COUNT
+};
+
+/* port_drop_name() - "link-down", "filtered", "queue-full", ... */
+const char *port_drop_name(enum port_drop why);
+
+struct port_stats {
+	uint64_t rx_frames, rx_bytes;	   /* received from the backend */
+	uint64_t rx_forwarded;		   /* of those, handed to the hub */
+	uint64_t tx_frames, tx_bytes;	   /* taken by the backend */
+	uint64_t rx_drops[PORT_DROP__COUNT];
+	uint64_t tx_drops[PORT_DROP__COUNT];
+};
+
+#define PORT_NAME_MAX	 160
+#define PORT_MTU_DEFAULT (FRAME_MAX_LEN - FRAME_ETH_HLEN)
+
+struct port {
+	char name[PORT_NAME_MAX];
+	struct netdev *netdev;	/* owner; NULL once detached */
+	struct hub *hub;	/* NULL while not attached */
+	uint32_t port_no;	/* index in the hub; FDB value */
+	uint64_t uid;		/* unique over the process's life */
+	void *priv;		/* the backend's state for this port */
+	bool link_up;		/* this port's own link (set_link on it) */
+	uint32_t mtu;		/* largest payload it sends (L2 frame minus
+				 * Ethernet and one VLAN header) */
+	bool gso;		/* takes GSO frames whole */
+	struct port_stats stats;
+
+	/* The hub's egress batch for the burst being forwarded */
+	struct frame *txq[FRAME_BURST_MAX];
+	unsigned txq_len;
+	struct port *txq_next;	/* hub's list of ports with a batch */
+	bool txq_listed;
+
+	struct port *netdev_next; /* the netdev's list of ports */
+};
+
+/**
+ * port_new() - create a port of @nd and attach it to @nd's hub
+ * @nd:		owning netdev
+ * @suffix:	NULL for a port named like the netdev, or "N" for "ID.N"
+ * @priv:	backend state, stored in port->priv
+ *
+ * Return: the port; NULL only if memory cannot be had.
+ */
+struct port *port_new(struct netdev *nd, const char *suffix, void *priv);
+
+/* port_detach() - take @p off its hub and its netdev; idempotent */
+void port_detach(struct port *p);
+
+/* port_free() - detach if needed and free @p */
+void port_free(struct port *p);
+
+/**
+ * port_input() - hand a burst of received frames to the switch
+ * @p:		the port they came in on
+ * @frames:	up to FRAME_BURST_MAX frames; the references are taken over
+ * @n:		how many
+ *
+ * Counts them, drops them (counted) when the link is down or the port has no
+ * hub, and otherwise forwards them.  Never fails.
+ */
+void port_input(struct port *p, struct frame **frames, unsigned n);
+
+/**
+ * port_count_rx_drop() - count frames a backend received but could not turn
+ * into frames (no buffer, malformed input, oversize); they count as received
+ */
+void port_count_rx_drop(struct port *p, enum port_drop why, unsigned n,
+			uint64_t bytes);
+
+/**
+ * port_count_tx_drop() - count frames a backend took from send() but then
+ * lost (the medium refused them, the connection went away): they move from
+ * tx_frames to tx_drops[@why], so tx_frames stays "frames actually sent"
+ */
+void port_count_tx_drop(struct port *p, enum port_drop why, unsigned n);
+
+/* port_is_up() - the port's link and its netdev's link are both up */
+bool port_is_up(const struct port *p);
+
+/* port_set_link() - set this port's own link; calls the backend's set_link
+ * and flushes the port's learned addresses when going down */
+void port_set_link(struct port *p, bool up);
+
+/* port_find() - a port by name ("ID" or "ID.N"); NULL if none */
+struct port *port_find(const char *name);
+
+/* port_first(), port_next() - every port of every netdev */
+struct port *port_first(void);
+struct port *port_next(const struct port *p);
+
+/* Observers of ports coming and going, for events (one slot each) */
+struct port_observer {
+	void (*added)(struct port *p);
+	void (*removed)(struct port *p);
+};
+void port_set_observer(const struct port_observer *obs);
+
+#endif /* NH_PORT_H */

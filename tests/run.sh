@@ -1,0 +1,29 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# run.sh - install what the tests need, build, run every suite.
+#
+#   bash tests/run.sh                 gcc build in build/
+#   NETHUB_BUILD=build-asan NETHUB_SANITIZE=1 bash tests/run.sh
+#                                     clang + AddressSanitizer + UBSan
+# Ends with one line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/deps.sh || exit 1
+
+build=${NETHUB_BUILD:-build}
+setup_args=(-Dwerror=true)
+if [ -n "${NETHUB_SANITIZE:-}" ]; then
+	export CC=clang
+	setup_args+=(-Db_sanitize=address,undefined -Db_lundef=false)
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+if [ ! -d "$build" ]; then
+	meson setup "$build" "${setup_args[@]}" >/dev/null || exit 1
+fi
+ninja -C "$build" >/dev/null || { ninja -C "$build"; exit 1; }
+
+meson test -C "$build" --print-errorlogs --num-processes 2 \
+	--timeout-multiplier "${NETHUB_TIMEOUT_MULTIPLIER:-2}"
+python3 tests/summarize.py "$build/meson-logs/testlog.json"

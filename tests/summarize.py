@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""summarize.py - count test cases in meson's testlog.json files.
+
+Every test speaks TAP: each 'ok'/'not ok' line is one case.  A test program
+that failed without a 'not ok' line (a crash, a timeout, a sanitizer report
+at exit) counts as one more failure.  Prints 'N passed, N failed'.
+"""
+import json
+import re
+import sys
+
+TAP_LINE = re.compile(r"^(not ok|ok)\b")
+
+
+def count(path):
+    passed = failed = 0
+    with open(path) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            t = json.loads(line)
+            p = fl = 0
+            for out in (t.get("stdo") or t.get("stdout") or "").splitlines():
+                m = TAP_LINE.match(out)
+                if not m:
+                    continue
+                if "# SKIP" in out:
+                    fl += 1  # a test never skips itself here
+                elif m.group(1) == "ok":
+                    p += 1
+                else:
+                    fl += 1
+            if t.get("result") not in ("OK", "EXPECTEDFAIL") and fl == 0:
+                fl = 1
+                print("failed without a TAP failure line: %s (%s)"
+                      % (t.get("name"), t.get("result")), file=sys.stderr)
+            passed += p
+            failed += fl
+    return passed, failed
+
+
+def main():
+    passed = failed = 0
+    for path in sys.argv[1:]:
+        p, f = count(path)
+        passed += p
+        failed += f
+    print("%d passed, %d failed" % (passed, failed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+/* test_hub.c - forwarding decisions and accounting of hubs and ports
+ *
+ * Ports here belong to netdevs of a recording backend made by hand: what a
+ * port is sent stays in its record until the test looks.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "clock.h"
+#include "fdb.h"
+#include "hub.h"
+#include "log.h"
+#include "netdev.h"
+#include "port.h"
+#include "tap.h"
+
+#define REC_MAX 512
+
+struct rec {
+	struct frame *got[REC_MAX];
+	unsigned n;
+	unsigned accept_max; /* send() takes at most this many per call */
+};
+
+static uint64_t fake_now = 1000;
+
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+static unsigned rec_send(struct port *p, struct frame *const *frames,
+			 unsigned n)
+{
+	struct rec *r = p->priv;
+	unsigned k = n < r->accept_max ? n : r->accept_max;
+
+	for (unsigned i = 0; i < k && r->n < REC_MAX; i++)
+		r->got[r->n++] = frames[i];
+	return k;
+}
+
+static bool rec_open(struct netdev *nd, const json_t *o, struct nh_error **e)
+{
+	return true;
+}
+
+static void rec_close(struct netdev *nd)
+{
+}
+
+static const struct backend_ops rec_ops = {
+	.type = "rec",
+	.open = rec_open,
+	.close = rec_close,
+	.send = rec_send,
+};
+
+static struct netdev nds[8];
+static struct rec recs[8];
+static struct port *ports[8];
+static struct frame_pool *pool;
+
+/* Four ports "p0".."p3" on hub @hubid */
+static void setup(int32_t hubid, unsigned nports)
+{
+	pool = frame_pool_new(1024, 8);
+	frame_pool_set_current(pool);
+	clock_set_source(fake_clock);
+	memset(nds, 0, sizeof(nds));
+	memset(recs, 0, sizeof(recs));
+	for (unsigned i = 0; i < nports; i++) {
+		snprintf(nds[i].id, sizeof(nds[i].id), "p%u", i);
+		nds[i].ops = &rec_ops;
+		nds[i].hubid = hubid;
+		nds[i].link_up = true;
+		recs[i].accept_max = REC_MAX;
+		ports[i] = port_new(&nds[i], NULL, &recs[i]);
+	}
+}
+
+static void rec_clear(unsigned i)
+{
+	frame_unref_many(recs[i].got, recs[i].n);
+	recs[i].n = 0;
+}
+
+static void teardown(unsigned nports)
+{
+	struct frame_pool_stats st;
+
+	for (unsigned i = 0; i < nports; i++) {
+		rec_clear(i);
+		port_free(ports[i]);
+	}
+	frame_pool_stats(pool, &st);
+	CHECK_EQ(st.small_free, st.small_total); /* no frame leaked */
+	frame_pool_free(pool);
+	clock_set_source(NULL);
+}
+
+static const uint8_t MAC_BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+static void mac_of(unsigned i, uint8_t *mac)
+{
+	static const uint8_t base[6] = { 0x52, 0x54, 0, 0, 0, 0 };
+
+	memcpy(mac, base, 6);
+	mac[5] = (uint8_t)(i + 1);
+}
+
+/* Send one frame into port @in from host @src to @dst (VLAN @vlan, 0: none) */
+static void send_frame(unsigned in, const uint8_t *dst, unsigned src,
+		       uint16_t vlan, size_t len)
+{
+	struct frame *f = frame_alloc(len);
+	uint8_t *d = f->data;
+
+	memset(d, 0, len);
+	memcpy(d, dst, 6);
+	mac_of(src, d + 6);
+	if (vlan) {
+		d[12] = 0x81;
+		d[13] = 0x00;
+		d[14] = (uint8_t)(vlan >> 8);
+		d[15] = (uint8_t)vlan;
+		d[16] = 0x08;
+	} else {
+		d[12] = 0x08;
+	}
+	port_input(ports[in], &f, 1);
+}
+
+static void send_to_host(unsigned in, unsigned dst_host, unsigned src)
+{
+	uint8_t dst[6];
+
+	mac_of(dst_host, dst);
+	send_frame(in, dst, src, 0, 64);
+}
+
+static void test_hub_floods_unknown_unicast_to_all_but_ingress(void)
+{
+	setup(0, 4);
+	send_to_host(0, 9, 0);
+	CHECK_EQ(recs[0].n, 0);
+	CHECK_EQ(recs[1].n, 1);
+	CHECK_EQ(recs[2].n, 1);
+	CHECK_EQ(recs[3].n, 1);
+	/* one shared buffer, one reference per egress port */
+	CHECK(recs[1].got[0] == recs[2].got[0]);
+	CHECK_EQ(recs[1].got[0]->refs, 3);
+	teardown(4);
+}
+
+static void test_hub_known_unicast_goes_to_one_port(void)
+{
+	setup(0, 4);
+	send_to_host(2, 9, 2); /* host 2 learned on port 2 */
+	for (unsigned i = 0; i < 4; i++)
+		rec_clear(i);
+	send_to_host(0, 2, 0);
+	CHECK_EQ(recs[1].n, 0);
+	CHECK_EQ(recs[2].n, 1);
+	CHECK_EQ(recs[3].n, 0);
+	teardown(4);
+}
+
+static void test_hub_broadcast_and_multicast_flood(void)
+{
+	static const uint8_t mcast[6] = { 0x01, 0x00, 0x5e, 0, 0, 1 };
+
+	setup(0, 3);
+	send_frame(1, MAC_BCAST, 1, 0, 64);
+	send_frame(1, mcast, 1, 0, 64);
+	CHECK_EQ(recs[0].n, 2);
+	CHECK_EQ(recs[1].n, 0);
+	CHECK_EQ(recs[2].n, 2);
+	teardown(3);
+}
+
+static void test_hub_never_sends_back_to_ingress(void)
+{
+	setup(0, 2);
+	send_to_host(0, 9, 0);
+	send_to_host(0, 0, 5); /* destination learned on the ingress port */
+	CHECK_EQ(recs[0].n, 0);
+	CHECK_EQ(recs[1].n, 1);
+	CHECK_EQ(ports[0]->stats.rx_drops[PORT_DROP_NO_DEST], 1);
+	teardown(2);
+}
+
+static void test_hub_alone_on_hub_counts_no_dest(void)
+{
+	setup(7, 1);
+	send_frame(0, MAC_BCAST, 0, 0, 64);
+	CHECK_EQ(ports[0]->stats.rx_frames, 1);
+	CHECK_EQ(ports[0]->stats.rx_drops[PORT_DROP_NO_DEST], 1);
+	CHECK_EQ(ports[0]->stats.rx_forwarded, 0);
+	teardown(1);
+}
+
+static void test_hub_counts_runt_as_malformed(void)
+{
+	setup(0, 2);
+	send_frame(0, MAC_BCAST, 0, 0, 13);
+	send_frame(0, MAC_BCAST, 0, 0, 17);
+	/* 17 bytes with a VLAN tag type: the tag itself is cut */
+	{
+		struct frame *f = frame_alloc(16);
+
+		memset(f->data, 0xff, 6);
+		memset(f->data + 6, 2, 6);
+		f->data[12] = 0x81;
+		f->data[13] = 0;
+		port_input(ports[0], &f, 1);
+	}
+	CHECK_EQ(ports[0]->stats.rx_drops[PORT_DROP_MALFORMED], 2);
+	CHECK_EQ(recs[1].n, 1);
+	teardown(2);
+}
+
+static void test_hub_vlans_learn_separately(void)
+{
+	uint8_t h5[6];
+
+	setup(0, 3);
+	mac_of(5, h5);
+	send_frame(1, MAC_BCAST, 5, 10, 64); /* host 5 on VLAN 10 at port 1 */
+	send_frame(2, MAC_BCAST, 5, 20, 64); /* and on VLAN 20 at port 2 */
+	for (unsigned i = 0; i < 3; i++)
+		rec_clear(i);
+	send_frame(0, h5, 0, 10, 64);
+	send_frame(0, h5, 0, 20, 64);
+	send_frame(0, h5, 0, 0, 64); /* untagged: unknown, floods */
+	CHECK_EQ(recs[1].n, 2);
+	CHECK_EQ(recs[2].n, 2);
+	/* tagged frames pass unchanged */
+	CHECK_EQ(frame_vlan(recs[1].got[0]), 10);
+	CHECK_EQ(frame_vlan(recs[2].got[0]), 20);
+	teardown(3);
+}
+
+static void test_hub_entry_moves_with_mac(void)
+{
+	setup(0, 3);
+	send_to_host(1, 9, 5);
+	send_to_host(2, 9, 5); /* host 5 moved to port 2 */
+	for (unsigned i = 0; i < 3; i++)
+		rec_clear(i);
+	send_to_host(0, 5, 0);
+	CHECK_EQ(recs[1].n, 0);
+	CHECK_EQ(recs[2].n, 1);
+	teardown(3);
+}
+
+static void test_hub_link_down_drops_and_flushes(void)
+{
+	setup(0, 3);
+	send_to_host(2, 9, 2);
+	port_set_link(ports[2], false);
+	for (unsigned i = 0; i < 3; i++)
+		rec_clear(i);
+	/* host 2 was flushed: unknown, floods; port 2 is down: counted */
+	send_to_host(0, 2, 0);
+	CHECK_EQ(recs[1].n, 1);
+	CHECK_EQ(recs[2].n, 0);
+	CHECK_EQ(ports[2]->stats.tx_drops[PORT_DROP_LINK_DOWN], 1);
+	/* what a down port receives is dropped too */
+	send_to_host(2, 0, 2);
+	CHECK_EQ(ports[2]->stats.rx_drops[PORT_DROP_LINK_DOWN], 1);
+	CHECK_EQ(recs[0].n, 0);
+	port_set_link(ports[2], true);
+	send_to_host(2, 0, 2);
+	CHECK_EQ(recs[0].n, 1);
+	teardown(3);
+}
+
+static void test_hub_netdev_link_down_covers_its_ports(void)
+{
+	setup(0, 2);
+	nds[1].link_up = false;
+	send_to_host(0, 9, 0);
+	CHECK_EQ(recs[1].n, 0);
+	CHECK_EQ(ports[1]->stats.tx_drops[PORT_DROP_LINK_DOWN], 1);
+	teardown(2);
+}
+
+static void test_hub_oversize_for_mtu_is_counted(void)
+{
+	setup(0, 3);
+	ports[2]->mtu = 1500;
+	send_frame(0, MAC_BCAST, 0, 0, 1514);
+	send_frame(0, MAC_BCAST, 0, 0, 1515);
+	send_frame(0, MAC_BCAST, 0, 100, 1518); /* tagged: 4 more allowed */
+	CHECK_EQ(recs[1].n, 3);
+	CHECK_EQ(recs[2].n, 2);
+	CHECK_EQ(ports[2]->stats.tx_drops[PORT_DROP_OVERSIZE], 1);
+	teardown(3);
+}
+
+static void test_hub_queue_full_is_counted(void)
+{
+	struct frame *burst[10];
+
+	setup(0, 2);
+	recs[1].accept_max = 4;
+	for (unsigned i = 0; i < 10; i++) {
+		burst[i] = frame_alloc(64);
+		memset(burst[i]->data, 0xff, 6);
+		mac_of(0, burst[i]->data + 6);
+	}
+	port_input(ports[0], burst, 10);
+	CHECK_EQ(recs[1].n, 4);
+	CHECK_EQ(ports[1]->stats.tx_frames, 4);
+	CHECK_EQ(ports[1]->stats.tx_drops[PORT_DROP_QUEUE_FULL], 6);
+	teardown(2);
+}
+
+static void test_hub_bursts_longer_than_64_are_split(void)
+{
+	struct frame *burst[200];
+
+	setup(0, 2);
+	for (unsigned i = 0; i < 200; i++) {
+		burst[i] = frame_alloc(64);
+		memset(burst[i]->data, 0xff, 6);
+		mac_of(0, burst[i]->data + 6);
+		burst[i]->data[20] = (uint8_t)i;
+	}
+	port_input(ports[0], burst, 200);
+	CHECK_EQ(recs[1].n, 200);
+	for (unsigned i = 0; i < recs[1].n; i++)
+		CHECK_EQ(recs[1].got[i]->data[20], (uint8_t)i); /* in order */
+	teardown(2);
+}
+
+static void test_hub_learned_entries_age_out(void)
+{
+	struct hub_config cfg, old;
+
+	hub_get_config(&old);
+	cfg = old;
+	cfg.fdb_age_ms = 5000;
+	hub_configure(&cfg);
+	setup(0, 3);
+	send_to_host(2, 9, 2);
+	for (unsigned i = 0; i < 3; i++)
+		rec_clear(i);
+	fake_now += 6000;
+	hub_expire_all(fake_now);
+	send_to_host(0, 2, 0);
+	CHECK_EQ(recs[1].n, 1); /* flooded again */
+	teardown(3);
+	hub_configure(&old);
+}
+
+static void test_hub_detach_flushes_and_removes_empty_hub(void)
+{
+	setup(42, 2);
+	send_to_host(1, 9, 1);
+	CHECK(hub_find(42) != NULL);
+	CHECK_EQ(fdb_count(hub_find(42)->fdb), 1);
+	port_detach(ports[1]);
+	CHECK_EQ(fdb_count(hub_find(42)->fdb), 0);
+	port_detach(ports[0]);
+	CHECK(hub_find(42) == NULL);
+	teardown(2);
+}
+
+static void test_hub_accounting_adds_up(void)
+{
+	uint64_t offers[4] = { 0 }, delivered[4] = { 0 };
+
+	setup(0, 4);
+	recs[3].accept_max = 1;
+	ports[2]->mtu = 100;
+	srand(7);
+	for (unsigned i = 0; i < 2000; i++) {
+		unsigned in = (unsigned)rand() % 4, dst = (unsigned)rand() % 6;
+		size_t len = (size_t)(rand() % 3 ? 64 : 1000);
+
+		if (rand() % 10 == 0)
+			port_set_link(ports[in], rand() % 2);
+		if (dst == 5)
+			send_frame(in, MAC_BCAST, in, 0, len);
+		else
+			send_to_host(in, dst, in);
+		for (unsigned k = 0; k < 4; k++) {
+			delivered[k] += recs[k].n;
+			rec_clear(k);
+		}
+	}
+	for (unsigned k = 0; k < 4; k++) {
+		const struct port_stats *s = &ports[k]->stats;
+		uint64_t rx_drops = 0, tx_drops = 0;
+
+		for (unsigned r = 0; r < PORT_DROP__COUNT; r++) {
+			rx_drops += s->rx_drops[r];
+			tx_drops += s->tx_drops[r];
+		}
+		CHECK_EQ(s->rx_frames, s->rx_forwarded + rx_drops);
+		CHECK_EQ(s->tx_frames, delivered[k]);
+		offers[k] = s->tx_frames + tx_drops;
+	}
+	/* every forwarded frame was offered to at least one port */
+	CHECK(offers[0] + offers[1] + offers[2] + offers[3] >=
+	      ports[0]->stats.rx_forwarded + ports[1]->stats.rx_forwarded +
+		      ports[2]->stats.rx_forwarded +
+		      ports[3]->stats.rx_forwarded);
+	teardown(4);
+}
+
+int main(void)
+{
+	log_set_level(LOG_LEVEL_ERROR);
+	TAP_RUN(test_hub_floods_unknown_unicast_to_all_but_ingress);
+	TAP_RUN(test_hub_known_unicast_goes_to_one_port);
+	TAP_RUN(test_hub_broadcast_and_multicast_flood);
+	TAP_RUN(test_hub_never_sends_back_to_ingress);
+	TAP_RUN(test_hub_alone_on_hub_counts_no_dest);
+	TAP_RUN(test_hub_counts_runt_as_malformed);
+	TAP_RUN(test_hub_vlans_learn_separately);
+	TAP_RUN(test_hub_entry_moves_with_mac);
+	TAP_RUN(test_hub_link_down_drops_and_flushes);
+	TAP_RUN(test_hub_netdev_link_down_covers_its_ports);
+	TAP_RUN(test_hub_oversize_for_mtu_is_counted);
+	TAP_RUN(test_hub_queue_full_is_counted);
+	TAP_RUN(test_hub_bursts_longer_than_64_are_split);
+	TAP_RUN(test_hub_learned_entries_age_out);
+	TAP_RUN(test_hub_detach_flushes_and_removes_empty_hub);
+	TAP_RUN(test_hub_accounting_adds_up);
+	return tap_done();
+}
