@@ -38,6 +38,10 @@ struct backend_ops {
 	/* QEMU's NetClientDriver name: "socket", "tap", ... */
 	const char *type;
 
+	/* The netdev never has ports of its own (none, hubport): it does not
+	 * keep a hub in existence */
+	bool portless;
+
 	/**
 	 * open() - start netdev @nd from @opts (the whole netdev_add object,
 	 * including "id" and "type"; borrowed for the call).  Required.
@@ -64,6 +68,18 @@ struct backend_ops {
 	 */
 	unsigned (*send)(struct port *p, struct frame *const *frames,
 			 unsigned n);
+
+	/**
+	 * tx_queue() - frames waiting in @p's send queue now; *@cap set to
+	 * the queue's size.  May be NULL.  The switch uses it for flow
+	 * control: a queue past half full blocks the port (see
+	 * port_tx_blocked()) until it has drained to a quarter.
+	 */
+	unsigned (*tx_queue)(const struct port *p, unsigned *cap);
+
+	/* rx_pause() - stop (@pause) or restart receiving on @p, for flow
+	 * control; may be NULL (the port is then never paused) */
+	void (*rx_pause)(struct port *p, bool pause);
 
 	/* set_link() - reflect @p's link state on the medium (carrier); may
 	 * be NULL where the medium has none */

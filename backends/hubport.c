@@ -101,6 +101,7 @@ static void hubport_info(const struct netdev *nd, json_t *obj)
 
 const struct backend_ops hubport_backend = {
 	.type = "hubport",
+	.portless = true,
 	.check = hubport_check,
 	.open = hubport_open,
 	.close = hubport_close,

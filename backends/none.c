@@ -37,6 +37,7 @@ static unsigned none_send(struct port *p, struct frame *const *frames,
 
 const struct backend_ops none_backend = {
 	.type = "none",
+	.portless = true,
 	.check = none_check,
 	.open = none_open,
 	.close = none_close,

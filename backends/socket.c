@@ -241,6 +241,10 @@ static size_t socket_on_stream(struct io_chan *c, const uint8_t *data,
 		if (nb == FRAME_BURST_MAX) {
 			port_input(p, burst, nb);
 			nb = 0;
+			/* Flow control paused us: the rest waits in the buffer,
+			 * offered again on resume */
+			if (p->rx_paused)
+				break;
 		}
 	}
 	if (nb)
@@ -1497,6 +1501,40 @@ static unsigned socket_send(struct port *p, struct frame *const *frames,
 	return c ? io_chan_send(c, frames, n) : 0;
 }
 
+static struct io_chan *socket_tx_chan(const struct port *p)
+{
+	const struct socket_peer *peer = p->priv;
+
+	if (!peer || peer->closing)
+		return NULL;
+	return peer->txchan ? peer->txchan : peer->chan;
+}
+
+static unsigned socket_tx_queue(const struct port *p, unsigned *cap)
+{
+	struct io_chan *c = socket_tx_chan(p);
+	struct io_chan_stats st;
+
+	*cap = 0;
+	if (!c)
+		return 0;
+	io_chan_get_stats(c, &st);
+	*cap = st.txq_max;
+	return st.txq_len;
+}
+
+static void socket_rx_pause(struct port *p, bool pause)
+{
+	struct socket_peer *peer = p->priv;
+
+	if (!peer || peer->closing || !peer->chan)
+		return;
+	if (pause)
+		io_chan_pause(peer->chan);
+	else
+		io_chan_resume(peer->chan);
+}
+
 static void socket_info(const struct netdev *nd, json_t *obj)
 {
 	const struct socket_state *s = nd->priv;
@@ -1538,6 +1576,8 @@ const struct backend_ops socket_backend = {
     .open = socket_open,
     .close = socket_close,
     .send = socket_send,
+    .tx_queue = socket_tx_queue,
+    .rx_pause = socket_rx_pause,
     .set_link = NULL,
     .info = socket_info,
     .port_info = socket_port_info,

@@ -247,6 +247,7 @@ static void hub_flush_egress(struct hub *h, struct port *out)
 		bytes += batch[i]->len;
 	out->stats.tx_frames += sent;
 	out->stats.tx_bytes += bytes;
+	port_tx_check(out);
 	if (sent < k) {
 		out->stats.tx_drops[PORT_DROP_QUEUE_FULL] += k - sent;
 		frame_unref_many(batch + sent, k - sent);
@@ -290,6 +291,7 @@ static void hub_input_burst(struct hub *h, struct port *in,
 			}
 			if (out) {
 				in->stats.rx_forwarded++;
+				out->txq_unicast = true;
 				hub_enqueue(out, f, &pending);
 				continue;
 			}
@@ -316,10 +318,15 @@ static void hub_input_burst(struct hub *h, struct port *in,
 
 	while (pending) {
 		struct port *out = pending;
+		bool unicast = out->txq_unicast;
 
 		pending = out->txq_next;
 		out->txq_next = NULL;
+		out->txq_unicast = false;
 		hub_flush_egress(h, out);
+		/* A point-to-point flow into a full queue: slow its sender */
+		if (unicast && out->tx_blocked && in->hub == h)
+			port_rx_pause(in);
 	}
 }
 

@@ -170,6 +170,9 @@ struct netdev *netdev_add(const json_t *args, struct nh_error **errp)
 			nh_error_free(err);
 		return NULL;
 	}
+	/* A hub with a netdev on it exists even while no peer is connected */
+	if (!ops->portless)
+		nd->hub_held = hub_hold(nd->hubid);
 	log_info("netdev %s: %s backend started on hub %d", nd->id, ops->type,
 		 nd->hubid);
 	return nd;
@@ -182,6 +185,8 @@ static void netdev_destroy(struct netdev *nd)
 		nd->attached_by->attaches = NULL;
 	nd->ops->close(nd);
 	netdev_detach_leftovers(nd);
+	if (nd->hub_held)
+		hub_release(nd->hub_held);
 	netdev_unlink(nd);
 	log_info("netdev %s: removed", nd->id);
 	json_decref(nd->opts);
@@ -248,6 +253,12 @@ void netdev_move_to_hub(struct netdev *nd, int32_t hubid, struct netdev *by)
 	if (nd->hubid == hubid)
 		return;
 	nd->hubid = hubid;
+	if (nd->hub_held) {
+		struct hub *old = nd->hub_held;
+
+		nd->hub_held = hub_hold(hubid);
+		hub_release(old);
+	}
 	for (struct port *p = nd->ports; p; p = p->netdev_next) {
 		hub_detach(p);
 		hub_attach(hubid, p);

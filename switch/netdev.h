@@ -26,6 +26,7 @@ struct netdev {
 	int32_t hubid;		   /* the hub its ports are on */
 	struct netdev *attached_by; /* hubport that set hubid, or NULL */
 	struct netdev *attaches;   /* for a hubport: the netdev it names */
+	struct hub *hub_held;	   /* the hub it keeps in existence */
 	bool link_up;
 	struct port *ports;	   /* list through port->netdev_next */
 	unsigned nports;

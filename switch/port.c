@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "backend.h"
 #include "hub.h"
@@ -30,6 +31,10 @@ static const char *const drop_names[PORT_DROP__COUNT] = {
 };
 
 static const struct port_observer *port_obs;
+static struct port *paused_ports; /* through paused_next */
+static struct port *watched_ports; /* blocked, through blocked_next */
+static uv_check_t tx_watch;
+static bool tx_watch_init;
 static uint64_t port_uid_next = 1;
 
 const char *port_drop_name(enum port_drop why)
@@ -74,12 +79,130 @@ struct port *port_new(struct netdev *nd, const char *suffix, void *priv)
 	return p;
 }
 
+static void port_unlist_paused(struct port *p)
+{
+	for (struct port **pp = &paused_ports; *pp; pp = &(*pp)->paused_next) {
+		if (*pp == p) {
+			*pp = p->paused_next;
+			break;
+		}
+	}
+	p->paused_next = NULL;
+	p->rx_paused = false;
+}
+
+void port_rx_pause(struct port *p)
+{
+	if (p->rx_paused || !p->netdev || !p->netdev->ops->rx_pause)
+		return;
+	p->rx_paused = true;
+	p->paused_next = paused_ports;
+	paused_ports = p;
+	p->netdev->ops->rx_pause(p, true);
+}
+
+/* Restart every paused port: those still facing a blocked port pause again
+ * at their next burst */
+static void port_resume_all(void)
+{
+	while (paused_ports) {
+		struct port *p = paused_ports;
+
+		port_unlist_paused(p);
+		if (p->netdev && p->netdev->ops->rx_pause)
+			p->netdev->ops->rx_pause(p, false);
+	}
+}
+
+void port_tx_blocked(struct port *p)
+{
+	p->tx_blocked = true;
+}
+
+void port_tx_ready(struct port *p)
+{
+	if (!p->tx_blocked)
+		return;
+	p->tx_blocked = false;
+	port_resume_all();
+}
+
+static void port_unwatch(struct port *p)
+{
+	for (struct port **pp = &watched_ports; *pp;
+	     pp = &(*pp)->blocked_next) {
+		if (*pp == p) {
+			*pp = p->blocked_next;
+			break;
+		}
+	}
+	p->blocked_next = NULL;
+	p->tx_watched = false;
+	if (!watched_ports && tx_watch_init)
+		uv_check_stop(&tx_watch);
+}
+
+static unsigned port_tx_queue(const struct port *p, unsigned *cap)
+{
+	*cap = 0;
+	if (!p->netdev || !p->netdev->ops->tx_queue)
+		return 0;
+	return p->netdev->ops->tx_queue(p, cap);
+}
+
+/* Once per loop turn while ports are blocked: release the drained ones */
+static void port_on_tx_watch(uv_check_t *h)
+{
+	struct port *p = watched_ports, *next;
+
+	(void)h;
+	for (; p; p = next) {
+		unsigned cap, len = port_tx_queue(p, &cap);
+
+		next = p->blocked_next;
+		if (len <= cap / 4) {
+			port_unwatch(p);
+			port_tx_ready(p); /* may resume ports, never frees */
+		}
+	}
+}
+
+void port_tx_check(struct port *p)
+{
+	unsigned cap, len;
+
+	if (p->tx_watched)
+		return;
+	len = port_tx_queue(p, &cap);
+	if (!cap || len < cap / 2)
+		return;
+	if (!tx_watch_init) {
+		uv_check_init(uv_default_loop(), &tx_watch);
+		uv_unref((uv_handle_t *)&tx_watch);
+		tx_watch_init = true;
+	}
+	if (!watched_ports)
+		uv_check_start(&tx_watch, port_on_tx_watch);
+	p->tx_watched = true;
+	p->blocked_next = watched_ports;
+	watched_ports = p;
+	port_tx_blocked(p);
+}
+
 void port_detach(struct port *p)
 {
 	struct netdev *nd = p->netdev;
 
 	if (!nd)
 		return;
+	if (p->tx_watched)
+		port_unwatch(p);
+	if (p->rx_paused)
+		port_unlist_paused(p);
+	if (p->tx_blocked) {
+		p->tx_blocked = false;
+		port_resume_all();
+	}
 	if (port_obs && port_obs->removed)
 		port_obs->removed(p);
 	if (p->hub)

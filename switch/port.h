@@ -83,6 +83,14 @@ struct port {
 	bool txq_listed;
 
 	struct port *netdev_next; /* the netdev's list of ports */
+
+	/* Flow control (see port_tx_blocked()) */
+	bool tx_blocked;	/* its backend's send queue is past high water */
+	bool txq_unicast;	/* this burst's batch holds known-unicast frames */
+	bool rx_paused;		/* its backend was told to stop receiving */
+	struct port *paused_next; /* list of paused ports */
+	struct port *blocked_next; /* list of watched blocked ports */
+	bool tx_watched;
 };
 
 /**
@@ -132,6 +140,31 @@ bool port_is_up(const struct port *p);
 /* port_set_link() - set this port's own link; calls the backend's set_link
  * and flushes the port's learned addresses when going down */
 void port_set_link(struct port *p, bool up);
+
+/**
+ * port_tx_blocked(), port_tx_ready() - flow control, called by a backend
+ *
+ * A backend calls port_tx_blocked() when its send queue for @p passes its
+ * high-water mark, and port_tx_ready() once it has drained below its low
+ * mark.  While an egress port is blocked, an ingress port that sends it
+ * known-unicast frames is paused (its backend's rx_pause op) until some
+ * blocked port is ready again: a point-to-point flow slows down to the
+ * receiver's pace instead of losing frames, as QEMU's peers do.  Flooded
+ * frames never pause anyone: one slow peer does not stall a broadcast
+ * domain; what it cannot take is dropped and counted as queue-full.
+ */
+void port_tx_blocked(struct port *p);
+void port_tx_ready(struct port *p);
+
+/**
+ * port_tx_check() - after a send: block @p if its backend's queue (tx_queue
+ * op) is past half full, and watch it until it drained to a quarter
+ */
+void port_tx_check(struct port *p);
+
+/* port_rx_pause() - pause @p's receiving until a blocked port is ready
+ * (no-op if its backend cannot pause) */
+void port_rx_pause(struct port *p);
 
 /* port_find() - a port by name ("ID" or "ID.N"); NULL if none */
 struct port *port_find(const char *name);

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """test_cli.py - nethubd's command line: help and version, option errors,
 the JSON and --config forms, the default configuration, signals,
---daemonize and the I/O engines (docs/cli-spec-draft.md)."""
+--daemonize and the I/O engines (docs/usage.md)."""
 
 import json
 import os

@@ -22,6 +22,8 @@
 struct rec {
 	struct frame *got[REC_MAX];
 	unsigned n;
+	bool paused;	   /* what rx_pause() said last */
+	unsigned pauses;   /* how often it was paused */
 	unsigned accept_max; /* send() takes at most this many per call */
 };
 
@@ -43,6 +45,14 @@ static unsigned rec_send(struct port *p, struct frame *const *frames,
 	return k;
 }
 
+static void rec_rx_pause(struct port *p, bool pause)
+{
+	struct rec *r = p->priv;
+
+	r->paused = pause;
+	r->pauses += pause;
+}
+
 static bool rec_open(struct netdev *nd, const json_t *o, struct nh_error **e)
 {
 	return true;
@@ -57,6 +67,7 @@ static const struct backend_ops rec_ops = {
 	.open = rec_open,
 	.close = rec_close,
 	.send = rec_send,
+	.rx_pause = rec_rx_pause,
 };
 
 static struct netdev nds[8];
@@ -414,6 +425,29 @@ static void test_hub_accounting_adds_up(void)
 	teardown(4);
 }
 
+static void test_hub_blocked_unicast_receiver_pauses_its_sender(void)
+{
+	setup(0, 3);
+	send_to_host(1, 9, 1); /* host 1 learned on port 1 */
+	port_tx_blocked(ports[1]);
+	send_to_host(0, 1, 0);
+	CHECK(recs[0].paused);
+	CHECK_EQ(recs[1].n, 1); /* the frame still went: the queue has room */
+	/* flooding into a blocked port pauses nobody */
+	send_frame(2, MAC_BCAST, 2, 0, 64);
+	CHECK(!recs[2].paused);
+	port_tx_ready(ports[1]);
+	CHECK(!recs[0].paused);
+	CHECK_EQ(recs[0].pauses, 1);
+	/* a blocked port going away releases those it held back */
+	port_tx_blocked(ports[1]);
+	send_to_host(0, 1, 0);
+	CHECK(recs[0].paused);
+	port_detach(ports[1]);
+	CHECK(!recs[0].paused);
+	teardown(3);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_ERROR);
@@ -433,5 +467,6 @@ int main(void)
 	TAP_RUN(test_hub_learned_entries_age_out);
 	TAP_RUN(test_hub_detach_flushes_and_removes_empty_hub);
 	TAP_RUN(test_hub_accounting_adds_up);
+	TAP_RUN(test_hub_blocked_unicast_receiver_pauses_its_sender);
 	return tap_done();
 }
