@@ -10,6 +10,8 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import threading
+
 import nethub  # noqa: E402
 from nethub import (BROADCAST, Nethubd, assert_frame, free_port,  # noqa: E402
                     sync)
@@ -224,6 +226,27 @@ def test_burst_of_2000_frames_arrives_complete_and_in_order():
         pb["stats"]
     assert pa["stats"]["rx-bytes"] - pa0["stats"]["rx-bytes"] >= n * 128
     assert nethub.tx_drops(pb) == 0, pb["stats"]
+
+
+def test_fast_unicast_sender_is_slowed_to_receiver_pace_without_loss():
+    """Flow control: a TCP sender far faster than its (learned, unicast)
+    receiver is paused instead of overflowing the receiver's queue."""
+    d, p, (a, b, c) = start_hub(3)
+    learn(d, b, others=[a, c])
+    n = 20000
+    frames = [nethub.tagged(b.mac, a.mac, "fc %d" % i, size=1400)
+              for i in range(n)]
+    # ~28 MB in one go: far more than the receiver's queue (1024 frames)
+    # plus every socket buffer on the way.
+    sender = threading.Thread(target=a.send_many, args=(frames,))
+    sender.start()
+    for i in range(n):
+        got = b.expect_frame()
+        assert got == frames[i], "frame %d: got %s" % (i, nethub.describe(got))
+    sender.join(30)
+    st = d.state()
+    pb = nethub.port(st, b.port_name)
+    assert pb["stats"]["tx-drops"]["queue-full"] == 0, pb["stats"]
 
 
 def _accounting_ok(st, names):
