@@ -371,6 +371,7 @@ void io_chan_get_stats(const struct io_chan *c, struct io_chan_stats *st)
 {
 	*st = c->st;
 	st->txq_len = c->txq_len;
+	st->txq_max = c->txq_cap;
 }
 
 /* io_txq_drop() - drop the queued frames from position @from on */
@@ -474,16 +475,9 @@ bool io_rx_error_transient(int err)
 
 /* ---- transmit accounting -------------------------------------------- */
 
-void io_tx_complete(struct io_chan *c, int res, struct io_tx_drops *drops)
+void io_tx_account(struct io_chan *c, struct frame *f, int res,
+		   struct io_tx_drops *drops)
 {
-	struct frame *f = c->txq[c->txq_head];
-
-	c->txq[c->txq_head] = NULL;
-	if (++c->txq_head == c->txq_cap)
-		c->txq_head = 0;
-	c->txq_len--;
-	if (c->tx_busy)
-		c->tx_busy--;
 	frame_unref(f);
 	if (res >= 0) {
 		c->st.tx_msgs++;
@@ -495,6 +489,17 @@ void io_tx_complete(struct io_chan *c, int res, struct io_tx_drops *drops)
 		if (!drops->n++)
 			drops->err = res;
 	}
+}
+
+void io_tx_complete(struct io_chan *c, int res, struct io_tx_drops *drops)
+{
+	struct frame *f = c->txq[c->txq_head];
+
+	c->txq[c->txq_head] = NULL;
+	io_txq_advance(c, 1);
+	if (c->tx_busy)
+		c->tx_busy--;
+	io_tx_account(c, f, res, drops);
 }
 
 void io_tx_report(struct io_chan *c, const struct io_tx_drops *drops)

@@ -189,6 +189,7 @@ struct io_chan_stats {
 	uint64_t rx_errors;		/* dgram receive errors survived
 					 * (e.g. ECONNREFUSED from ICMP) */
 	unsigned txq_len;		/* frames waiting now */
+	unsigned txq_max;		/* frames it queues at most */
 };
 void io_chan_get_stats(const struct io_chan *c, struct io_chan_stats *st);
 

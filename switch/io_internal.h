@@ -240,6 +240,37 @@ struct io_tx_drops {
 	int err;		/* the first error seen */
 };
 
+/* io_txq_set() - put @f at position @i behind the queue's head */
+static inline void io_txq_set(struct io_chan *c, unsigned i, struct frame *f)
+{
+	unsigned p = c->txq_head + i;
+
+	if (p >= c->txq_cap)
+		p -= c->txq_cap;
+	c->txq[p] = f;
+}
+
+/* io_txq_advance() - forget the first @n positions of the queue (their
+ * frames were accounted for or moved) */
+static inline void io_txq_advance(struct io_chan *c, unsigned n)
+{
+	c->txq_head += n;
+	if (c->txq_head >= c->txq_cap)
+		c->txq_head -= c->txq_cap;
+	c->txq_len -= n;
+}
+
+/**
+ * io_tx_account() - the kernel is done with @f: count it and drop it
+ * @res:	bytes the kernel took (header included), or -errno
+ * @drops:	where a refused frame is counted for io_tx_report()
+ *
+ * Sent, refused (reported through on_tx_drop), or, once the channel is
+ * closing, dropped for done().  Takes the queue's reference.
+ */
+void io_tx_account(struct io_chan *c, struct frame *f, int res,
+		   struct io_tx_drops *drops);
+
 /**
  * io_tx_complete() - the head frame of @c's queue is finished
  * @c:		the channel

@@ -12,12 +12,20 @@
  *                 without multishot, IO_UR_RX_NSLOTS single-shot recvmsgs
  *                 into private buffers); completions of one CQE batch are
  *                 delivered as one on_recv() per channel, then the buffers
- *                 go straight back.  Sends: one linked chain of SENDMSGs
- *                 per channel in flight (links keep the order even when
- *                 the socket pushes back).
- *   dgram F_RW    IO_UR_RX_SLOTS reads into private buffers; WRITEV chains.
+ *                 go straight back.  Sends: one batch of non-blocking
+ *                 SENDMSGs per channel in flight, issued in order; a frame
+ *                 the kernel has no room for (-EAGAIN) stays queued and the
+ *                 channel waits for POLLOUT, then sends linked chains (so a
+ *                 later frame cannot overtake it) until it is calm again.
+ *   dgram F_RW    one multishot read into the provided-buffer ring (6.7+;
+ *                 else single-shot reads into private buffers); WRITEVs,
+ *                 batched like the sends above.
  *   stream        one recv into the channel's buffer; one gathering
  *                 SENDMSG/WRITEV in flight, short writes resumed in place.
+ *
+ * A channel's fd is also registered in the ring's fixed-file table at the
+ * index of its slot (while the slot is below IO_UR_FIXED_FILES), which saves
+ * a file lookup and reference per operation.
  *
  * Must never: put a pointer in user_data, submit per frame (submission is
  * batched in the prepare callback), free a channel (io.c does, after every
@@ -41,13 +49,24 @@
 #define IO_UR_SQ_ENTRIES   4096
 #define IO_UR_CQ_ENTRIES   16384
 #define IO_UR_CQE_BATCH	   256		/* CQEs handled between deliveries */
-#define IO_UR_BUF_COUNT	   512		/* provided buffers, a power of two */
+#define IO_UR_BUF_COUNT	   256		/* provided buffers, a power of two */
 #define IO_UR_BUF_SIZE	   (68 * 1024)	/* recvmsg_out + name + message */
 #define IO_UR_BGID	   1		/* the datagram buffer group */
 #define IO_UR_RX_NSLOTS	   8		/* single-shot receives per channel */
-#define IO_UR_TX_CHAIN_MAX 256		/* linked sends per channel */
+#define IO_UR_TX_CHAIN_MAX 256		/* dgram sends per channel in flight */
 #define IO_UR_CANCEL_TRIES 8		/* cancel rounds before just waiting */
 #define IO_UR_WORK_PASSES  16		/* work-list passes per prepare */
+#define IO_UR_FIXED_FILES  4096		/* registered file table: slot = index */
+#define IO_UR_CALM_BATCHES 32		/* send batches without -EAGAIN before
+					 * a channel stops linking its sends */
+
+/* Stable uapi value (Linux 6.7); liburing 2.3's header predates it.  Only
+ * used when the opcode probe says the kernel has it. */
+#ifdef IORING_OP_READ_MULTISHOT
+#define IO_UR_OP_READ_MULTISHOT IORING_OP_READ_MULTISHOT
+#else
+#define IO_UR_OP_READ_MULTISHOT 49
+#endif
 
 _Static_assert(IO_UR_BUF_SIZE >= sizeof(struct io_uring_recvmsg_out) +
 					 sizeof(struct sockaddr_storage) +
@@ -58,7 +77,7 @@ _Static_assert(IO_UR_TX_CHAIN_MAX <= 256 && IO_UR_RX_NSLOTS <= 256,
 
 /* Operation kinds in the tag; 0 is never used */
 enum io_ur_kind {
-	IO_UR_RECV = 1,	 /* multishot recvmsg, slot receive, stream recv */
+	IO_UR_RECV = 1,	 /* multishot recvmsg/read, slot receive, stream recv */
 	IO_UR_SEND,	 /* dgram send (idx: chain position), stream write */
 	IO_UR_POLL_IN,	 /* wait for POLLIN after a receive said -EAGAIN */
 	IO_UR_POLL_OUT,	 /* wait for POLLOUT after a send said -EAGAIN */
@@ -66,7 +85,8 @@ enum io_ur_kind {
 };
 
 enum io_ur_rx_mode {
-	IO_UR_RX_MSHOT,
+	IO_UR_RX_MSHOT,		/* multishot recvmsg, provided buffers */
+	IO_UR_RX_MSHOT_READ,	/* multishot read (F_RW), provided buffers */
 	IO_UR_RX_SLOTS,
 	IO_UR_RX_STREAM,
 };
@@ -103,6 +123,7 @@ struct io_ur_chan {
 	enum io_ur_rx_mode rx_mode;
 	unsigned inflight;	 /* operations whose last CQE is still due */
 	bool quiesced;
+	bool fixed;		 /* fd registered at index c.slot */
 	bool mshot_armed;	 /* multishot recvmsg in flight */
 	bool srx_busy;		 /* stream receive in flight */
 	bool poll_in, poll_out;	 /* readiness waits in flight */
@@ -121,8 +142,12 @@ struct io_ur_chan {
 	uint8_t *rxmem;
 	size_t rxmem_len;
 
-	/* Transmit: one chain (dgram) or one write (stream) in flight */
+	/* Transmit: one batch (dgram) or one write (stream) in flight */
 	unsigned tx_chain, tx_cqes;
+	bool tx_linked;		 /* the batch in flight is a linked chain */
+	bool tx_pressure;	 /* -EAGAIN seen lately: link the sends */
+	bool tx_blocking;	 /* the fd refused RWF_NOWAIT */
+	unsigned tx_calm;	 /* batches since the last -EAGAIN */
 	struct io_ur_txslot *txs;
 	unsigned ntxs;
 	struct msghdr smh;
@@ -142,7 +167,9 @@ static struct io_ur {
 
 	/* What the probe found */
 	bool mshot;		/* multishot recvmsg + provided buffers */
+	bool read_mshot;	/* multishot read too (6.7+) */
 	bool cancel_fd_all;	/* IORING_ASYNC_CANCEL_FD | _ALL */
+	bool fixed_files;	/* a sparse fixed-file table is registered */
 	unsigned kver_major, kver_minor;
 
 	/* The provided-buffer ring */
@@ -162,6 +189,13 @@ static struct io_ur {
 static inline struct io_ur_chan *io_ur_chan(struct io_chan *c)
 {
 	return (struct io_ur_chan *)c;
+}
+
+/* io_ur_uses_bufs() - does @uc receive into the provided-buffer ring? */
+static inline bool io_ur_uses_bufs(const struct io_ur_chan *uc)
+{
+	return uc->rx_mode == IO_UR_RX_MSHOT ||
+	       uc->rx_mode == IO_UR_RX_MSHOT_READ;
 }
 
 /* ---- buffers and submission queue -------------------------------------- */
@@ -205,6 +239,17 @@ static struct io_uring_sqe *io_ur_sqe(void)
 	return sqe;
 }
 
+/* io_ur_sqe_fd() - point @sqe at @uc's registered file, if it has one;
+ * called right after each io_uring_prep_*() on the channel's fd */
+static inline void io_ur_sqe_fd(struct io_uring_sqe *sqe,
+				const struct io_ur_chan *uc)
+{
+	if (uc->fixed) {
+		sqe->fd = (int)uc->c.slot;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+}
+
 /* io_ur_work() - let the prepare callback do @bits for @uc */
 static void io_ur_work(struct io_ur_chan *uc, unsigned bits)
 {
@@ -239,6 +284,7 @@ static void io_ur_poll(struct io_ur_chan *uc, bool out)
 		return;
 	}
 	io_uring_prep_poll_add(sqe, uc->c.fd, out ? POLLOUT : POLLIN);
+	io_ur_sqe_fd(sqe, uc);
 	sqe->user_data = io_tag(out ? IO_UR_POLL_OUT : IO_UR_POLL_IN, 0,
 				&uc->c);
 	*armed = true;
@@ -265,6 +311,7 @@ static bool io_ur_slot_arm(struct io_ur_chan *uc, unsigned i)
 		s->mh.msg_flags = 0;
 		io_uring_prep_recvmsg(sqe, c->fd, &s->mh, 0);
 	}
+	io_ur_sqe_fd(sqe, uc);
 	sqe->user_data = io_tag(IO_UR_RECV, i, c);
 	s->state = IO_UR_SLOT_INFLIGHT;
 	uc->rx_busy++;
@@ -288,6 +335,22 @@ static void io_ur_rx_arm(struct io_ur_chan *uc)
 		if (!sqe)
 			break;
 		io_uring_prep_recvmsg_multishot(sqe, c->fd, &uc->mshot_mh, 0);
+		io_ur_sqe_fd(sqe, uc);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = IO_UR_BGID;
+		sqe->user_data = io_tag(IO_UR_RECV, 0, c);
+		uc->mshot_armed = true;
+		uc->inflight++;
+		return;
+	case IO_UR_RX_MSHOT_READ:
+		if (uc->mshot_armed)
+			return;
+		sqe = io_ur_sqe();
+		if (!sqe)
+			break;
+		/* Length 0: each read fills one provided buffer */
+		io_uring_prep_rw(IO_UR_OP_READ_MULTISHOT, sqe, c->fd, NULL, 0, 0);
+		io_ur_sqe_fd(sqe, uc);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = IO_UR_BGID;
 		sqe->user_data = io_tag(IO_UR_RECV, 0, c);
@@ -313,6 +376,7 @@ static void io_ur_rx_arm(struct io_ur_chan *uc)
 		else
 			io_uring_prep_recv(sqe, c->fd, c->sbuf + c->slen,
 					   c->scap - c->slen, 0);
+		io_ur_sqe_fd(sqe, uc);
 		sqe->user_data = io_tag(IO_UR_RECV, 0, c);
 		uc->srx_busy = true;
 		uc->inflight++;
@@ -372,7 +436,7 @@ static void io_ur_deliver(struct io_ur_chan *uc)
 	/* Nothing can add to the batch during the callback: only the drain
 	 * does, and it does not nest */
 	uc->rb_n = 0;
-	if (uc->rx_mode == IO_UR_RX_MSHOT) {
+	if (io_ur_uses_bufs(uc)) {
 		for (unsigned i = 0; i < n; i++)
 			io_ur_buf_put(uc->rb_ref[i]);
 		io_ur_buf_flush();
@@ -413,7 +477,7 @@ static void io_ur_rx_error(struct io_ur_chan *uc, int res)
 		io_ur_poll(uc, false);
 		return;
 	}
-	if (res == -ENOBUFS && uc->rx_mode == IO_UR_RX_MSHOT)
+	if (res == -ENOBUFS && io_ur_uses_bufs(uc))
 		return; /* the ring ran dry; re-armed once buffers are back */
 	if (uc->rx_mode != IO_UR_RX_STREAM && io_rx_error_transient(res)) {
 		c->st.rx_errors++;
@@ -421,6 +485,38 @@ static void io_ur_rx_error(struct io_ur_chan *uc, int res)
 	}
 	io_ur_deliver(uc);
 	io_chan_fail(c, res);
+}
+
+/* io_ur_mshot_msg() - find the message in provided buffer @bid: behind the
+ * recvmsg_out header and the name for recvmsg, at the start for read.
+ * Return: false if the buffer does not hold a valid message. */
+static bool io_ur_mshot_msg(struct io_ur_chan *uc, unsigned bid, int res,
+			    struct io_msg *m)
+{
+	uint8_t *buf = ur.bufs + (size_t)bid * IO_UR_BUF_SIZE;
+	struct io_uring_recvmsg_out *o;
+
+	m->src = NULL;
+	m->srclen = 0;
+	m->truncated = false;
+	if (uc->rx_mode == IO_UR_RX_MSHOT_READ) {
+		m->data = buf;
+		m->len = (size_t)res;
+		return true;
+	}
+	o = io_uring_recvmsg_validate(buf, res, &uc->mshot_mh);
+	if (!o)
+		return false;
+	m->data = io_uring_recvmsg_payload(o, &uc->mshot_mh);
+	m->len = io_uring_recvmsg_payload_length(o, res, &uc->mshot_mh);
+	m->truncated = (o->flags & MSG_TRUNC) != 0;
+	if (uc->c.cfg.flags & IO_CHAN_F_SRCADDR) {
+		m->src = io_uring_recvmsg_name(o);
+		m->srclen = o->namelen < uc->mshot_mh.msg_namelen
+				    ? o->namelen
+				    : uc->mshot_mh.msg_namelen;
+	}
+	return true;
 }
 
 static void io_ur_on_mshot(struct io_ur_chan *uc,
@@ -433,40 +529,27 @@ static void io_ur_on_mshot(struct io_ur_chan *uc,
 		uc->mshot_armed = false;
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		uint8_t *buf = ur.bufs + (size_t)bid * IO_UR_BUF_SIZE;
-		struct io_uring_recvmsg_out *o;
-		struct io_msg *m;
-		unsigned plen;
+		struct io_msg *m = &uc->rb[uc->rb_n];
 
-		o = io_uring_recvmsg_validate(buf, res, &uc->mshot_mh);
-		if (res < 0 || c->closing || c->failed || !o) {
+		if (res < 0 || c->closing || c->failed ||
+		    !io_ur_mshot_msg(uc, bid, res, m)) {
 			io_ur_buf_put(bid);
-		} else if ((plen = io_uring_recvmsg_payload_length(
-				    o, res, &uc->mshot_mh)) == 0 &&
-			   c->eof_on_zero) {
+		} else if (!m->len && c->eof_on_zero) {
 			io_ur_buf_put(bid);
 			io_ur_deliver(uc);
 			io_chan_fail(c, 0);
 		} else {
-			m = &uc->rb[uc->rb_n];
-			m->data = io_uring_recvmsg_payload(o, &uc->mshot_mh);
-			m->truncated = (o->flags & MSG_TRUNC) != 0;
-			if (plen > c->max_msg) {
-				plen = (unsigned)c->max_msg;
+			if (m->len > c->max_msg) {
+				m->len = c->max_msg;
 				m->truncated = true;
-			}
-			m->len = plen;
-			if (c->cfg.flags & IO_CHAN_F_SRCADDR) {
-				m->src = io_uring_recvmsg_name(o);
-				m->srclen = o->namelen < uc->mshot_mh.msg_namelen
-						    ? o->namelen
-						    : uc->mshot_mh.msg_namelen;
-			} else {
-				m->src = NULL;
-				m->srclen = 0;
 			}
 			io_ur_rb_push(uc, bid);
 		}
+	} else if (res == 0 && uc->rx_mode == IO_UR_RX_MSHOT_READ &&
+		   !c->closing) {
+		/* A read of nothing: end of file */
+		io_ur_deliver(uc);
+		io_chan_fail(c, 0);
 	}
 	if (res < 0)
 		io_ur_rx_error(uc, res);
@@ -549,21 +632,26 @@ static void io_ur_on_stream_rx(struct io_ur_chan *uc, int res)
 /* ---- transmit ------------------------------------------------------------ */
 
 /**
- * io_ur_tx_dgram() - put the queued frames in flight as one linked chain
+ * io_ur_tx_dgram() - put the queued frames in flight, one operation each
  *
- * One SENDMSG (WRITEV for F_RW) per frame, [header][frame] each, linked so
- * the kernel sends them in order even when it has to wait for room.  Only
- * one chain per channel is in flight; frames queued meanwhile wait for it.
+ * One non-blocking SENDMSG (WRITEV for F_RW) per frame, [header][frame].
+ * The kernel issues them in order within the submission, so they leave in
+ * order; only when a frame meets a full socket could a later one overtake
+ * it.  So after an -EAGAIN the channel links its sends (a failed link
+ * cancels the rest, which stay queued) until IO_UR_CALM_BATCHES batches
+ * went through without one.  One batch per channel is in flight; frames
+ * queued meanwhile wait for it.
  */
 static void io_ur_tx_dgram(struct io_ur_chan *uc)
 {
 	struct io_chan *c = &uc->c;
 	unsigned n = c->txq_len < uc->ntxs ? c->txq_len : uc->ntxs;
+	bool link = uc->tx_pressure;
 
 	if (uc->tx_chain || uc->poll_out || !n)
 		return;
 	/* A chain split over two submissions would lose its ordering */
-	if (io_uring_sq_space_left(&ur.ring) < n)
+	if (link && io_uring_sq_space_left(&ur.ring) < n)
 		io_ur_submit();
 	if (io_uring_sq_space_left(&ur.ring) < n)
 		n = io_uring_sq_space_left(&ur.ring);
@@ -587,6 +675,8 @@ static void io_ur_tx_dgram(struct io_ur_chan *uc)
 		if (c->cfg.flags & IO_CHAN_F_RW) {
 			io_uring_prep_writev(sqe, c->fd, t->iov, cnt,
 					     (uint64_t)-1);
+			if (!uc->tx_blocking)
+				sqe->rw_flags = RWF_NOWAIT;
 		} else {
 			memset(&t->mh, 0, sizeof(t->mh));
 			if (c->cfg.destlen) {
@@ -595,57 +685,86 @@ static void io_ur_tx_dgram(struct io_ur_chan *uc)
 			}
 			t->mh.msg_iov = t->iov;
 			t->mh.msg_iovlen = cnt;
-			io_uring_prep_sendmsg(sqe, c->fd, &t->mh, MSG_NOSIGNAL);
+			io_uring_prep_sendmsg(sqe, c->fd, &t->mh,
+					      MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
+		io_ur_sqe_fd(sqe, uc);
 		sqe->user_data = io_tag(IO_UR_SEND, i, c);
-		if (i + 1 < n)
+		if (link && i + 1 < n)
 			sqe->flags |= IOSQE_IO_LINK;
 		t->res = 0;
 	}
 	uc->inflight += n;
 	uc->tx_chain = n;
 	uc->tx_cqes = 0;
+	uc->tx_linked = link;
 	c->tx_busy = n;
 }
 
+/* io_ur_tx_keep() - should the frame whose send ended with @r go again?
+ * Yes if there was no room, the call was interrupted or cancelled by a
+ * broken link; also when closing (io_chan_quiesced() counts it dropped). */
+static bool io_ur_tx_keep(struct io_ur_chan *uc, int r)
+{
+	if (r >= 0)
+		return false;
+	if (uc->c.closing || r == -EAGAIN || r == -EINTR)
+		return true;
+	if (r == -ECANCELED && uc->tx_linked)
+		return true;
+	/* The fd does not take RWF_NOWAIT: send again, blocking */
+	if (r == -EOPNOTSUPP && (uc->c.cfg.flags & IO_CHAN_F_RW) &&
+	    !uc->tx_blocking) {
+		uc->tx_blocking = true;
+		return true;
+	}
+	return false;
+}
+
 /**
- * io_ur_on_dgram_sent() - one send of the chain completed
+ * io_ur_on_dgram_sent() - one send of the batch completed
  *
- * When the whole chain is in: frames sent are counted; a frame the kernel
- * refused is dropped and reported; the rest of the chain (cancelled by the
- * broken link) and frames that met -EAGAIN stay at the queue's head and
- * go out with the next chain.
+ * When the whole batch is in: frames sent are counted, frames the kernel
+ * refused are dropped and reported, and the others (io_ur_tx_keep) stay at
+ * the head of the queue, in their order, to go with the next batch.
  */
 static void io_ur_on_dgram_sent(struct io_ur_chan *uc, unsigned idx, int res)
 {
 	struct io_chan *c = &uc->c;
 	struct io_tx_drops drops = { 0, 0 };
-	bool broken = false;
-	unsigned n;
+	bool again = false;
+	unsigned n, keep;
 
 	if (idx >= uc->tx_chain)
 		return;
 	uc->txs[idx].res = res;
 	if (++uc->tx_cqes < uc->tx_chain)
 		return;
-	n = uc->tx_chain;
+	n = keep = uc->tx_chain;
 	uc->tx_chain = 0;
-	for (unsigned i = 0; i < n; i++) {
+	/* Backwards, so the kept frames settle, in order, at the end of the
+	 * batch's positions, and the front holds only finished ones */
+	for (unsigned i = n; i-- > 0;) {
+		struct frame *f = io_txq_at(c, i);
 		int r = uc->txs[i].res;
 
-		if (r < 0 && c->closing)
-			break; /* dropped and counted by io_chan_quiesced() */
-		if (r == -EAGAIN) {
-			io_ur_poll(uc, true);
-			break;
-		}
-		if (r == -EINTR || (r == -ECANCELED && broken))
-			break;
-		if (r < 0)
-			broken = true;
-		io_tx_complete(c, r, &drops);
+		if (r == -EAGAIN)
+			again = true;
+		if (io_ur_tx_keep(uc, r))
+			io_txq_set(c, --keep, f);
+		else
+			io_tx_account(c, f, r, &drops);
 	}
+	io_txq_advance(c, keep);
 	c->tx_busy = 0;
+	if (again) {
+		uc->tx_pressure = true;
+		uc->tx_calm = 0;
+		if (!c->closing)
+			io_ur_poll(uc, true);
+	} else if (uc->tx_pressure && ++uc->tx_calm >= IO_UR_CALM_BATCHES) {
+		uc->tx_pressure = false;
+	}
 	io_tx_report(c, &drops);
 	if (!c->closing && c->txq_len && !uc->poll_out)
 		io_ur_work(uc, IO_UR_W_TX);
@@ -684,6 +803,7 @@ static void io_ur_tx_stream(struct io_ur_chan *uc)
 		uc->smh.msg_iovlen = cnt;
 		io_uring_prep_sendmsg(sqe, c->fd, &uc->smh, MSG_NOSIGNAL);
 	}
+	io_ur_sqe_fd(sqe, uc);
 	sqe->user_data = io_tag(IO_UR_SEND, 0, c);
 	uc->inflight++;
 	uc->tx_chain = 1;
@@ -731,6 +851,14 @@ static void io_ur_quiesce(struct io_ur_chan *uc)
 	uc->quiesced = true;
 	io_list_del(&uc->work_node);
 	uc->work = 0;
+	/* The table holds a reference to the file: let it go before the fd
+	 * is closed, and before the slot (the index) is reused */
+	if (uc->fixed) {
+		int none = -1;
+
+		io_uring_register_files_update(&ur.ring, uc->c.slot, &none, 1);
+		uc->fixed = false;
+	}
 	io_chan_quiesced(&uc->c);
 }
 
@@ -745,8 +873,13 @@ static void io_ur_cancel_all(struct io_ur_chan *uc)
 	if (ur.cancel_fd_all) {
 		sqe = io_ur_sqe();
 		if (sqe) {
-			io_uring_prep_cancel_fd(sqe, c->fd,
-						IORING_ASYNC_CANCEL_ALL);
+			if (uc->fixed)
+				io_uring_prep_cancel_fd(sqe, (int)c->slot,
+					IORING_ASYNC_CANCEL_ALL |
+					IORING_ASYNC_CANCEL_FD_FIXED);
+			else
+				io_uring_prep_cancel_fd(sqe, c->fd,
+					IORING_ASYNC_CANCEL_ALL);
 			sqe->user_data = io_tag(IO_UR_CANCEL, 0, c);
 			uc->inflight++;
 			return;
@@ -803,7 +936,7 @@ static void io_ur_dispatch(const struct io_uring_cqe *cqe)
 		uc->inflight--;
 	switch (io_tag_kind(cqe->user_data)) {
 	case IO_UR_RECV:
-		if (uc->rx_mode == IO_UR_RX_MSHOT)
+		if (io_ur_uses_bufs(uc))
 			io_ur_on_mshot(uc, cqe);
 		else if (uc->rx_mode == IO_UR_RX_SLOTS)
 			io_ur_on_slot(uc, idx, cqe->res);
@@ -976,6 +1109,8 @@ static int io_ur_chan_start(struct io_chan *c, struct nh_error **errp)
 			if (c->cfg.flags & IO_CHAN_F_SRCADDR)
 				uc->mshot_mh.msg_namelen =
 					sizeof(struct sockaddr_storage);
+		} else if (ur.read_mshot && (c->cfg.flags & IO_CHAN_F_RW)) {
+			uc->rx_mode = IO_UR_RX_MSHOT_READ;
 		} else {
 			uc->rx_mode = IO_UR_RX_SLOTS;
 			err = io_ur_rx_slots_init(uc);
@@ -985,6 +1120,9 @@ static int io_ur_chan_start(struct io_chan *c, struct nh_error **errp)
 		nh_error_setg(errp, "channel fd %d: %s", c->fd, strerror(-err));
 		return err;
 	}
+	if (ur.fixed_files && c->slot < IO_UR_FIXED_FILES)
+		uc->fixed = io_uring_register_files_update(&ur.ring, c->slot,
+							   &c->fd, 1) == 1;
 	io_ur_rx_arm(uc);
 	return 0;
 }
@@ -1157,7 +1295,7 @@ static int io_ur_bufs_init(void)
 		ur.br = NULL;
 		return -ENOMEM;
 	}
-	/* 34 MiB reserved; the kernel commits only the pages it writes */
+	/* 17 MiB reserved; the kernel commits only the pages it writes */
 	ur.bufs_len = (size_t)IO_UR_BUF_COUNT * IO_UR_BUF_SIZE;
 	ur.bufs = mmap(NULL, ur.bufs_len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1206,11 +1344,13 @@ static void io_ur_features_build(void)
 	unsigned fl = ur.ring.flags;
 
 	snprintf(ur.features, sizeof(ur.features),
-		 "kernel %u.%u; %s; linked dgram sends; %s%s%s",
+		 "kernel %u.%u; %s%s; batched dgram sends; %s%s%s%s",
 		 ur.kver_major, ur.kver_minor,
 		 ur.mshot ? "multishot recvmsg, provided buffer ring"
 			  : "single-shot receives",
+		 ur.read_mshot ? ", multishot read" : "",
 		 ur.cancel_fd_all ? "cancel by fd" : "cancel by tag",
+		 ur.fixed_files ? ", registered files" : "",
 		 fl & IORING_SETUP_SINGLE_ISSUER ? ", single issuer" : "",
 		 fl & IORING_SETUP_COOP_TASKRUN ? ", cooperative task run"
 						 : "");
@@ -1297,9 +1437,20 @@ static int io_ur_start(uv_loop_t *loop, char *why, size_t whylen)
 				  "single-shot receives", strerror(-err));
 			io_ur_bufs_fini();
 		} else {
+			struct io_uring_probe *probe;
+
 			ur.mshot = true;
+			probe = io_uring_get_probe_ring(&ur.ring);
+			ur.read_mshot = probe && io_uring_opcode_supported(
+					probe, IO_UR_OP_READ_MULTISHOT);
+			if (probe)
+				io_uring_free_probe(probe);
 		}
 	}
+	/* Sparse tables came with 5.19, cancelling by fixed fd with 6.0 */
+	ur.fixed_files = ur.kver_major >= 6 && ur.cancel_fd_all &&
+			 !io_uring_register_files_sparse(&ur.ring,
+							 IO_UR_FIXED_FILES);
 	/* Saves a file lookup per io_uring_enter(); fine to lack (< 5.18) */
 	io_uring_register_ring_fd(&ur.ring);
 

@@ -20,9 +20,11 @@ if [ -n "${NETHUB_SANITIZE:-}" ]; then
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 if [ ! -d "$build" ]; then
-	meson setup "$build" "${setup_args[@]}" >/dev/null || exit 1
+	log=$(meson setup "$build" "${setup_args[@]}" 2>&1) ||
+		{ echo "$log"; rm -rf "$build"; echo "0 passed, 1 failed"; exit 1; }
 fi
-ninja -C "$build" >/dev/null || { ninja -C "$build"; exit 1; }
+ninja -C "$build" >/dev/null ||
+	{ ninja -C "$build"; echo "0 passed, 1 failed"; exit 1; }
 
 meson test -C "$build" --print-errorlogs --num-processes 2 \
 	--timeout-multiplier "${NETHUB_TIMEOUT_MULTIPLIER:-2}"

@@ -1007,7 +1007,7 @@ static void test_dgram_econnrefused(void)
 	io_chan_pause(a.c);
 	run_for(5);
 	for (int round = 0; round < 20 && !a.tx_drop_calls; round++) {
-		sent += send_frames(a.c, 4, 64, sent);
+		sent += send_frames(a.c, 2, 64, sent);
 		CHECK(run_until(cond_txq_empty, &a));
 	}
 	CHECK(a.tx_drop_calls > 0);
@@ -1016,16 +1016,28 @@ static void test_dgram_econnrefused(void)
 	CHECK_EQ(st.tx_errors, a.tx_dropped);
 	CHECK_EQ(st.tx_msgs + st.tx_errors, sent);
 
-	/* Receiving again while the errors keep coming: counted, survived */
+	/* Receiving again while errors may still come (the kernel rate-limits
+	 * ICMP, so how many is not ours to say): counted, survived */
 	io_chan_resume(a.c);
-	for (int round = 0; round < 20; round++) {
-		sent += send_frames(a.c, 4, 64, sent);
+	for (int round = 0; round < 4; round++) {
+		sent += send_frames(a.c, 2, 64, sent);
 		CHECK(run_until(cond_txq_empty, &a));
 		pump();
 	}
 	st = stats(a.c);
 	CHECK_EQ(st.tx_msgs + st.tx_errors, sent);
-	CHECK(st.rx_errors + st.tx_errors > a.tx_dropped);
+	CHECK_EQ(st.tx_errors, a.tx_dropped);
+	CHECK_EQ(a.err_calls, 0);
+
+	/* A refusal meant for a receive: provoke one with a datagram sent
+	 * past the engine; retried, as ICMP errors are rate-limited */
+	fill(msg, sizeof(msg), 1);
+	for (int i = 0; i < 200 && !stats(a.c).rx_errors; i++) {
+		if (send(fa, msg, sizeof(msg), MSG_DONTWAIT) < 0)
+			CHECK(errno == ECONNREFUSED);
+		run_for(2);
+	}
+	CHECK(stats(a.c).rx_errors > 0);
 	CHECK_EQ(a.err_calls, 0);
 
 	/* The peer's port comes back and talks: still receiving */
