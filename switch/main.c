@@ -221,26 +221,31 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			status = 0;
+			goto out;
 		case 'V':
 			printf("nethubd %s\n", NETHUB_VERSION);
-			return 0;
+			status = 0;
+			goto out;
 		case ':':
 			fprintf(stderr, "nethubd: %s: needs a value\n",
 				argv[optind - 1]);
-			return 1;
+			status = 1;
+			goto out;
 		default:
 			fprintf(stderr,
 				"nethubd: unknown option '%s' (see --help)\n",
 				argv[optind - 1]);
-			return 1;
+			status = 1;
+			goto out;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr,
 			"nethubd: unexpected argument '%s' (see --help)\n",
 			argv[optind]);
-		return 1;
+		status = 1;
+		goto out;
 	}
 	if (!configured) {
 		add_netdev_spec(&cfg, DAEMON_DEFAULT_NETDEV);
@@ -248,6 +253,7 @@ int main(int argc, char **argv)
 	}
 
 	status = daemon_run(&cfg);
+out:
 	json_decref(cfg.netdevs);
 	json_decref(cfg.labels);
 	return status;
