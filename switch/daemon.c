@@ -34,6 +34,7 @@ static struct {
 	uv_timer_t age_timer;
 	struct frame_pool *pool;
 	bool stopping;
+	unsigned services_started;
 } d;
 
 static void fdb_entry_json(const struct fdb_entry_info *e, void *ctx)
@@ -150,6 +151,12 @@ static void daemon_stop(void)
 	uv_stop(d.loop);
 }
 
+void daemon_request_stop(const char *why)
+{
+	log_info("%s: shutting down", why);
+	daemon_stop();
+}
+
 static void daemon_on_signal(uv_signal_t *h, int signum)
 {
 	(void)h;
@@ -157,8 +164,7 @@ static void daemon_on_signal(uv_signal_t *h, int signum)
 		daemon_dump_state();
 		return;
 	}
-	log_info("%s: shutting down", strsignal(signum));
-	daemon_stop();
+	daemon_request_stop(strsignal(signum));
 }
 
 static bool daemon_write_pidfile(const char *path)
@@ -231,6 +237,8 @@ static void daemon_print_attach_help(void)
 	       "-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:01\n"
 	       "Every VM attached this way is on the same L2 network.\n",
 	       DAEMON_DEFAULT_PORT, DAEMON_DEFAULT_PORT);
+	if (d.cfg->attach_note)
+		printf("%s\n", d.cfg->attach_note);
 	fflush(stdout);
 }
 
@@ -244,6 +252,12 @@ static void daemon_close_walk(uv_handle_t *h, void *arg)
 /* Take everything down; the loop runs until every close completed */
 static void daemon_teardown(void)
 {
+	while (d.services_started > 0) {
+		const struct daemon_service *sv =
+			&d.cfg->services[--d.services_started];
+
+		sv->stop(sv->arg);
+	}
 	netdev_del_all();
 	uv_close((uv_handle_t *)&d.sig_int, NULL);
 	uv_close((uv_handle_t *)&d.sig_term, NULL);
@@ -342,6 +356,18 @@ int daemon_run(const struct daemon_config *cfg)
 			status = 1;
 			goto out;
 		}
+	}
+	for (unsigned i = 0; i < cfg->nservices; i++) {
+		const struct daemon_service *sv = &cfg->services[i];
+
+		if (!sv->start(d.loop, sv->arg, &err)) {
+			log_release(false);
+			fprintf(stderr, "nethubd: %s: %s\n", sv->name, err->msg);
+			nh_error_free(err);
+			status = 1;
+			goto out;
+		}
+		d.services_started++;
 	}
 	if (cfg->pidfile && !daemon_write_pidfile(cfg->pidfile)) {
 		log_release(false);

@@ -5,6 +5,9 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <uv.h>
+
+#include "error.h"
 
 #include "hub.h"
 #include "io.h"
@@ -12,6 +15,21 @@
 /* The embedded default configuration: one socket netdev on hub 0 */
 #define DAEMON_DEFAULT_NETDEV "socket,id=vms,listen=127.0.0.1:5555"
 #define DAEMON_DEFAULT_PORT   5555
+
+/*
+ * A service the daemon runs beside the switch (the QMP server): started
+ * once the netdevs are up, stopped before they are taken down.  Hooks keep
+ * switch/ from depending on ctl/.
+ */
+struct daemon_service {
+	const char *name;
+	/* start(): false with errp set if it cannot run (start-up fails) */
+	bool (*start)(uv_loop_t *loop, void *arg, struct nh_error **errp);
+	void (*stop)(void *arg);
+	void *arg;
+};
+
+#define DAEMON_MAX_SERVICES 4
 
 struct daemon_config {
 	enum io_engine io;
@@ -22,6 +40,9 @@ struct daemon_config {
 	struct hub_config hub;
 	json_t *netdevs;	/* array of netdev_add argument objects */
 	json_t *labels;		/* array of strings: where each came from */
+	struct daemon_service services[DAEMON_MAX_SERVICES];
+	unsigned nservices;
+	const char *attach_note; /* extra line for the attach help, or NULL */
 };
 
 /**
@@ -31,6 +52,9 @@ struct daemon_config {
  * nothing is left running).
  */
 int daemon_run(const struct daemon_config *cfg);
+
+/* daemon_request_stop() - shut down cleanly, as SIGTERM does (quit) */
+void daemon_request_stop(const char *why);
 
 /* daemon_state() - everything, as JSON (see docs/usage.md); caller owns */
 json_t *daemon_state(void);

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* qmp_reader.h - find JSON messages in a QMP byte stream
+ *
+ * QMP clients send JSON values back to back, with or without newlines
+ * between them, in pieces of any size.  The reader scans the bytes as they
+ * arrive, tracking strings, escapes and the nesting of braces and brackets,
+ * and hands over each complete top-level value, parsed (jansson), one at a
+ * time.  Like QEMU's parser it also accepts single-quoted strings (rewritten
+ * to JSON before parsing).
+ *
+ * Errors never stop the stream: a malformed value is reported once as
+ * "JSON parse error, <what>", and the reader resynchronises: it drops input
+ * until the braces and brackets it was inside balance again, or until the
+ * client sends a control character other than TAB, CR and LF (QEMU's way to
+ * reset a confused parser), whichever comes first.  Limits: a message longer
+ * than QMP_READER_MAX_BYTES or nested deeper than QMP_READER_MAX_DEPTH is
+ * reported ("JSON parse error, message too long" / "... too deeply nested")
+ * and skipped the same way, without buffering it.
+ */
+#ifndef NH_QMP_READER_H
+#define NH_QMP_READER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define QMP_READER_MAX_BYTES (1u << 20) /* one message, bytes */
+#define QMP_READER_MAX_DEPTH 1024	/* nesting of objects and arrays */
+
+struct qmp_reader;
+
+/**
+ * typedef qmp_reader_fn - called once per message found, in stream order
+ * @ctx:	the context given to qmp_reader_feed()
+ * @value:	the parsed value, owned by the callee; NULL on error
+ * @error:	on error: the whole message for the client, e.g.
+ *		"JSON parse error, invalid keyword 'tru'"; NULL otherwise
+ *
+ * The value may be any JSON value; checking that it is an object is the
+ * caller's business.
+ */
+typedef void (*qmp_reader_fn)(void *ctx, json_t *value, const char *error);
+
+/* qmp_reader_new() - a reader with the given limits (0: the defaults) */
+struct qmp_reader *qmp_reader_new(size_t max_bytes, unsigned max_depth);
+
+/* qmp_reader_free() - free it and anything buffered; NULL is fine */
+void qmp_reader_free(struct qmp_reader *r);
+
+/**
+ * qmp_reader_feed() - scan @len bytes of the stream
+ * Calls @fn for every message completed by these bytes before returning;
+ * keeps the incomplete tail for the next call.
+ */
+void qmp_reader_feed(struct qmp_reader *r, const char *buf, size_t len,
+		     qmp_reader_fn fn, void *ctx);
+
+#endif /* NH_QMP_READER_H */
