@@ -1,19 +1,26 @@
 // SPDX-License-Identifier: MIT
-/* main.c - nethubd's command line: QEMU-style options into a daemon_config
+/* nethubd.c - nethubd's main(): the command line, and the QMP server run
+ * beside the switch
  *
  * Parses and checks everything it can before anything starts; a bad option
- * is one line on stderr naming it and exit status 1.
+ * is one line on stderr naming it and exit status 1.  This is the one place
+ * where the core (switch/, backends/) and the control plane (ctl/) meet.
  */
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "fdb.h"
 #include "log.h"
 #include "opts.h"
+#include "qmp.h"
 
 #define FDB_AGE_MAX_S	 (7 * 24 * 3600)
 #define FDB_LIMIT_MAX	 (16u * 1024 * 1024)
@@ -31,6 +38,15 @@ static const char usage_text[] =
 	"                      argument objects\n"
 	"  Without -netdev or --config, the default configuration is used:\n"
 	"    -netdev " DAEMON_DEFAULT_NETDEV "\n"
+	"    -qmp unix:RUNDIR/qmp.sock   (RUNDIR: /run/nethub as root, else\n"
+	"                                $XDG_RUNTIME_DIR/nethub or /tmp/nethub-UID)\n"
+	"\n"
+	"Control (QMP, as QEMU speaks it; see docs/qmp-reference.md):\n"
+	"  -qmp unix:PATH[,server=on][,wait=off][,mode=0600][,group=NAME]\n"
+	"  -qmp tcp:HOST:PORT[,server=on][,wait=off]\n"
+	"                      serve QMP on a socket (may repeat); a unix socket is\n"
+	"                      created mode 0600 unless mode= says otherwise.\n"
+	"                      Talk to it with nethubctl.\n"
 	"\n"
 	"Types: socket (listen=, connect=[,reconnect=S], udp=+localaddr=, mcast=,\n"
 	"fd=), hubport (hubid=, netdev=), none.  Every netdev not named by a\n"
@@ -64,6 +80,7 @@ enum {
 	OPT_FDB_AGE,
 	OPT_FDB_MAX,
 	OPT_FDB_PORT_MAX,
+	OPT_QMP,
 };
 
 static const struct option long_opts[] = {
@@ -76,6 +93,7 @@ static const struct option long_opts[] = {
 	{ "fdb-age", required_argument, NULL, OPT_FDB_AGE },
 	{ "fdb-max", required_argument, NULL, OPT_FDB_MAX },
 	{ "fdb-port-max", required_argument, NULL, OPT_FDB_PORT_MAX },
+	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "daemonize", no_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -157,6 +175,96 @@ static void add_config_file(struct daemon_config *cfg, const char *path)
 	json_decref(arr);
 }
 
+/* The -qmp sockets, parsed; served by the "-qmp" daemon service */
+#define QMP_LISTEN_MAX 8
+
+static struct qmp_listen_config *qmp_listens[QMP_LISTEN_MAX];
+static unsigned qmp_nlistens;
+#define RUN_DIR_MAX 1024
+static char default_qmp_note[2 * RUN_DIR_MAX + 96];
+
+static void add_qmp_spec(const char *spec)
+{
+	struct nh_error *err = NULL;
+	struct qmp_listen_config *lc;
+
+	if (qmp_nlistens == QMP_LISTEN_MAX) {
+		fprintf(stderr, "nethubd: -qmp %s: at most %d QMP sockets\n",
+			spec, QMP_LISTEN_MAX);
+		exit(1);
+	}
+	lc = qmp_listen_parse(spec, &err);
+	if (!lc) {
+		fprintf(stderr, "nethubd: %s\n", err->msg);
+		nh_error_free(err);
+		exit(1);
+	}
+	qmp_listens[qmp_nlistens++] = lc;
+}
+
+static void free_qmp_specs(void)
+{
+	while (qmp_nlistens > 0)
+		qmp_listen_config_free(qmp_listens[--qmp_nlistens]);
+}
+
+/*
+ * The run directory of the default configuration: /run/nethub for root,
+ * else $XDG_RUNTIME_DIR/nethub, else /tmp/nethub-UID (nethubctl looks in
+ * the same places).  Created 0700 if missing.
+ */
+static void default_run_dir(char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (geteuid() == 0)
+		snprintf(buf, size, "/run/nethub");
+	else if (xdg && *xdg)
+		snprintf(buf, size, "%s/nethub", xdg);
+	else
+		snprintf(buf, size, "/tmp/nethub-%u", (unsigned)geteuid());
+}
+
+static void add_default_qmp(struct daemon_config *cfg)
+{
+	char dir[RUN_DIR_MAX], spec[RUN_DIR_MAX + 32];
+	struct stat st;
+
+	default_run_dir(dir, sizeof(dir));
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "nethubd: cannot create the run directory %s: %s\n",
+			dir, strerror(errno));
+		exit(1);
+	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+		fprintf(stderr,
+			"nethubd: run directory %s is not a directory of "
+			"this user\n",
+			dir);
+		exit(1);
+	}
+	snprintf(spec, sizeof(spec), "unix:%s/qmp.sock", dir);
+	add_qmp_spec(spec);
+	snprintf(default_qmp_note, sizeof(default_qmp_note),
+		 "QMP control socket: %s/qmp.sock (try: nethubctl -s %s/qmp.sock "
+		 "show)",
+		 dir, dir);
+	cfg->attach_note = default_qmp_note;
+}
+
+static bool qmp_service_start(uv_loop_t *loop, void *arg,
+			      struct nh_error **errp)
+{
+	(void)arg;
+	return qmp_start(loop, qmp_listens, qmp_nlistens, errp);
+}
+
+static void qmp_service_stop(void *arg)
+{
+	(void)arg;
+	qmp_stop();
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon_config cfg = {
@@ -216,6 +324,9 @@ int main(int argc, char **argv)
 			cfg.hub.fdb_port_max = (uint32_t)parse_count(
 				"--fdb-port-max", optarg, 1, FDB_LIMIT_MAX);
 			break;
+		case OPT_QMP:
+			add_qmp_spec(optarg);
+			break;
 		case 'd':
 			cfg.daemonize = true;
 			break;
@@ -249,11 +360,20 @@ int main(int argc, char **argv)
 	}
 	if (!configured) {
 		add_netdev_spec(&cfg, DAEMON_DEFAULT_NETDEV);
+		if (qmp_nlistens == 0)
+			add_default_qmp(&cfg);
 		cfg.using_defaults = true;
 	}
+	if (qmp_nlistens > 0)
+		cfg.services[cfg.nservices++] = (struct daemon_service){
+			.name = "-qmp",
+			.start = qmp_service_start,
+			.stop = qmp_service_stop,
+		};
 
 	status = daemon_run(&cfg);
 out:
+	free_qmp_specs();
 	json_decref(cfg.netdevs);
 	json_decref(cfg.labels);
 	return status;

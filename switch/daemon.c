@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "fdb.h"
 #include "frame.h"
@@ -37,33 +38,10 @@ static struct {
 	unsigned services_started;
 } d;
 
-static void fdb_entry_json(const struct fdb_entry_info *e, void *ctx)
-{
-	struct {
-		json_t *arr;
-		const struct hub *hub;
-		uint64_t now;
-	} *c = ctx;
-	const struct port *p = hub_port(c->hub, e->port_no);
-	json_t *o = json_object();
-	char mac[18];
-
-	json_object_set_new(o, "mac", json_string(mac_format(e->mac, mac)));
-	json_object_set_new(o, "vlan", json_integer(e->vlan));
-	json_object_set_new(o, "port", json_string(p ? p->name : "?"));
-	json_object_set_new(o, "static", json_boolean(e->is_static));
-	json_object_set_new(o, "age",
-			    json_integer(e->is_static
-						 ? 0
-						 : (json_int_t)((c->now -
-								 e->last_seen_ms) /
-								1000)));
-	json_array_append_new(c->arr, o);
-}
-
 json_t *daemon_state(void)
 {
 	json_t *st = json_object(), *nds = json_array(), *hubs = json_array();
+	uint64_t now = clock_now_ms();
 	struct frame_pool_stats ps;
 
 	json_object_set_new(st, "io", json_string(io_engine_name()));
@@ -71,35 +49,11 @@ json_t *daemon_state(void)
 		json_array_append_new(nds, netdev_info(nd));
 	json_object_set_new(st, "netdevs", nds);
 
+	/* query-hubs' HubInfo, with the FDB itself (query-fdb's entries) */
 	for (struct hub *h = hub_first(); h; h = h->next) {
-		json_t *o = json_object(), *ports = json_array();
-		struct {
-			json_t *arr;
-			const struct hub *hub;
-			uint64_t now;
-		} ctx = { json_array(), h, uv_now(d.loop) };
-		struct fdb_stats fs;
+		json_t *o = hub_info(h, now);
 
-		json_object_set_new(o, "id", json_integer(h->id));
-		for (uint32_t i = 0; i < h->nports_cap; i++)
-			if (h->ports[i])
-				json_array_append_new(
-					ports, json_string(h->ports[i]->name));
-		json_object_set_new(o, "ports", ports);
-		fdb_foreach(h->fdb, ctx.now, fdb_entry_json, &ctx);
-		json_object_set_new(o, "fdb", ctx.arr);
-		fdb_get_stats(h->fdb, &fs);
-		json_object_set_new(
-			o, "fdb-stats",
-			json_pack("{sI sI sI sI sI sI}", "learned",
-				  (json_int_t)fs.learned, "moved",
-				  (json_int_t)fs.moved, "expired",
-				  (json_int_t)fs.expired, "flushed",
-				  (json_int_t)fs.flushed, "full-drops",
-				  (json_int_t)fs.full_drops, "port-full-drops",
-				  (json_int_t)fs.port_full_drops));
-		json_object_set_new(o, "floods",
-				    json_integer((json_int_t)h->floods));
+		json_object_set_new(o, "fdb", hub_fdb_json(h, now));
 		json_array_append_new(hubs, o);
 	}
 	json_object_set_new(st, "hubs", hubs);

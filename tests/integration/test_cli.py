@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,7 +48,7 @@ def test_help_prints_usage_and_exits_0():
     assert rc == 0, "exit status %d (stderr %r)" % (rc, err)
     text = out + err
     for w in ("-netdev", "--config", "--io", "--pidfile", "--stats-file",
-              "--daemonize", "--fdb-age"):
+              "--daemonize", "--fdb-age", "-qmp unix:", "-qmp tcp:"):
         assert w in text, "--help does not mention %s:\n%s" % (w, text)
     assert "usage" in text.lower(), "no usage line:\n" + text
 
@@ -216,19 +217,42 @@ def test_config_element_not_an_object_is_refused():
     expect_refused(["--config", path], path)
 
 
+def default_qmp_path():
+    """Where nethubd's default configuration puts its QMP socket"""
+    if os.geteuid() == 0:
+        run = "/run/nethub"
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        run = os.path.join(os.environ["XDG_RUNTIME_DIR"], "nethub")
+    else:
+        run = "/tmp/nethub-%d" % os.geteuid()
+    return os.path.join(run, "qmp.sock")
+
+
 def test_no_netdev_starts_default_config_on_port_5555():
     if not nethub.tcp_port_free(5555):
         raise AssertionError("127.0.0.1:5555 is in use by another process; "
                              "the default configuration cannot be tested")
+    qmp = default_qmp_path()
     d = Nethubd().start()
     assert nethub.tcp_listening(5555), "default config not listening on 5555"
     nd = nethub.netdev(d.state(), "vms")
     assert nd and nd["type"] == "socket", "default netdev: %r" % nd
     assert nd["options"].get("listen") == "127.0.0.1:5555", nd["options"]
+    st = os.stat(qmp)
+    assert stat.S_ISSOCK(st.st_mode), "%s is not a socket" % qmp
+    assert stat.S_IMODE(st.st_mode) == 0o600, "%s mode %o" % (
+        qmp, stat.S_IMODE(st.st_mode))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10)
+        c.connect(qmp)
+        greeting = json.loads(c.makefile("rb").readline())
+    assert "QMP" in greeting, "no QMP greeting: %r" % greeting
     assert d.stop() == 0
+    assert not os.path.exists(qmp), "%s left behind" % qmp
     text = d.stdout() + d.stderr()
     assert "connect=127.0.0.1:5555" in text, \
         "no hint how to attach a VM:\n" + text
+    assert qmp in text, "the QMP socket is not printed:\n" + text
 
 
 def _signal_stops_cleanly(sig):
