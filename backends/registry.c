@@ -11,22 +11,25 @@
 
 #include "backend.h"
 
+extern const struct backend_ops bridge_backend;
 extern const struct backend_ops hubport_backend;
+extern const struct backend_ops nic_backend;
 extern const struct backend_ops none_backend;
 extern const struct backend_ops socket_backend;
+extern const struct backend_ops tap_backend;
 
 static const struct {
 	const char *type;
 	const struct backend_ops *ops; /* NULL: not compiled in */
 } backend_table[] = {
 	{ "none", &none_backend },
-	{ "nic", NULL },
+	{ "nic", &nic_backend },
 	{ "user", NULL },
-	{ "tap", NULL },
+	{ "tap", &tap_backend },
 	{ "l2tpv3", NULL },
 	{ "socket", &socket_backend },
 	{ "vde", NULL },
-	{ "bridge", NULL },
+	{ "bridge", &bridge_backend },
 	{ "hubport", &hubport_backend },
 	{ "netmap", NULL },
 	{ "vhost-user", NULL },

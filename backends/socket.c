@@ -17,9 +17,13 @@
  *                        a second, connected socket for sending, so that our
  *                        own looped-back frames are recognised by their
  *                        exact source address and dropped
- *   fd=N                 an inherited socket: connected stream, listening
- *                        stream, connected datagram, or datagram bound to a
+ *   fd=N|NAME            an inherited socket, or one passed with QMP getfd
+ *                        and named so: connected stream, listening stream,
+ *                        connected datagram, or datagram bound to a
  *                        multicast group (re-opened as mcast=, as QEMU does)
+ *
+ * Stream ports (accepted peers, connect=, fd= streams) tell the switch
+ * their far end (port_set_stream_peer()), for the peer events.
  *
  * Owns: the listening socket and its uv_poll_t, a timer (reconnect, accept
  * back-off), the connect attempt in flight, and one struct socket_peer per
@@ -33,19 +37,21 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "backend.h"
+#include "fdname.h"
 #include "frame.h"
 #include "io.h"
 #include "log.h"
@@ -443,6 +449,26 @@ static void socket_dgram_mtu(struct port *p, int fd)
 }
 
 /**
+ * socket_stream_peer_addr() - the far end of stream socket @fd, as the
+ * port's observers hear of it: the peer's address; for a unix peer without
+ * a name (a client that did not bind), the socket's own path, as QEMU
+ * reports it.  False if the socket cannot tell (it is then not announced).
+ */
+static bool socket_stream_peer_addr(int fd, struct sockaddr_any *a)
+{
+	a->len = sizeof(a->ss);
+	if (getpeername(fd, (struct sockaddr *)&a->ss, &a->len) < 0)
+		return false;
+	if (a->ss.ss_family == AF_UNIX &&
+	    a->len <= offsetof(struct sockaddr_un, sun_path)) {
+		a->len = sizeof(a->ss);
+		if (getsockname(fd, (struct sockaddr *)&a->ss, &a->len) < 0)
+			return false;
+	}
+	return true;
+}
+
+/**
  * socket_peer_start() - make a port for a socket (or an mcast pair)
  * @s:		the netdev's state (must be open: s->nd set)
  * @suffix:	NULL for a port named "ID", "N" for "ID.N"
@@ -461,6 +487,8 @@ socket_peer_start(struct socket_state *s, const char *suffix, int fd,
 		  const char *addr, struct nh_error **errp)
 {
 	struct socket_peer *peer = calloc(1, sizeof(*peer));
+	struct sockaddr_any far;
+	bool stream_peer;
 
 	if (!peer) {
 		nh_error_setg(errp, "netdev %s: out of memory", s->id);
@@ -471,6 +499,8 @@ socket_peer_start(struct socket_state *s, const char *suffix, int fd,
 	}
 	peer->s = s;
 	snprintf(peer->addr, sizeof(peer->addr), "%s", addr);
+	stream_peer = cfg->kind == IO_CHAN_STREAM &&
+		      socket_stream_peer_addr(fd, &far);
 
 	cfg->opaque = peer;
 	peer->chan = io_chan_open(fd, cfg, errp);
@@ -504,6 +534,8 @@ socket_peer_start(struct socket_state *s, const char *suffix, int fd,
 	peer->next = s->peers;
 	s->peers = peer;
 	s->npeers++;
+	if (stream_peer)
+		port_set_stream_peer(peer->port, sockaddr_sa(&far), far.len);
 	return peer;
 
 undo:
@@ -1134,56 +1166,27 @@ static bool socket_open_mcast(struct socket_state *s, const char *text,
 /* -- fd= ---------------------------------------------------------------- */
 
 /**
- * socket_fd_lookup() - the descriptor an fd= value names
- *
- * A value starting with a digit is a raw descriptor number.  Any other
- * value is a name given to a descriptor with QMP getfd; that lookup is
- * not wired yet, so it is an error for now (this is where it goes).
- *
- * Return: the descriptor, or -1 with errp set.
- */
-static int socket_fd_lookup(const char *value, struct nh_error **errp)
-{
-	char *end;
-	long v;
-
-	if (value[0] < '0' || value[0] > '9') {
-		nh_error_setg(errp, "fd=%s: not a file descriptor number",
-			      value);
-		return -1;
-	}
-	errno = 0;
-	v = strtol(value, &end, 10);
-	if (errno || *end || v > INT_MAX) {
-		nh_error_setg(errp, "fd=%s: not a file descriptor number",
-			      value);
-		return -1;
-	}
-	if (fcntl((int)v, F_GETFD) < 0) {
-		nh_error_setg(errp, "fd=%s: %s", value, strerror(errno));
-		return -1;
-	}
-	return (int)v;
-}
-
-/**
- * socket_open_fd() - an inherited socket, owned from here on
+ * socket_open_fd() - an inherited or passed socket, owned from here on
+ * @value:	fd='s value: a descriptor number, or the name of a
+ *		descriptor passed with QMP getfd (see fdname.h)
  *
  * A connected stream is the port "ID", a listening one takes peers as
  * listen= does; a connected datagram socket sends to its peer; a datagram
  * socket bound to a multicast group is replaced by our own group sockets,
- * as QEMU clones it.  Anything else is refused.  Once the descriptor is
- * known to be a socket it is ours, and closed on failure.
+ * as QEMU clones it.  Anything else is refused.  A named descriptor was
+ * taken from its session and is always ours: closed on any failure.  A
+ * numbered one is ours once it is known to be a socket.
  */
 static bool socket_open_fd(struct socket_state *s, const char *value,
 			   struct nh_error **errp)
 {
+	bool named = value[0] < '0' || value[0] > '9';
 	struct sockaddr_any a;
 	struct io_chan_cfg cfg;
 	socklen_t len;
 	int fd, type, listening = 0, fl;
 
-	fd = socket_fd_lookup(value, errp);
+	fd = fdname_take(value, "fd", errp);
 	if (fd < 0)
 		return false;
 	len = sizeof(type);
@@ -1193,6 +1196,8 @@ static bool socket_open_fd(struct socket_state *s, const char *value,
 		else
 			nh_error_setg(errp, "fd=%s: %s", value,
 				      strerror(errno));
+		if (named)
+			close(fd);
 		return false;
 	}
 

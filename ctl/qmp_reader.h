@@ -5,17 +5,27 @@
  * between them, in pieces of any size.  The reader scans the bytes as they
  * arrive, tracking strings, escapes and the nesting of braces and brackets,
  * and hands over each complete top-level value, parsed (jansson), one at a
- * time.  Like QEMU's parser it also accepts single-quoted strings (rewritten
- * to JSON before parsing).
+ * time: objects and arrays at their closing brace or bracket, strings at
+ * their closing quote, bare scalars (42, true) at the byte after them.
+ * Like QEMU's parser it also accepts single-quoted strings (in which " needs
+ * no escape) and the escape \' in strings of both kinds; they are rewritten
+ * to JSON before parsing.
  *
  * Errors never stop the stream: a malformed value is reported once as
- * "JSON parse error, <what>", and the reader resynchronises: it drops input
- * until the braces and brackets it was inside balance again, or until the
- * client sends a control character other than TAB, CR and LF (QEMU's way to
- * reset a confused parser), whichever comes first.  Limits: a message longer
- * than QMP_READER_MAX_BYTES or nested deeper than QMP_READER_MAX_DEPTH is
+ * "JSON parse error, <what>" (<what> is jansson's text, or the scanner's:
+ * "stray '}'", "']' does not match '{'", "stray byte 0x1b", "invalid byte
+ * 0x0a in a string", ...), and the reader resynchronises: it drops input
+ * until the braces and brackets it was inside balance again (a closer of
+ * the wrong kind closes the nearest opener of its kind), or until a byte
+ * QEMU's lexer never accepts arrives, whichever comes first: a control
+ * character other than TAB, CR and LF, any control character inside a
+ * string (a raw line end included), or 0xFE / 0xFF (QEMU's way to reset a
+ * confused parser; such a byte is itself reported unless the message it
+ * ends was reported already).  Limits: a message longer than
+ * QMP_READER_MAX_BYTES or nested deeper than QMP_READER_MAX_DEPTH is
  * reported ("JSON parse error, message too long" / "... too deeply nested")
- * and skipped the same way, without buffering it.
+ * as soon as it crosses the limit, and skipped the same way, without
+ * buffering it.  Error texts are valid UTF-8 without control characters.
  */
 #ifndef NH_QMP_READER_H
 #define NH_QMP_READER_H
@@ -33,10 +43,11 @@ struct qmp_reader;
  * @ctx:	the context given to qmp_reader_feed()
  * @value:	the parsed value, owned by the callee; NULL on error
  * @error:	on error: the whole message for the client, e.g.
- *		"JSON parse error, invalid keyword 'tru'"; NULL otherwise
+ *		"JSON parse error, invalid token near 'tru'"; NULL otherwise
  *
  * The value may be any JSON value; checking that it is an object is the
- * caller's business.
+ * caller's business.  Exactly one of @value and @error is non-NULL.  The
+ * callee must not feed or free the reader.
  */
 typedef void (*qmp_reader_fn)(void *ctx, json_t *value, const char *error);
 

@@ -24,6 +24,7 @@
 #include "io.h"
 #include "log.h"
 #include "netdev.h"
+#include "nic.h"
 #include "port.h"
 
 #define DAEMON_AGE_INTERVAL_MS 1000
@@ -95,6 +96,7 @@ static void daemon_on_age(uv_timer_t *t)
 {
 	(void)t;
 	hub_expire_all(uv_now(d.loop));
+	nic_expire_all(uv_now(d.loop));
 }
 
 static void daemon_stop(void)

@@ -14,6 +14,7 @@
  * Never: block, allocate or log per frame, or touch a backend's medium.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,11 @@
 #include "backend.h"
 #include "clock.h"
 #include "fdb.h"
+#include "gso.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
+#include "nic.h"
 #include "port.h"
 
 static struct hub *hubs;
@@ -141,6 +144,7 @@ void hub_attach(int32_t id, struct port *p)
 	h->nports++;
 	p->port_no = no;
 	p->hub = h;
+	nic_port_attached(p); /* a NIC's MAC is pinned on its port */
 }
 
 void hub_detach(struct port *p)
@@ -167,15 +171,88 @@ struct port *hub_port(const struct hub *h, uint32_t port_no)
 	return port_no < h->nports_cap ? h->ports[port_no] : NULL;
 }
 
-void hub_flush_port(struct port *p)
+unsigned hub_flush_port(struct port *p)
 {
-	if (p->hub)
-		fdb_flush_port(p->hub->fdb, p->port_no, false);
+	return p->hub ? fdb_flush_port(p->hub->fdb, p->port_no, false) : 0;
 }
 
 unsigned hub_flush_fdb(struct hub *h)
 {
 	return fdb_flush(h->fdb);
+}
+
+unsigned hub_flush_all(void)
+{
+	unsigned n = 0;
+
+	for (struct hub *h = hubs; h; h = h->next)
+		n += fdb_flush(h->fdb);
+	return n;
+}
+
+/* What hub_fdb_json()'s and hub_info()'s walks over the table carry */
+struct hub_fdb_walk {
+	const struct hub *hub;
+	uint64_t now_ms;
+	json_t *entries; /* NULL: only count */
+	uint64_t count;
+};
+
+static void hub_fdb_entry(const struct fdb_entry_info *e, void *ctx)
+{
+	struct hub_fdb_walk *w = ctx;
+	const struct port *p;
+	const struct nic *nic;
+	uint64_t idle_s = 0;
+	char mac[18];
+	json_t *o;
+
+	w->count++;
+	if (!w->entries)
+		return;
+	p = hub_port(w->hub, e->port_no);
+	if (!e->is_static && w->now_ms > e->last_seen_ms)
+		idle_s = (w->now_ms - e->last_seen_ms) / 1000;
+	o = json_pack("{ss sI ss sI sb}", "mac", mac_format(e->mac, mac),
+		      "vlan", (json_int_t)e->vlan, "port", p ? p->name : "?",
+		      "age", (json_int_t)idle_s, "static", e->is_static);
+	/* A NIC's pinned MAC shows the NIC and its snooped addresses */
+	nic = p && p->netdev ? p->netdev->nic : NULL;
+	if (o && nic && e->is_static && !memcmp(e->mac, nic->mac, 6)) {
+		json_object_set_new(o, "nic", json_string(nic_name(nic)));
+		json_object_set_new(o, "addresses", nic_addresses(nic));
+	}
+	json_array_append_new(w->entries, o);
+}
+
+json_t *hub_fdb_json(const struct hub *h, uint64_t now_ms)
+{
+	struct hub_fdb_walk w = { h, now_ms, json_array(), 0 };
+
+	fdb_foreach(h->fdb, now_ms, hub_fdb_entry, &w);
+	return w.entries;
+}
+
+json_t *hub_info(const struct hub *h, uint64_t now_ms)
+{
+	struct hub_fdb_walk w = { h, now_ms, NULL, 0 };
+	json_t *ports = json_array();
+	struct fdb_stats fs;
+
+	for (uint32_t i = 0; i < h->nports_cap; i++)
+		if (h->ports[i])
+			json_array_append_new(ports,
+					      json_string(h->ports[i]->name));
+	fdb_foreach(h->fdb, now_ms, hub_fdb_entry, &w);
+	fdb_get_stats(h->fdb, &fs);
+	return json_pack(
+		"{si so sI sI s{sI sI sI sI sI sI}}", "id", (int)h->id, "ports",
+		ports, "fdb-entries", (json_int_t)w.count, "floods",
+		(json_int_t)h->floods, "fdb-stats", "learned",
+		(json_int_t)fs.learned, "moved", (json_int_t)fs.moved,
+		"expired", (json_int_t)fs.expired, "flushed",
+		(json_int_t)fs.flushed, "full-drops", (json_int_t)fs.full_drops,
+		"port-full-drops", (json_int_t)fs.port_full_drops);
 }
 
 void hub_expire_all(uint64_t now_ms)
@@ -196,26 +273,64 @@ static inline void hub_enqueue(struct port *out, struct frame *f,
 	}
 }
 
-/* The largest frame @out accepts: its MTU plus Ethernet and VLAN headers */
+/* The largest frame @out accepts: its MTU plus Ethernet and VLAN headers;
+ * a GSO frame is measured by the largest segment it stands for */
 static inline bool hub_fits_mtu(const struct port *out, const struct frame *f)
 {
-	uint32_t hdr = FRAME_ETH_HLEN;
+	uint32_t max = out->mtu + FRAME_ETH_HLEN;
+	uint32_t len = f->vnet.gso_type == FRAME_GSO_NONE ? f->len
+							  : gso_wire_len(f);
 
-	if (f->len <= out->mtu + hdr)
-		return true;
-	if (frame_ethertype(f) == 0x8100 &&
-	    f->len <= out->mtu + hdr + FRAME_VLAN_HLEN)
-		return true;
-	/* A GSO frame is segmented to fit by whoever takes it whole */
-	return f->vnet.gso_type != FRAME_GSO_NONE && out->gso;
+	if (frame_ethertype(f) == 0x8100)
+		max += FRAME_VLAN_HLEN;
+	return len <= max;
 }
 
-/* Hand one egress port its batch; everything not sent is counted */
+/* Give @out's backend @k frames; what it does not take is counted */
+static void hub_send(struct port *out, struct frame **batch, unsigned k)
+{
+	unsigned sent = out->netdev->ops->send(out, batch, k);
+	uint64_t bytes = 0;
+
+	if (sent > k)
+		sent = k;
+	for (unsigned i = 0; i < sent; i++)
+		bytes += batch[i]->len;
+	out->stats.tx_frames += sent;
+	out->stats.tx_bytes += bytes;
+	port_tx_check(out);
+	if (sent < k) {
+		out->stats.tx_drops[PORT_DROP_QUEUE_FULL] += k - sent;
+		frame_unref_many(batch + sent, k - sent);
+	}
+}
+
+/* Append @f to @out's send batch, sending the batch first when it is full;
+ * false (and @f dropped, counted) when a send took @out off its hub */
+static bool hub_batch_add(struct hub *h, struct port *out, struct frame **batch,
+			  unsigned *k, struct frame *f)
+{
+	if (*k == FRAME_BURST_MAX) {
+		hub_send(out, batch, *k);
+		*k = 0;
+	}
+	if (out->hub != h || !out->netdev) {
+		out->stats.tx_drops[PORT_DROP_LINK_DOWN]++;
+		frame_unref(f);
+		return false;
+	}
+	batch[(*k)++] = f;
+	return true;
+}
+
+/* Hand one egress port its batch; everything not sent is counted.  A port
+ * that does not take offloaded frames (out->gso) gets them segmented and
+ * checksummed: one offer then becomes several frames on the medium, counted
+ * in tx_gso_frames and tx_gso_segments. */
 static void hub_flush_egress(struct hub *h, struct port *out)
 {
-	struct frame *batch[FRAME_BURST_MAX];
-	unsigned n = out->txq_len, k = 0, sent;
-	uint64_t bytes = 0;
+	struct frame *txq[FRAME_BURST_MAX], *batch[FRAME_BURST_MAX];
+	unsigned n = out->txq_len, k = 0, i;
 
 	out->txq_len = 0;
 	out->txq_listed = false;
@@ -228,29 +343,60 @@ static void hub_flush_egress(struct hub *h, struct port *out)
 		frame_unref_many(out->txq, n);
 		return;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		struct frame *f = out->txq[i];
+	memcpy(txq, out->txq, n * sizeof(txq[0]));
+	for (i = 0; i < n; i++) {
+		struct frame *f = txq[i], *segs[GSO_SEGS_MAX];
+		bool gso = f->vnet.gso_type != FRAME_GSO_NONE;
+		int ns;
 
-		if (hub_fits_mtu(out, f)) {
-			batch[k++] = f;
-		} else {
+		/* A port carrying a NIC gets what the NIC's filter takes */
+		if (out->netdev->nic && !nic_accept(out->netdev->nic, f)) {
+			out->stats.tx_drops[PORT_DROP_FILTERED]++;
+			frame_unref(f);
+			continue;
+		}
+		if (!hub_fits_mtu(out, f)) {
 			out->stats.tx_drops[PORT_DROP_OVERSIZE]++;
 			frame_unref(f);
+			continue;
 		}
+		if (out->gso || !gso_offloaded(f)) {
+			if (!hub_batch_add(h, out, batch, &k, f))
+				break;
+			continue;
+		}
+		ns = gso_resolve(f, segs, GSO_SEGS_MAX);
+		if (ns < 0) {
+			out->stats.tx_drops[ns == -ENOBUFS ? PORT_DROP_NO_BUFFER
+							   : PORT_DROP_MALFORMED]++;
+			continue;
+		}
+		if (gso) {
+			out->stats.tx_gso_frames++;
+			out->stats.tx_gso_segments += (unsigned)ns;
+		}
+		for (int j = 0; j < ns; j++) {
+			if (!hub_batch_add(h, out, batch, &k, segs[j])) {
+				out->stats.tx_drops[PORT_DROP_LINK_DOWN] +=
+				    (unsigned)(ns - j - 1);
+				frame_unref_many(segs + j + 1,
+						 (unsigned)(ns - j - 1));
+				break;
+			}
+		}
+		if (out->hub != h || !out->netdev)
+			break;
 	}
-	if (!k)
-		return;
-	sent = out->netdev->ops->send(out, batch, k);
-	if (sent > k)
-		sent = k;
-	for (unsigned i = 0; i < sent; i++)
-		bytes += batch[i]->len;
-	out->stats.tx_frames += sent;
-	out->stats.tx_bytes += bytes;
-	port_tx_check(out);
-	if (sent < k) {
-		out->stats.tx_drops[PORT_DROP_QUEUE_FULL] += k - sent;
-		frame_unref_many(batch + sent, k - sent);
+	/* A send took the port away: the rest of its batch cannot go */
+	if (i < n) {
+		out->stats.tx_drops[PORT_DROP_LINK_DOWN] += n - i - 1;
+		frame_unref_many(txq + i + 1, n - i - 1);
+	}
+	if (k && out->hub == h && out->netdev) {
+		hub_send(out, batch, k);
+	} else if (k) {
+		out->stats.tx_drops[PORT_DROP_LINK_DOWN] += k;
+		frame_unref_many(batch, k);
 	}
 }
 

@@ -9,6 +9,7 @@
 #ifndef NH_HUB_H
 #define NH_HUB_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -64,11 +65,35 @@ void hub_input(struct hub *hub, struct port *in, struct frame **frames,
 /* hub_expire_all() - age every hub's FDB; called once a second */
 void hub_expire_all(uint64_t now_ms);
 
-/* hub_flush_port() - drop the learned entries pointing at @p */
-void hub_flush_port(struct port *p);
+/* hub_flush_port() - drop the learned entries pointing at @p (static ones
+ * stay); return how many went (0 when @p is on no hub) */
+unsigned hub_flush_port(struct port *p);
 
 /* hub_flush_fdb() - drop all learned entries of @hub; return how many */
 unsigned hub_flush_fdb(struct hub *hub);
+
+/* hub_flush_all() - hub_flush_fdb() on every hub; return how many went */
+unsigned hub_flush_all(void);
+
+/**
+ * hub_info() - @hub as the query-hubs answer describes it:
+ * {"id", "ports": [names, by port number], "fdb-entries", "floods",
+ *  "fdb-stats": {"learned", "moved", "expired", "flushed", "full-drops",
+ *  "port-full-drops"}}
+ * @now_ms:	now, on the clock the hub learns with (clock_now_ms());
+ *		"fdb-entries" counts the entries alive at that time, as
+ *		hub_fdb_json() lists them
+ * Return: a new object, the caller owns it
+ */
+json_t *hub_info(const struct hub *hub, uint64_t now_ms);
+
+/**
+ * hub_fdb_json() - @hub's live FDB entries, in table order:
+ * [{"mac": "52:54:00:..", "vlan", "port": name, "age": seconds idle,
+ *   "static": bool}]; static entries have age 0
+ * Return: a new array, the caller owns it
+ */
+json_t *hub_fdb_json(const struct hub *hub, uint64_t now_ms);
 
 /* hub_port() - the port numbered @port_no, or NULL */
 struct port *hub_port(const struct hub *hub, uint32_t port_no);

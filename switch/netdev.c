@@ -14,6 +14,7 @@
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
+#include "nic.h"
 #include "opts.h"
 #include "port.h"
 
@@ -41,6 +42,11 @@ bool netdev_valid_id(const char *id)
 struct netdev *netdev_first(void)
 {
 	return netdevs;
+}
+
+const char *netdev_type(const struct netdev *nd)
+{
+	return nd->ops->type;
 }
 
 struct netdev *netdev_find(const char *id)
@@ -183,6 +189,9 @@ static void netdev_destroy(struct netdev *nd)
 	/* Whoever named this netdev no longer has it to move */
 	if (nd->attached_by)
 		nd->attached_by->attaches = NULL;
+	/* A NIC in front of it stays, without a backend (as in QEMU) */
+	if (nd->nic)
+		nic_backend_gone(nd);
 	nd->ops->close(nd);
 	netdev_detach_leftovers(nd);
 	if (nd->hub_held)
@@ -217,24 +226,36 @@ void netdev_del_all(void)
 	}
 }
 
+static void netdev_apply_link(struct netdev *nd, bool up)
+{
+	bool was = nd->link_up;
+
+	nd->link_up = up;
+	for (struct port *p = nd->ports; p; p = p->netdev_next) {
+		if (nd->ops->set_link)
+			nd->ops->set_link(p, port_is_up(p));
+		if (!port_is_up(p))
+			hub_flush_port(p);
+	}
+	if (was != up)
+		log_info("netdev %s: link %s", nd->id, up ? "up" : "down");
+}
+
 bool netdev_set_link(const char *name, bool up, struct nh_error **errp)
 {
 	struct netdev *nd = netdev_find(name);
 	struct port *p;
 
 	if (nd) {
-		bool was = nd->link_up;
+		struct nic *nic = nic_from_netdev(nd);
 
-		nd->link_up = up;
-		for (p = nd->ports; p; p = p->netdev_next) {
-			if (nd->ops->set_link)
-				nd->ops->set_link(p, port_is_up(p));
-			if (!port_is_up(p))
-				hub_flush_port(p);
-		}
-		if (was != up)
-			log_info("netdev %s: link %s", nd->id,
-				 up ? "up" : "down");
+		netdev_apply_link(nd, up);
+		/* A NIC and its backend share one link: QEMU sets a NIC
+		 * peer's too, and nethub the backend of a NIC as well */
+		if (nic && nic->backend)
+			netdev_apply_link(nic->backend, up);
+		else if (nd->nic)
+			netdev_apply_link(nd->nic->nd, up);
 		return true;
 	}
 	p = port_find(name);
@@ -253,6 +274,9 @@ void netdev_move_to_hub(struct netdev *nd, int32_t hubid, struct netdev *by)
 	if (nd->hubid == hubid)
 		return;
 	nd->hubid = hubid;
+	/* A hubport naming a NIC moves the backend's ports */
+	if (nic_from_netdev(nd) && nic_from_netdev(nd)->backend)
+		netdev_move_to_hub(nic_from_netdev(nd)->backend, hubid, NULL);
 	if (nd->hub_held) {
 		struct hub *old = nd->hub_held;
 

@@ -15,6 +15,7 @@
 #include "error.h"
 
 struct backend_ops;
+struct nic;
 struct port;
 
 #define NETDEV_ID_MAX 128
@@ -28,6 +29,7 @@ struct netdev {
 	struct netdev *attaches;   /* for a hubport: the netdev it names */
 	struct hub *hub_held;	   /* the hub it keeps in existence */
 	bool link_up;
+	struct nic *nic;	   /* the NIC in front of it (nic.h), or NULL */
 	struct port *ports;	   /* list through port->netdev_next */
 	unsigned nports;
 	unsigned next_peer;	   /* next N for "ID.N" port names */
@@ -63,6 +65,9 @@ bool netdev_del(const char *id, struct nh_error **errp);
 
 /* netdev_del_all() - remove every netdev, hubports first (shutdown) */
 void netdev_del_all(void);
+
+/* netdev_type() - @nd's NetClientDriver name: "socket", "hubport", ... */
+const char *netdev_type(const struct netdev *nd);
 
 /* netdev_find() - by id, or NULL */
 struct netdev *netdev_find(const char *id);

@@ -15,6 +15,7 @@
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
+#include "nic.h"
 #include "port.h"
 
 static const char *const drop_names[PORT_DROP__COUNT] = {
@@ -47,6 +48,16 @@ const char *port_drop_name(enum port_drop why)
 void port_set_observer(const struct port_observer *obs)
 {
 	port_obs = obs;
+}
+
+void port_set_stream_peer(struct port *p, const struct sockaddr *addr,
+			  socklen_t len)
+{
+	if (!p->netdev || p->stream_peer)
+		return;
+	p->stream_peer = true;
+	if (port_obs && port_obs->peer_connected)
+		port_obs->peer_connected(p, addr, len);
 }
 
 struct port *port_new(struct netdev *nd, const char *suffix, void *priv)
@@ -203,6 +214,11 @@ void port_detach(struct port *p)
 		p->tx_blocked = false;
 		port_resume_all();
 	}
+	if (p->stream_peer) {
+		p->stream_peer = false;
+		if (port_obs && port_obs->peer_disconnected)
+			port_obs->peer_disconnected(p);
+	}
 	if (port_obs && port_obs->removed)
 		port_obs->removed(p);
 	if (p->hub)
@@ -241,6 +257,8 @@ void port_input(struct port *p, struct frame **frames, unsigned n)
 	else if (!port_is_up(p))
 		why = PORT_DROP_LINK_DOWN;
 	else {
+		if (p->netdev && p->netdev->nic) /* what the NIC sends */
+			nic_ingress(p->netdev->nic, frames, n);
 		hub_input(p->hub, p, frames, n);
 		return;
 	}

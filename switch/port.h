@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "frame.h"
 
@@ -58,6 +59,10 @@ struct port_stats {
 	uint64_t tx_frames, tx_bytes;	   /* taken by the backend */
 	uint64_t rx_drops[PORT_DROP__COUNT];
 	uint64_t tx_drops[PORT_DROP__COUNT];
+	/* Offered GSO frames the hub segmented for this port, and the
+	 * segments they became (each one counted in tx_frames or tx_drops):
+	 * offers = tx_frames + sum(tx_drops) - tx_gso_segments + tx_gso_frames */
+	uint64_t tx_gso_frames, tx_gso_segments;
 };
 
 #define PORT_NAME_MAX	 160
@@ -91,6 +96,8 @@ struct port {
 	struct port *paused_next; /* list of paused ports */
 	struct port *blocked_next; /* list of watched blocked ports */
 	bool tx_watched;
+
+	bool stream_peer;	/* port_set_stream_peer() was called */
 };
 
 /**
@@ -173,11 +180,41 @@ struct port *port_find(const char *name);
 struct port *port_first(void);
 struct port *port_next(const struct port *p);
 
-/* Observers of ports coming and going, for events (one slot each) */
+/**
+ * struct port_observer - who wants to hear of ports coming and going
+ * @added:		a port was made and attached (port_new())
+ * @removed:		a port is being detached (port_detach()); it is still
+ *			named and on its hub during the call
+ * @peer_connected:	the port is a stream connection to @addr (see
+ *			port_set_stream_peer()); called once, after @added
+ * @peer_disconnected:	that connection's port is being detached; called
+ *			before @removed
+ *
+ * Any member may be NULL.  Callbacks run on the daemon's loop, on the
+ * control path; they must not add, detach or free ports.  There is one
+ * observer (the QMP layer's events); port_set_observer(NULL) removes it.
+ */
 struct port_observer {
 	void (*added)(struct port *p);
 	void (*removed)(struct port *p);
+	void (*peer_connected)(struct port *p, const struct sockaddr *addr,
+			       socklen_t len);
+	void (*peer_disconnected)(struct port *p);
 };
 void port_set_observer(const struct port_observer *obs);
+
+/**
+ * port_set_stream_peer() - a backend says @p stands for one stream
+ * connection (an accepted or made TCP/unix connection)
+ * @addr:	the far end; for a unix peer without a name, the socket's own
+ *		path (what QEMU reports); borrowed for the call
+ *
+ * Call once, right after port_new().  The observer hears of it now and, when
+ * the port is detached, hears that the peer went (peer_disconnected) without
+ * the backend having to say so.  Datagram ports do not call it: they have
+ * no connection that comes and goes.
+ */
+void port_set_stream_peer(struct port *p, const struct sockaddr *addr,
+			  socklen_t len);
 
 #endif /* NH_PORT_H */

@@ -6,7 +6,9 @@ What it gives a test file:
   Nethubd      starts the real daemon with a pidfile and a stats file, waits
                for readiness (the pidfile), reads the JSON state dump
                (SIGUSR1 -> --stats-file) and polls it, stops it with a
-               signal and always kills it after the test.
+               signal and always kills it after the test.  With
+               qmp=True it also serves QMP on a unix socket (.qmp_path)
+               and hands out clients (.qmp(), see qmp.py).
   run_cli()    runs nethubd to completion (for command-line errors).
   eth()/parse_eth()
                Ethernet (and 802.1Q) frame builder and parser.
@@ -625,11 +627,26 @@ class Nethubd:
 
     Adds --pidfile, --stats-file (both in a private temporary directory)
     and --io (the runner's choice) unless told not to or already given.
+
+    With @qmp (True, or a string of extra suboptions such as "mode=0660")
+    it also serves QMP on a unix socket in that directory:
+    -qmp unix:DIR/qmp.sock,server=on,wait=off[,EXTRA]; .qmp_path is its
+    path, .qmp() connects a new client (negotiated unless told not to,
+    closed when the test ends), .qmp_cmd() runs a command on a shared
+    client and returns its "return" value (raising qmp.QMPError).
     """
 
     def __init__(self, *args, io=True, pidfile=True, stats=True,
-                 pass_fds=(), env=None):
+                 pass_fds=(), env=None, qmp=False):
         self.dir = tempfile.mkdtemp(prefix="nethub-test-")
+        self.qmp_path = None
+        self._qmp_shared = None
+        if qmp:
+            self.qmp_path = os.path.join(self.dir, "qmp.sock")
+            spec = "unix:%s,server=on,wait=off" % self.qmp_path
+            if isinstance(qmp, str):
+                spec += "," + qmp
+            args = ("-qmp", spec) + args
         self.pidfile = os.path.join(self.dir, "nethubd.pid")
         self.statsfile = os.path.join(self.dir, "state.json")
         self.stdout_path = os.path.join(self.dir, "stdout")
@@ -670,7 +687,17 @@ class Nethubd:
         err.close()
         if wait:
             self.wait_ready(timeout)
+            if self.qmp_path:
+                poll(lambda: os.path.exists(self.qmp_path) or
+                     self._died(), timeout,
+                     what="the QMP socket %s" % self.qmp_path)
+                self._died()
         return self
+
+    def _died(self):
+        if not self.alive():
+            raise AssertionError("nethubd is not running:\n" + self.log())
+        return False
 
     def wait_ready(self, timeout=START_TIMEOUT, daemonized=False):
         """Wait for the pidfile; fail early if the process exits (unless
@@ -725,6 +752,17 @@ class Nethubd:
             raise AssertionError("nethubd did not exit within %ds of %s"
                                  % (timeout, signal.Signals(sig).name))
         return self.rc
+
+    def stop_clean(self, timeout=20):
+        """SIGTERM; the daemon must exit 0 with nothing in its log from a
+        sanitizer (under ASan/LSan a leak or an error is reported there
+        and changes the exit status)."""
+        rc = self.stop(signal.SIGTERM, timeout)
+        err = self.stderr()
+        if rc not in (0, None) or "Sanitizer" in err or \
+                "runtime error" in err:
+            raise AssertionError("nethubd did not stop cleanly (status %s):"
+                                 "\n%s" % (rc, err[-6000:]))
 
     def wait_exit(self, timeout=20):
         try:
@@ -803,6 +841,27 @@ class Nethubd:
                                          last[0], indent=1)[:6000]))
             time.sleep(interval)
             interval = min(interval * 1.5, 0.3)
+
+    # -- QMP
+
+    def qmp(self, negotiate=True, greeting=True, timeout=10.0):
+        """A new client of the daemon's QMP socket (Nethubd(qmp=...));
+        negotiated unless @negotiate is false (then the greeting is read
+        unless @greeting is false).  Closed when the test ends."""
+        import qmp as qmplib
+        if not self.qmp_path:
+            raise AssertionError("this nethubd was started without qmp=")
+        c = qmplib.QMPClient.connect(self.qmp_path, greeting=greeting,
+                                     negotiate=negotiate, timeout=timeout)
+        _live.append(c)
+        return c
+
+    def qmp_cmd(self, cmd, args=None, **kw):
+        """Run @cmd on a shared negotiated client; its "return" value.  An
+        error answer raises qmp.QMPError."""
+        if self._qmp_shared is None or self._qmp_shared.closed:
+            self._qmp_shared = self.qmp()
+        return self._qmp_shared.cmd(cmd, args, **kw)
 
     # -- peers
 
