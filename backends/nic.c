@@ -28,9 +28,11 @@ static bool nic_check(const json_t *opts, struct nh_error **errp)
 		nh_error_setg(errp, "Parameter 'netdev' is missing");
 		return false;
 	}
-	if (!opts_get_str(opts, "netdev", NULL, errp) ||
-	    (opts_has(opts, "model") && !opts_get_str(opts, "model", NULL, errp)) ||
-	    (opts_has(opts, "addr") && !opts_get_str(opts, "addr", NULL, errp)))
+	if (!opts_get_str(opts, "netdev", NULL, errp))
+		return false;
+	if (opts_has(opts, "model") && !opts_get_str(opts, "model", NULL, errp))
+		return false;
+	if (opts_has(opts, "addr") && !opts_get_str(opts, "addr", NULL, errp))
 		return false;
 	if (opts_has(opts, "macaddr")) {
 		const char *s = opts_get_str(opts, "macaddr", NULL, errp);
@@ -38,7 +40,8 @@ static bool nic_check(const json_t *opts, struct nh_error **errp)
 		if (!s)
 			return false;
 		if (!nic_parse_mac(s, mac)) {
-			nh_error_setg(errp, "invalid syntax for ethernet address");
+			nh_error_setg(errp,
+				      "invalid syntax for ethernet address");
 			return false;
 		}
 		if (mac[0] & 1) {

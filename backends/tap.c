@@ -1187,6 +1187,18 @@ static void tap_info(const struct netdev *nd, json_t *obj)
 	json_object_set_new(obj, "rx-csum-frames",
 			    json_integer((json_int_t)s->rx_csum));
 	json_object_set_new(obj, "tx-lost", json_integer((json_int_t)s->tx_lost));
+	list = json_array();
+	for (unsigned i = 0; i < s->nq; i++) {
+		struct io_chan_stats st;
+
+		if (!s->q[i].chan)
+			continue;
+		io_chan_get_stats(s->q[i].chan, &st);
+		json_array_append_new(
+		    list, json_pack("{sI sI}", "rx-frames", (json_int_t)st.rx_msgs,
+				    "tx-frames", (json_int_t)st.tx_msgs));
+	}
+	json_object_set_new(obj, "queue-stats", list);
 }
 
 const struct backend_ops tap_backend = {

@@ -28,4 +28,6 @@ ninja -C "$build" >/dev/null ||
 
 meson test -C "$build" --print-errorlogs --num-processes 2 \
 	--timeout-multiplier "${NETHUB_TIMEOUT_MULTIPLIER:-2}"
+status=$?
 python3 tests/summarize.py "$build/meson-logs/testlog.json"
+exit $status

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 """summarize.py - count test cases in meson's testlog.json files.
 
-Every test speaks TAP: each 'ok'/'not ok' line is one case.  A test program
-that failed without a 'not ok' line (a crash, a timeout, a sanitizer report
-at exit) counts as one more failure.  Prints 'N passed, N failed'.
+Each TAP 'ok'/'not ok' line is one case.  A test program that failed
+without a 'not ok' line (a crash, a timeout, a sanitizer report at exit)
+counts as one more failure; one that passed without any TAP line (the
+fuzzer, judged by its exit status) counts as one pass.  Prints 'N passed, N failed'.
 """
 import json
 import re
@@ -31,6 +32,8 @@ def count(path):
                     p += 1
                 else:
                     fl += 1
+            if t.get("result") == "OK" and p + fl == 0:
+                p = 1  # not TAP (the fuzzer): the program is the case
             if t.get("result") not in ("OK", "EXPECTEDFAIL") and fl == 0:
                 fl = 1
                 print("failed without a TAP failure line: %s (%s)"

@@ -12,6 +12,7 @@ Addresses used by the tests are in 10.213.0.0/16 (private), only ever
 inside namespaces the tests made.
 """
 
+import itertools
 import json
 import os
 import subprocess
@@ -19,12 +20,15 @@ import subprocess
 import nethub
 
 _PID = os.getpid() % 100000
+_links = itertools.count(1)
 
 
 def link_name(tag):
-    """An interface name for this run: "nt" + pid + @tag, at most 15
-    bytes."""
-    name = "nt%d%s" % (_PID, tag)
+    """An interface name never used before in this run: "nt", the pid, a
+    counter and @tag, at most 15 bytes.  Names are not reused because a
+    tap whose nethubd was killed may linger a moment (the kernel tears its
+    io_uring down in the background)."""
+    name = "nt%d%d%s" % (_PID, next(_links) % 1000, tag)
     if len(name) > 15:
         raise ValueError("interface name %r is too long" % name)
     return name
@@ -152,7 +156,12 @@ def iperf3(server, client, addr, seconds=2, port=5201, extra=()):
                        "-J", *extra, check=False, timeout=seconds + 60)
         if p.returncode == 0:
             res = json.loads(p.stdout)
-            srv.wait(10)
+            try:
+                srv.wait(10)
+            except subprocess.TimeoutExpired:
+                srv.kill()
+                o, e = srv.communicate()
+                raise AssertionError("iperf3 server still running:\n%s%s\nclient:%s" % (o.decode(), e.decode(), p.stdout[-3000:]))
             return res["end"]["sum_received"]["bits_per_second"]
         last = p.stdout + p.stderr
         if "unable to connect" not in last and "Connection refused" \

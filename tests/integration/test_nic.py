@@ -481,5 +481,22 @@ def test_announce_garp_and_na_after_snooping():
     assert na[58] & 0x20 and na[80:86] == m, na.hex()
 
 
+def test_clean_stop_with_nics_filters_and_timers():
+    """Teardown with a running announce timer, a snooped group and NICs
+    whose backends went first: exit 0, nothing from a sanitizer"""
+    d = setup()
+    c = d.c
+    f, _ = igmp_frame(d.mac, "192.0.2.10", 0x16, "239.1.2.3")
+    d.guest.send(f)
+    c.wait_event("NIC_RX_FILTER_CHANGED")
+    c.cmd("netdev_add", {"id": "n2", "type": "nic", "netdev": "net"})
+    c.cmd("netdev_del", {"id": "net"})
+    c.cmd("announce-self", {"initial": 1000, "max": 1000, "rounds": 100,
+                            "step": 0, "id": "long"})
+    c.cmd("announce-self", {"initial": 500, "max": 500, "rounds": 100,
+                            "step": 0})
+    d.stop_clean()
+
+
 if __name__ == "__main__":
     nethub.main(globals())

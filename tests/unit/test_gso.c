@@ -543,8 +543,8 @@ static void test_gso_pool_exhaustion_leaves_nothing_behind(void)
 /* A frame whose data is a heap block of exactly its length, so that the
  * sanitizer sees any read past the end */
 struct exact {
-	struct frame f;
 	uint8_t *mem;
+	struct frame f; /* last: struct frame ends in a flexible array */
 };
 
 static void exact_init(struct exact *e, const uint8_t *src, size_t len,
