@@ -114,8 +114,8 @@ struct tap_state {
 	enum tap_mode mode;
 	char ifname[IFNAMSIZ];
 	char *script, *downscript, *helper, *br; /* as used, for info */
-	unsigned vnet_hlen;			  /* 0: no vnet header */
-	unsigned offloads;			  /* TAPDEV_F_* */
+	unsigned vnet_hlen;			 /* 0: no vnet header */
+	unsigned offloads;			 /* TAPDEV_F_* */
 	int sndbuf;
 	uint32_t poll_us;
 	bool gone;    /* the device failed: port removed */
@@ -238,8 +238,8 @@ static unsigned tap_tx_header(struct io_chan *c, const struct frame *f,
 	unsigned hl = q->s->vnet_hlen;
 
 	memset(hdr, 0, hl);
-	hdr[0] = f->vnet.flags &
-		 (FRAME_VNET_F_NEEDS_CSUM | FRAME_VNET_F_DATA_VALID);
+	hdr[0] =
+	    f->vnet.flags & (FRAME_VNET_F_NEEDS_CSUM | FRAME_VNET_F_DATA_VALID);
 	hdr[1] = f->vnet.gso_type;
 	memcpy(hdr + 2, &f->vnet.hdr_len, 2);
 	memcpy(hdr + 4, &f->vnet.gso_size, 2);
@@ -268,13 +268,14 @@ static void tap_on_recv(struct io_chan *c, const struct io_msg *msgs,
 		return;
 	for (unsigned i = 0; i < n; i++) {
 		const struct io_msg *m = &msgs[i];
-		size_t len = m->len - hl;
 		struct frame *f;
+		size_t len;
 
 		if (m->len < hl) {
 			port_count_rx_drop(p, PORT_DROP_MALFORMED, 1, m->len);
 			continue;
 		}
+		len = m->len - hl;
 		if (m->truncated || len > FRAME_MAX_LEN) {
 			port_count_rx_drop(p, PORT_DROP_OVERSIZE, 1, len);
 			continue;
@@ -466,8 +467,8 @@ static unsigned tap_tx_queue(const struct port *p, unsigned *cap)
 		if (!s->q[i].chan)
 			continue;
 		io_chan_get_stats(s->q[i].chan, &st);
-		if (!*cap || (uint64_t)st.txq_len * *cap >
-				 (uint64_t)len * st.txq_max) {
+		if (!*cap ||
+		    (uint64_t)st.txq_len * *cap > (uint64_t)len * st.txq_max) {
 			len = st.txq_len;
 			*cap = st.txq_max;
 		}
@@ -624,9 +625,9 @@ static bool tap_fds_count(const char *fds, unsigned *count,
 		if (*c != ':' && *c)
 			continue;
 		if (c == p) {
-			nh_error_setg(errp,
-				      "fds=%s: empty file descriptor in the list",
-				      fds);
+			nh_error_setg(
+			    errp, "fds=%s: empty file descriptor in the list",
+			    fds);
 			return false;
 		}
 		if (!*c)
@@ -648,16 +649,17 @@ static bool tap_parse_opts(const json_t *opts, struct tap_opts *o,
 			   struct nh_error **errp)
 {
 	static const char *const known[] = {
-	    "id",     "type",	 "ifname",   "fd",	 "fds",
-	    "script", "downscript", "br",     "helper",	 "sndbuf",
-	    "vnet_hdr", "vhost",	 "vhostfd", "vhostfds", "vhostforce",
-	    "queues", "poll-us",	 NULL,
+	    "id",	"type",	      "ifname",	 "fd",	     "fds",
+	    "script",	"downscript", "br",	 "helper",   "sndbuf",
+	    "vnet_hdr", "vhost",      "vhostfd", "vhostfds", "vhostforce",
+	    "queues",	"poll-us",    NULL,
 	};
 	unsigned nfds;
 
 	memset(o, 0, sizeof(*o));
 	o->queues = 1;
-	if (!opts_check_keys(opts, known, errp) || !tap_refuse_vhost(opts, errp))
+	if (!opts_check_keys(opts, known, errp) ||
+	    !tap_refuse_vhost(opts, errp))
 		return false;
 	if (!tap_opt_str(opts, "ifname", &o->ifname, errp) ||
 	    !tap_opt_str(opts, "fd", &o->fd, errp) ||
@@ -672,21 +674,23 @@ static bool tap_parse_opts(const json_t *opts, struct tap_opts *o,
 	o->has_queues = opts_has(opts, "queues");
 	if (!opts_get_bool(opts, "vnet_hdr", &o->vnet_hdr, errp) ||
 	    !opts_get_size(opts, "sndbuf", &o->sndbuf, errp) ||
-	    !opts_get_int(opts, "queues", 1, TAP_QUEUES_MAX, &o->queues, errp) ||
+	    !opts_get_int(opts, "queues", 1, TAP_QUEUES_MAX, &o->queues,
+			  errp) ||
 	    !opts_get_int(opts, "poll-us", 0, UINT32_MAX, &o->poll_us, errp))
 		return false;
 
 	if (o->fd) {
-		if (o->ifname || o->script || o->downscript || o->has_vnet_hdr ||
-		    o->helper || o->has_queues || o->fds) {
-			nh_error_setg(errp, "ifname=, script=, downscript=, "
-					    "vnet_hdr=, helper=, queues=, fds=, "
-					    "and vhostfds= are invalid with fd=");
+		if (o->ifname || o->script || o->downscript ||
+		    o->has_vnet_hdr || o->helper || o->has_queues || o->fds) {
+			nh_error_setg(errp,
+				      "ifname=, script=, downscript=, "
+				      "vnet_hdr=, helper=, queues=, fds=, "
+				      "and vhostfds= are invalid with fd=");
 			return false;
 		}
 	} else if (o->fds) {
-		if (o->ifname || o->script || o->downscript || o->has_vnet_hdr ||
-		    o->helper || o->has_queues) {
+		if (o->ifname || o->script || o->downscript ||
+		    o->has_vnet_hdr || o->helper || o->has_queues) {
 			nh_error_setg(errp, "ifname=, script=, downscript=, "
 					    "vnet_hdr=, helper=, queues=, and "
 					    "vhostfd= are invalid with fds=");
@@ -695,8 +699,8 @@ static bool tap_parse_opts(const json_t *opts, struct tap_opts *o,
 		if (!tap_fds_count(o->fds, &nfds, errp))
 			return false;
 	} else if (o->helper) {
-		if (o->ifname || o->script || o->downscript || o->has_vnet_hdr ||
-		    o->has_queues) {
+		if (o->ifname || o->script || o->downscript ||
+		    o->has_vnet_hdr || o->has_queues) {
 			nh_error_setg(errp, "ifname=, script=, downscript=, "
 					    "vnet_hdr=, queues=, and vhostfds= "
 					    "are invalid with helper=");
@@ -704,8 +708,8 @@ static bool tap_parse_opts(const json_t *opts, struct tap_opts *o,
 		}
 	}
 	if (o->br && (o->fd || o->fds)) {
-		nh_error_setg(errp, "br= is invalid with %s=",
-			      o->fd ? "fd" : "fds");
+		nh_error_setg(errp,
+			      "br= is invalid with %s=", o->fd ? "fd" : "fds");
 		return false;
 	}
 	if (o->ifname && !tap_check_name("ifname", o->ifname, errp))
@@ -799,14 +803,18 @@ static int tap_take_fd(struct tap_state *s, unsigned qidx, int fd,
 
 	r = tapdev_query(fd, name, &flags);
 	if (r < 0) {
-		nh_error_setg(errp, "%s: not a tap file descriptor (TUNGETIFF: "
-				    "%s)", what, strerror(-r));
+		nh_error_setg(errp,
+			      "%s: not a tap file descriptor (TUNGETIFF: "
+			      "%s)",
+			      what, strerror(-r));
 		goto fail;
 	}
 	owned = true;
 	if (!(flags & IFF_TAP)) {
-		nh_error_setg(errp, "%s: %s is a tun device (IP packets); a tap "
-				    "is needed", what, name);
+		nh_error_setg(errp,
+			      "%s: %s is a tun device (IP packets); a tap "
+			      "is needed",
+			      what, name);
 		goto fail;
 	}
 	if (!(flags & IFF_NO_PI)) {
@@ -815,15 +823,17 @@ static int tap_take_fd(struct tap_state *s, unsigned qidx, int fd,
 		goto fail;
 	}
 	if (qidx && strcmp(name, s->ifname)) {
-		nh_error_setg(errp, "%s: the descriptors belong to different "
-				    "devices (%s, %s)", what, s->ifname, name);
+		nh_error_setg(errp,
+			      "%s: the descriptors belong to different "
+			      "devices (%s, %s)",
+			      what, s->ifname, name);
 		goto fail;
 	}
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		nh_error_setg(errp, "%s: Can't use file descriptor %d: %s", what,
-			      fd, strerror(errno));
+		nh_error_setg(errp, "%s: Can't use file descriptor %d: %s",
+			      what, fd, strerror(errno));
 		goto fail;
 	}
 	memcpy(s->ifname, name, sizeof(s->ifname));
@@ -878,19 +888,19 @@ static bool tap_open_fds(struct tap_state *s, const char *list, bool *vnet,
 			return false;
 		for (unsigned j = 0; j < i; j++) {
 			if (s->q[j].fd == fd) {
-				nh_error_setg(errp,
-					      "%s: descriptor %d is given twice",
-					      what, fd);
+				nh_error_setg(
+				    errp, "%s: descriptor %d is given twice",
+				    what, fd);
 				return false; /* q[j] closes it */
 			}
 		}
-		if (tap_take_fd(s, i, fd, what, value[0] < '0' || value[0] > '9',
-				&v, errp) < 0)
+		if (tap_take_fd(s, i, fd, what,
+				value[0] < '0' || value[0] > '9', &v, errp) < 0)
 			return false;
 		if (i && v != *vnet) {
-			nh_error_setg(errp,
-				      "vnet_hdr not consistent across given tap "
-				      "fds");
+			nh_error_setg(
+			    errp, "vnet_hdr not consistent across given tap "
+				  "fds");
 			return false;
 		}
 		*vnet = v;
@@ -910,13 +920,15 @@ static bool tap_open_ifname(struct tap_state *s, const struct tap_opts *o,
 
 	if (o->has_vnet_hdr && o->vnet_hdr && features &&
 	    !(features & IFF_VNET_HDR)) {
-		nh_error_setg(errp, "vnet_hdr=1 requested, but no kernel support "
-				    "for IFF_VNET_HDR available");
+		nh_error_setg(errp,
+			      "vnet_hdr=1 requested, but no kernel support "
+			      "for IFF_VNET_HDR available");
 		return false;
 	}
 	if (s->nq > 1 && features && !(features & IFF_MULTI_QUEUE)) {
-		nh_error_setg(errp, "multiqueue required, but no kernel support "
-				    "for IFF_MULTI_QUEUE available");
+		nh_error_setg(errp,
+			      "multiqueue required, but no kernel support "
+			      "for IFF_MULTI_QUEUE available");
 		return false;
 	}
 	if (o->br && !tapdev_bridge_exists(o->br, errp))
@@ -928,8 +940,8 @@ static bool tap_open_ifname(struct tap_state *s, const struct tap_opts *o,
 		flags |= IFF_MULTI_QUEUE;
 	for (unsigned i = 0; i < s->nq; i++) {
 		char name[IFNAMSIZ];
-		int fd = tapdev_open(i ? s->ifname : o->ifname, flags, name,
-				     errp);
+		int fd =
+		    tapdev_open(i ? s->ifname : o->ifname, flags, name, errp);
 
 		if (fd < 0)
 			return false;
@@ -952,8 +964,8 @@ static bool tap_configure(struct tap_state *s, const struct tap_opts *o,
 		int fd = s->q[i].fd;
 		struct nh_error *err = NULL;
 
-		if (vnet && !tapdev_set_vnet(fd, &s->vnet_hlen, &s->offloads,
-					     errp))
+		if (vnet &&
+		    !tapdev_set_vnet(fd, &s->vnet_hlen, &s->offloads, errp))
 			return false;
 		if (!tapdev_set_sndbuf(fd, s->sndbuf, &err)) {
 			if (o->has_sndbuf) {
@@ -984,8 +996,9 @@ static bool tap_start(struct tap_state *s, struct nh_error **errp)
 		cfg.opaque = &s->q[i];
 		s->q[i].chan = io_chan_open(s->q[i].fd, &cfg, errp);
 		if (!s->q[i].chan)
-			return false; /* the fd is still q's: closed by teardown */
-		s->refs++; /* dropped by tap_chan_done() */
+			return false; /* the fd is still q's: closed by teardown
+				       */
+		s->refs++;	      /* dropped by tap_chan_done() */
 	}
 
 	s->port = port_new(s->nd, NULL, s);
@@ -1074,9 +1087,8 @@ static bool tap_open_common(struct netdev *nd, const struct tap_opts *o,
 		s->mode = TAP_MODE_HELPER;
 		s->helper = tap_strdup(o->helper);
 		s->br = tap_strdup(br);
-		ok = fd >= 0 &&
-		     tap_take_fd(s, 0, fd, "bridge helper", true, &vnet,
-				 errp) == 0;
+		ok = fd >= 0 && tap_take_fd(s, 0, fd, "bridge helper", true,
+					    &vnet, errp) == 0;
 	} else {
 		s->mode = o->bridge ? TAP_MODE_BRIDGE : TAP_MODE_IFNAME;
 		s->br = tap_strdup(o->br);
@@ -1186,7 +1198,8 @@ static void tap_info(const struct netdev *nd, json_t *obj)
 			    json_integer((json_int_t)s->rx_gso));
 	json_object_set_new(obj, "rx-csum-frames",
 			    json_integer((json_int_t)s->rx_csum));
-	json_object_set_new(obj, "tx-lost", json_integer((json_int_t)s->tx_lost));
+	json_object_set_new(obj, "tx-lost",
+			    json_integer((json_int_t)s->tx_lost));
 	list = json_array();
 	for (unsigned i = 0; i < s->nq; i++) {
 		struct io_chan_stats st;
@@ -1194,9 +1207,10 @@ static void tap_info(const struct netdev *nd, json_t *obj)
 		if (!s->q[i].chan)
 			continue;
 		io_chan_get_stats(s->q[i].chan, &st);
-		json_array_append_new(
-		    list, json_pack("{sI sI}", "rx-frames", (json_int_t)st.rx_msgs,
-				    "tx-frames", (json_int_t)st.tx_msgs));
+		json_array_append_new(list, json_pack("{sI sI}", "rx-frames",
+						      (json_int_t)st.rx_msgs,
+						      "tx-frames",
+						      (json_int_t)st.tx_msgs));
 	}
 	json_object_set_new(obj, "queue-stats", list);
 }

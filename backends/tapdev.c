@@ -33,13 +33,14 @@
 #include "log.h"
 #include "tapdev.h"
 
-#define TAPDEV_TUN_PATH	    "/dev/net/tun"
-#define TAPDEV_NETNS_SELF   "/proc/thread-self/ns/net"
-#define TAPDEV_TEMPLATE	    "tap%d"
+#define TAPDEV_TUN_PATH	     "/dev/net/tun"
+#define TAPDEV_NETNS_SELF    "/proc/thread-self/ns/net"
+#define TAPDEV_TEMPLATE	     "tap%d"
 #define TAPDEV_WAIT_SLICE_MS 10 /* waitpid polling without a pidfd */
-#define TAPDEV_FD_SCAN_MAX  65536 /* fds marked close-on-exec one by one
-				   * when close_range() is missing */
-#define TAPDEV_BRIDGE_MAC0  0xfe
+#define TAPDEV_FD_SCAN_MAX                                                     \
+	65536 /* fds marked close-on-exec one by one                           \
+	       * when close_range() is missing */
+#define TAPDEV_BRIDGE_MAC0 0xfe
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -232,7 +233,7 @@ static int tapdev_socket_in(int nsfd, uint64_t ino)
 	if (setns(back, CLONE_NEWNET) < 0) {
 		/* Everything made from now on would be in the wrong place */
 		log_err("tap: cannot return to our network namespace: %s",
-			  strerror(errno));
+			strerror(errno));
 		abort();
 	}
 	close(back);
@@ -406,8 +407,8 @@ static void tapdev_cloexec_all(void)
 
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    (long)rl.rlim_cur < max)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max)
 		max = (long)rl.rlim_cur;
 	for (long fd = 3; fd < max; fd++)
 		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
@@ -415,8 +416,8 @@ static void tapdev_cloexec_all(void)
 
 /* tapdev_child_exec() - in the child: stdio, descriptors, signals, exec;
  * an exec failure is reported through @ex as an errno */
-static void tapdev_child_exec(const char *path, char *const argv[],
-			      int keep_fd, int devnull, int out, int ex)
+static void tapdev_child_exec(const char *path, char *const argv[], int keep_fd,
+			      int devnull, int out, int ex)
 {
 	struct sigaction dfl;
 	sigset_t none;
@@ -445,9 +446,9 @@ fail:
  * Return: false with errp "could not launch WHAT PATH: ERR" when the
  * program could not be started at all.
  */
-static bool tapdev_spawn(const char *what, const char *path,
-			 char *const argv[], int keep_fd,
-			 struct tapdev_child *ch, struct nh_error **errp)
+static bool tapdev_spawn(const char *what, const char *path, char *const argv[],
+			 int keep_fd, struct tapdev_child *ch,
+			 struct nh_error **errp)
 {
 	int outp[2] = {-1, -1}, exp[2] = {-1, -1}, devnull, err = 0;
 	ssize_t n;
@@ -579,12 +580,13 @@ static void tapdev_wait(struct tapdev_child *ch)
 		}
 		wait_ms = (int)(deadline - now);
 		if (pidfd >= 0)
-			pf[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+			pf[n++] =
+			    (struct pollfd){.fd = pidfd, .events = POLLIN};
 		else if (wait_ms > TAPDEV_WAIT_SLICE_MS)
 			wait_ms = TAPDEV_WAIT_SLICE_MS;
 		if (ch->out >= 0)
-			pf[n++] = (struct pollfd){.fd = ch->out,
-						  .events = POLLIN};
+			pf[n++] =
+			    (struct pollfd){.fd = ch->out, .events = POLLIN};
 		if (poll(pf, n, wait_ms) > 0)
 			tapdev_read_output(ch);
 	}
@@ -595,10 +597,9 @@ static void tapdev_wait(struct tapdev_child *ch)
 	if (pidfd >= 0)
 		close(pidfd);
 
-	while (ch->outlen &&
-	       (ch->output[ch->outlen - 1] == '\n' ||
-		ch->output[ch->outlen - 1] == ' ' ||
-		ch->output[ch->outlen - 1] == '\r'))
+	while (ch->outlen && (ch->output[ch->outlen - 1] == '\n' ||
+			      ch->output[ch->outlen - 1] == ' ' ||
+			      ch->output[ch->outlen - 1] == '\r'))
 		ch->outlen--;
 	for (size_t i = 0; i < ch->outlen; i++)
 		if ((unsigned char)ch->output[i] < ' ')
@@ -686,8 +687,8 @@ static int tapdev_recv_fd(int sock, const char **why)
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		size_t nfds;
 
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-		    cm->cmsg_len < CMSG_LEN(0))
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0))
 			continue;
 		nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (size_t i = 0; i < nfds; i++) {

@@ -20,8 +20,8 @@
 #define GSO_ETH_P_IPV6	  0x86dd
 #define GSO_ETH_P_8021Q	  0x8100
 #define GSO_ETH_P_8021AD  0x88a8
-#define GSO_VLAN_MAX	  2  /* tags skipped in front of IP (QinQ) */
-#define GSO_IP6_EXT_MAX	  8  /* extension headers walked at most */
+#define GSO_VLAN_MAX	  2 /* tags skipped in front of IP (QinQ) */
+#define GSO_IP6_EXT_MAX	  8 /* extension headers walked at most */
 #define GSO_IP4_HLEN	  20
 #define GSO_IP6_HLEN	  40
 #define GSO_IP6_FRAG_HLEN 8
@@ -181,12 +181,12 @@ int gso_csum_complete(struct frame *f)
 	return 0;
 }
 
-/* -- parsing ---------------------------------------------------------------- */
+/* -- parsing ----------------------------------------------------------------
+ */
 
 /* gso_l2() - skip the Ethernet header and VLAN tags: the ethertype of what
  * follows and its offset; false when the frame ends inside them */
-static bool gso_l2(const uint8_t *d, uint32_t len, uint16_t *et,
-		   uint32_t *off)
+static bool gso_l2(const uint8_t *d, uint32_t len, uint16_t *et, uint32_t *off)
 {
 	uint32_t o = FRAME_ETH_HLEN;
 	uint16_t t;
@@ -194,8 +194,8 @@ static bool gso_l2(const uint8_t *d, uint32_t len, uint16_t *et,
 	if (len < FRAME_ETH_HLEN)
 		return false;
 	t = gso_rd16(d + 12);
-	for (unsigned i = 0;
-	     i < GSO_VLAN_MAX && (t == GSO_ETH_P_8021Q || t == GSO_ETH_P_8021AD);
+	for (unsigned i = 0; i < GSO_VLAN_MAX &&
+			     (t == GSO_ETH_P_8021Q || t == GSO_ETH_P_8021AD);
 	     i++) {
 		if (len - o < FRAME_VLAN_HLEN)
 			return false;
@@ -386,8 +386,7 @@ uint32_t gso_wire_len(const struct frame *f)
 		return f->len;
 	if (base != FRAME_GSO_UDP) {
 		w = (uint32_t)v->hdr_len + v->gso_size;
-	} else if (gso_l2(f->data, f->len, &et, &off) &&
-		   et == GSO_ETH_P_IPV6) {
+	} else if (gso_l2(f->data, f->len, &et, &off) && et == GSO_ETH_P_IPV6) {
 		/* a fragment header takes the UDP header's 8 bytes */
 		w = (uint32_t)v->hdr_len + gso_ufo_frag(v->gso_size);
 	} else {
@@ -398,7 +397,8 @@ uint32_t gso_wire_len(const struct frame *f)
 	return w < f->len ? w : f->len;
 }
 
-/* -- segmentation ------------------------------------------------------------ */
+/* -- segmentation ------------------------------------------------------------
+ */
 
 /**
  * gso_seg_l4() - TSO and USO: each segment is the headers and the next
@@ -446,7 +446,8 @@ static int gso_seg_l4(const struct frame *f, const struct gso_layout *lo,
 			if (i > 0)
 				*flags &= (uint8_t)~GSO_TCP_CWR;
 			if (i + 1 < n)
-				*flags &= (uint8_t)~(GSO_TCP_FIN | GSO_TCP_PSH);
+				*flags &=
+				    (uint8_t) ~(GSO_TCP_FIN | GSO_TCP_PSH);
 		} else {
 			gso_wr16(s + lo->l4 + 4, len - lo->l4);
 		}
@@ -535,8 +536,8 @@ static int gso_seg_ufo(const struct frame *f, const struct gso_layout *lo,
 		memcpy(s, d, lo->l4);
 		if (i == 0) {
 			memcpy(s + fhl, udp, GSO_UDP_HLEN);
-			memcpy(s + fhl + GSO_UDP_HLEN, d + lo->l4 + GSO_UDP_HLEN,
-			       chunk - GSO_UDP_HLEN);
+			memcpy(s + fhl + GSO_UDP_HLEN,
+			       d + lo->l4 + GSO_UDP_HLEN, chunk - GSO_UDP_HLEN);
 		} else {
 			memcpy(s + fhl, d + lo->l4 + off, chunk);
 		}

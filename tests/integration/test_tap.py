@@ -258,24 +258,29 @@ def test_tap_ping_and_iperf3_with_offloads():
         nethub.check_port_accounting(p)
         assert nethub.tx_drops(p, "malformed") == 0, p
         assert nethub.rx_drops(p, "malformed") == 0, p
+    d.stop_clean()
 
 
 def test_tap_without_vnet_hdr():
-    d, a, b, ia, ib, ipa, ipb = pair(",vnet_hdr=off", ",vnet_hdr=off")
+    d, a, b, ia, ib, ipa, ipb = pair(",vnet_hdr=off,sndbuf=1M",
+                                     ",vnet_hdr=off")
     for n in ("ta", "tb"):
         inf = info(d, n)
         assert inf["vnet-hdr"] == 0 and inf["offloads"] == [], inf
+    assert info(d, "ta")["sndbuf"] == 1 << 20
+    assert info(d, "tb")["sndbuf"] == 2 ** 31 - 1     # QEMU's default
     a.ping_ok(ipb)
     assert netns.iperf3(b, a, ipb) > RATE_FLOOR
     st = d.state()
     assert info(d, "ta", st)["rx-gso-frames"] == 0
     check_accounting(d, ("ta", "tb"))
+    d.stop_clean()
 
 
 def test_tap_gso_frames_are_segmented_for_a_plain_tap():
     """a hands over 64 KiB GSO frames; b takes none: nethub cuts them and
-    finishes their checksums, which b's kernel checks (a bad one would
-    stall the transfer)."""
+    finishes their checksums, which b's kernel checks (and counts when
+    they are wrong)."""
     d, a, b, ia, ib, ipa, ipb = pair("", ",vnet_hdr=off")
     a.ping_ok(ipb)
     before = info(d, "ta")["rx-gso-frames"]
@@ -289,6 +294,7 @@ def test_tap_gso_frames_are_segmented_for_a_plain_tap():
     pb = port(d, "tb", st)
     assert nethub.tx_drops(pb, "malformed") == 0, pb
     assert nethub.tx_drops(pb, "oversize") == 0, pb
+    d.stop_clean()
 
 
 def test_tap_mtu_9000_and_oversize_drops():
@@ -312,6 +318,7 @@ def test_tap_mtu_9000_and_oversize_drops():
                       what="oversize drops on tb")
     a.run("ping", "-c", "2", "-i", "0.2", "-s", 1000, ipb)
     check_accounting(d, ("ta", "tb"))
+    d.stop_clean()
 
 
 def test_tap_to_socket_peer_segmentation_and_checksums():
@@ -361,6 +368,7 @@ def test_tap_to_socket_peer_segmentation_and_checksums():
         assert l4_csum_ok(ip, udp, 17), "UDP checksum of segment %d" % i
         assert udp[8:] == bytes((i * 1000 + k) & 255 for k in range(1000))
     assert info(d, "ta")["rx-gso-frames"] > gso1, "UDP went unsegmented"
+    d.stop_clean()
 
 
 def test_tap_set_link_sets_carrier():
@@ -377,6 +385,7 @@ def test_tap_set_link_sets_carrier():
                                           ia).stdout,
          5, what="carrier back on %s" % ia)
     a.ping_ok(ipb)
+    d.stop_clean()
 
 
 def write_script(path, body):
@@ -417,6 +426,7 @@ def test_tap_scripts_run_with_the_interface_name():
     d.qmp_cmd("netdev_del", id="t2")
     with open(log) as f:
         assert f.read().count("\n") == 2
+    d.stop_clean()
 
 
 def test_tap_failing_script_refuses_netdev_add():
@@ -441,6 +451,7 @@ def test_tap_failing_script_refuses_netdev_add():
     c.cmd("netdev_add", type="tap", id="t1", ifname=ifname, script="no",
           downscript="no")
     assert netns.link_exists(ifname)
+    d.stop_clean()
 
 
 def open_tap(name, flags):
@@ -484,6 +495,40 @@ def test_tap_fd_passed_with_getfd():
     r = c.execute("netdev_add", {"type": "tap", "id": "tp", "fd": "pipe"})
     qmplib.assert_error(r, contains="fd=pipe: not a tap file descriptor")
 
+    # a number naming one of nethubd's own taps is refused, not stolen
+    fddir = "/proc/%d/fd" % d.pid
+    own = [int(n) for n in os.listdir(fddir)
+           if os.readlink(os.path.join(fddir, n)) == "/dev/net/tun"]
+    assert len(own) == 2, own
+    for n in own:
+        r = c.execute("netdev_add", {"type": "tap", "id": "tp",
+                                     "fd": str(n)})
+        qmplib.assert_error(r, contains="fd=%d:" % n)
+    a.ping_ok(ipb)
+    d.stop_clean()
+
+
+def test_tap_inherited_fd():
+    """fd=N on the command line: a tap nethubd inherited."""
+    ia, ib = link_name("i"), link_name("b")
+    fd = open_tap(ia, 0)
+    os.set_inheritable(fd, True)
+    try:
+        d = Nethubd("-netdev", "tap,id=ta,fd=%d" % fd, *tap_netdev("tb", ib),
+                    pass_fds=(fd,)).start()
+    finally:
+        os.close(fd)
+    inf = info(d, "ta")
+    assert inf["ifname"] == ia and inf["mode"] == "fd", inf
+    assert inf["vnet-hdr"] == 0, inf         # opened without IFF_VNET_HDR
+    net, ipa, ipb = subnet()
+    a, b = Netns("a"), Netns("b")
+    a.take(ia, ipa + "/24")
+    b.take(ib, ipb + "/24")
+    a.ping_ok(ipb)
+    assert netns.iperf3(b, a, ipb) > RATE_FLOOR
+    d.stop_clean()
+
 
 def test_tap_fds_of_a_multiqueue_tap():
     ib = link_name("b")
@@ -506,6 +551,7 @@ def test_tap_fds_of_a_multiqueue_tap():
     b.take(ib, ipb + "/24")
     a.ping_ok(ipb)
     assert netns.iperf3(b, a, ipb, extra=("-P", "4")) > RATE_FLOOR
+    d.stop_clean()
 
 
 FLOWS = r"""
@@ -518,9 +564,9 @@ for p in range(40000, 40000 + int(sys.argv[2])):
 
 
 def test_tap_multiqueue_queues_2():
-    d, a, b, ia, ib, ipa, ipb = pair(",queues=2")
+    d, a, b, ia, ib, ipa, ipb = pair(",queues=2,poll-us=50")
     inf = info(d, "ta")
-    assert inf["queues"] == 2, inf
+    assert inf["queues"] == 2 and inf["poll-us"] == 50, inf
     a.ping_ok(ipb)
     assert netns.iperf3(b, a, ipb, extra=("-P", "4")) > RATE_FLOOR
     assert netns.iperf3(b, a, ipb, extra=("-P", "4", "-R")) > RATE_FLOOR
@@ -533,6 +579,32 @@ def test_tap_multiqueue_queues_2():
     for q in qs:
         assert q["tx-frames"] > 0 and q["rx-frames"] > 0, qs
     check_accounting(d, ("ta", "tb"))
+    d.stop_clean()
+
+
+def test_tap_attaches_to_existing_taps():
+    """Persistent taps made by someone else (ip tuntap), single and
+    multiqueue: attached to, and left in place by netdev_del."""
+    d = Nethubd("-netdev", "none,id=idle", qmp=True).start()
+    names = [link_name("p"), link_name("q")]
+    for name, mq in zip(names, ((), ("multi_queue",))):
+        netns.ip("tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr", *mq)
+        nethub.at_cleanup(lambda n=name: netns.ip("tuntap", "del", "dev", n,
+                                                  "mode", "tap",
+                                                  check=False))
+    for i, name in enumerate(names):
+        d.qmp_cmd("netdev_add", type="tap", id="t%d" % i, ifname=name,
+                  script="no", downscript="no")
+        assert info(d, "t%d" % i)["ifname"] == name
+    # a single-queue tap takes one user at a time
+    r = d.qmp().execute("netdev_add", {"type": "tap", "id": "tx",
+                                       "ifname": names[0], "script": "no"})
+    qmplib.assert_error(r, contains="could not configure /dev/net/tun (%s)"
+                        % names[0])
+    for i, name in enumerate(names):
+        d.qmp_cmd("netdev_del", id="t%d" % i)
+        assert netns.link_exists(name)
+    d.stop_clean()
 
 
 def test_tap_device_deleted_removes_the_port():
@@ -544,6 +616,7 @@ def test_tap_device_deleted_removes_the_port():
     # the other port is fine
     assert nethub.port(st, "tb")["link"] is True
     assert d.alive()
+    d.stop_clean()
 
 
 def test_tap_options_refused():
@@ -580,6 +653,7 @@ def test_tap_options_refused():
     # the same from the command line
     rc, out, err = nethub.run_cli("-netdev", "tap,id=t,vhost=on")
     assert rc == 1 and "nethub has no guest device" in err, (rc, err)
+    d.stop_clean()
 
 
 # ---------------------------------------------------------------- bridges
@@ -625,6 +699,7 @@ def test_bridge_direct_joins_a_linux_bridge():
               script="no", downscript="no")
     assert info(d, "nt")["ifname"] == name
     check_bridged(d, "nt", br, x, ipx, y, ipy)
+    d.stop_clean()
 
 
 def test_bridge_missing_is_a_clear_error():
@@ -640,6 +715,7 @@ def test_bridge_missing_is_a_clear_error():
                                  "script": "no"})
     qmplib.assert_error(r, desc="bridge '%s' does not exist" % missing)
     assert [n["id"] for n in d.state()["netdevs"]] == ["idle"]
+    d.stop_clean()
 
 
 def allow_bridge(br):
@@ -681,6 +757,7 @@ def test_bridge_through_qemu_bridge_helper():
     check_bridged(d, "nb", br, x, ipx, y, ipy)
     c.cmd("netdev_add", type="tap", id="nt", br=br, helper=HELPER)
     check_bridged(d, "nt", br, x, ipx, y, ipy)
+    d.stop_clean()
 
 
 FAKE_HELPER = r"""
@@ -738,6 +815,7 @@ def test_bridge_helper_protocol_and_failures():
                                  "helper": os.path.join(tmp, "none")})
     qmplib.assert_error(r, contains="could not launch bridge helper")
     assert [n["id"] for n in d.state()["netdevs"]] == ["idle"]
+    d.stop_clean()
 
 
 if __name__ == "__main__":
