@@ -10,7 +10,7 @@ PACKAGES=(
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	libuv1-dev liburing-dev libpcap-dev libjansson-dev
 	# tests: peers, guests, captures
-	python3 iproute2 procps socat
+	python3 iproute2 procps socat iputils-ping iperf3
 	qemu-system-x86 qemu-utils linux-image-amd64 busybox-static
 	cpio gzip xz-utils zstd kmod
 )
