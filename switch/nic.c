@@ -25,26 +25,15 @@
 static struct nic *nics;
 static void (*nic_change_cb)(struct nic *nic);
 
-static int nic_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool nic_parse_mac(const char *s, uint8_t mac[6])
 {
 	for (int i = 0; i < 6; i++) {
-		int hi = nic_hex(*s), lo;
+		int hi = opts_hex_digit(*s), lo;
 
 		if (hi < 0)
 			return false;
 		s++;
-		lo = nic_hex(*s);
+		lo = opts_hex_digit(*s);
 		if (lo >= 0) {
 			mac[i] = (uint8_t)(hi << 4 | lo);
 			s++;

@@ -398,7 +398,7 @@ static int opts_size_shift(char c)
 	return -1;
 }
 
-static int opts_hex_digit(char c)
+int opts_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';

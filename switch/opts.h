@@ -156,6 +156,9 @@ bool opts_parse_size(const char *s, uint64_t *out);
  */
 bool opts_parse_bool(const char *s, bool *out);
 
+/* opts_hex_digit() - the value of hex digit @c (either case), or -1 */
+int opts_hex_digit(char c);
+
 /**
  * opts_load_config() - read --config FILE: a JSON array of netdev_add
  * argument objects, at most OPTS_CONFIG_MAX_BYTES

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "opts.h"
 #include "rxfilter.h"
 
 #define ETH_ALEN      6
@@ -590,24 +591,13 @@ static bool get_state(const json_t *args, const char *name, enum rx_state *out,
 	return false;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* parse_mac() - "xx:xx:xx:xx:xx:xx", hex digits in either case */
 static bool parse_mac(const char *s, uint8_t mac[ETH_ALEN])
 {
 	if (strlen(s) != 3 * ETH_ALEN - 1)
 		return false;
 	for (int i = 0; i < ETH_ALEN; i++) {
-		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+		int hi = opts_hex_digit(s[3 * i]), lo = opts_hex_digit(s[3 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return false;
