@@ -323,6 +323,10 @@ json_t *port_info(const struct port *p)
 			    json_integer((json_int_t)s->rx_forwarded));
 	json_object_set_new(st, "tx-frames", json_integer((json_int_t)s->tx_frames));
 	json_object_set_new(st, "tx-bytes", json_integer((json_int_t)s->tx_bytes));
+	json_object_set_new(st, "tx-gso-frames",
+			    json_integer((json_int_t)s->tx_gso_frames));
+	json_object_set_new(st, "tx-gso-segments",
+			    json_integer((json_int_t)s->tx_gso_segments));
 	json_object_set_new(st, "rx-drops", drops_json(s->rx_drops));
 	json_object_set_new(st, "tx-drops", drops_json(s->tx_drops));
 	json_object_set_new(o, "stats", st);

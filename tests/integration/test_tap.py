@@ -589,8 +589,8 @@ def test_tap_attaches_to_existing_taps():
     names = [link_name("p"), link_name("q")]
     for name, mq in zip(names, ((), ("multi_queue",))):
         netns.ip("tuntap", "add", "dev", name, "mode", "tap", "vnet_hdr", *mq)
-        nethub.at_cleanup(lambda n=name: netns.ip("tuntap", "del", "dev", n,
-                                                  "mode", "tap",
+        # (ip tuntap del would need the same flags; ip link del does not)
+        nethub.at_cleanup(lambda n=name: netns.ip("link", "del", "dev", n,
                                                   check=False))
     for i, name in enumerate(names):
         d.qmp_cmd("netdev_add", type="tap", id="t%d" % i, ifname=name,
@@ -605,6 +605,9 @@ def test_tap_attaches_to_existing_taps():
         d.qmp_cmd("netdev_del", id="t%d" % i)
         assert netns.link_exists(name)
     d.stop_clean()
+    for name in names:
+        netns.ip("link", "del", "dev", name)
+        assert not netns.link_exists(name)
 
 
 def test_tap_device_deleted_removes_the_port():
