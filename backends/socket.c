@@ -1337,14 +1337,7 @@ static void socket_after_loss(struct socket_state *s, const char *what)
 	}
 }
 
-/* socket_opt_str() - string option @key into *@out (NULL when absent) */
-static bool socket_opt_str(const json_t *opts, const char *key,
-			   const char **out, struct nh_error **errp)
-{
-	*out = opts_get_str(opts, key, NULL, errp);
-	return *out || !opts_has(opts, key);
-}
-
+/* opts_get_opt_str() - string option @key into *@out (NULL when absent) */
 /* The options of a socket netdev, as strings (borrowed from the object) */
 struct socket_opts {
 	const char *fd, *listen, *connect, *mcast, *udp, *localaddr;
@@ -1363,12 +1356,12 @@ static bool socket_parse_opts(const json_t *opts, struct socket_opts *o,
 	memset(o, 0, sizeof(*o));
 	if (!opts_check_keys(opts, known, errp))
 		return false;
-	if (!socket_opt_str(opts, "fd", &o->fd, errp) ||
-	    !socket_opt_str(opts, "listen", &o->listen, errp) ||
-	    !socket_opt_str(opts, "connect", &o->connect, errp) ||
-	    !socket_opt_str(opts, "mcast", &o->mcast, errp) ||
-	    !socket_opt_str(opts, "udp", &o->udp, errp) ||
-	    !socket_opt_str(opts, "localaddr", &o->localaddr, errp))
+	if (!opts_get_opt_str(opts, "fd", &o->fd, errp) ||
+	    !opts_get_opt_str(opts, "listen", &o->listen, errp) ||
+	    !opts_get_opt_str(opts, "connect", &o->connect, errp) ||
+	    !opts_get_opt_str(opts, "mcast", &o->mcast, errp) ||
+	    !opts_get_opt_str(opts, "udp", &o->udp, errp) ||
+	    !opts_get_opt_str(opts, "localaddr", &o->localaddr, errp))
 		return false;
 
 	if (!!o->fd + !!o->listen + !!o->connect + !!o->mcast + !!o->udp !=

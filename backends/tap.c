@@ -566,13 +566,6 @@ static void tap_set_link(struct port *p, bool up)
 
 /* -- options -------------------------------------------------------------- */
 
-static bool tap_opt_str(const json_t *opts, const char *key, const char **out,
-			struct nh_error **errp)
-{
-	*out = opts_get_str(opts, key, NULL, errp);
-	return *out || !opts_has(opts, key);
-}
-
 /* tap_refuse_vhost() - vhost*= options ask for in-kernel vhost-net */
 static bool tap_refuse_vhost(const json_t *opts, struct nh_error **errp)
 {
@@ -661,13 +654,13 @@ static bool tap_parse_opts(const json_t *opts, struct tap_opts *o,
 	if (!opts_check_keys(opts, known, errp) ||
 	    !tap_refuse_vhost(opts, errp))
 		return false;
-	if (!tap_opt_str(opts, "ifname", &o->ifname, errp) ||
-	    !tap_opt_str(opts, "fd", &o->fd, errp) ||
-	    !tap_opt_str(opts, "fds", &o->fds, errp) ||
-	    !tap_opt_str(opts, "script", &o->script, errp) ||
-	    !tap_opt_str(opts, "downscript", &o->downscript, errp) ||
-	    !tap_opt_str(opts, "br", &o->br, errp) ||
-	    !tap_opt_str(opts, "helper", &o->helper, errp))
+	if (!opts_get_opt_str(opts, "ifname", &o->ifname, errp) ||
+	    !opts_get_opt_str(opts, "fd", &o->fd, errp) ||
+	    !opts_get_opt_str(opts, "fds", &o->fds, errp) ||
+	    !opts_get_opt_str(opts, "script", &o->script, errp) ||
+	    !opts_get_opt_str(opts, "downscript", &o->downscript, errp) ||
+	    !opts_get_opt_str(opts, "br", &o->br, errp) ||
+	    !opts_get_opt_str(opts, "helper", &o->helper, errp))
 		return false;
 	o->has_vnet_hdr = opts_has(opts, "vnet_hdr");
 	o->has_sndbuf = opts_has(opts, "sndbuf");
@@ -740,8 +733,8 @@ static bool bridge_parse_opts(const json_t *opts, struct tap_opts *o,
 	o->queues = 1;
 	o->bridge = true;
 	if (!opts_check_keys(opts, known, errp) ||
-	    !tap_opt_str(opts, "br", &o->br, errp) ||
-	    !tap_opt_str(opts, "helper", &o->helper, errp))
+	    !opts_get_opt_str(opts, "br", &o->br, errp) ||
+	    !opts_get_opt_str(opts, "helper", &o->helper, errp))
 		return false;
 	if (!o->br)
 		o->br = TAP_BRIDGE_DEFAULT;

@@ -272,6 +272,13 @@ const char *opts_get_str(const json_t *opts, const char *key, const char *def,
 	return json_string_value(v);
 }
 
+bool opts_get_opt_str(const json_t *opts, const char *key, const char **out,
+		      struct nh_error **errp)
+{
+	*out = opts_get_str(opts, key, NULL, errp);
+	return *out || !opts_has(opts, key);
+}
+
 bool opts_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"on", "yes", "true", "y"};

@@ -93,6 +93,14 @@ const char *opts_get_str(const json_t *opts, const char *key, const char *def,
 			 struct nh_error **errp);
 
 /**
+ * opts_get_opt_str() - an optional string option into *@out (borrowed;
+ * NULL when absent)
+ * Return: false only for a value that is not a string (errp as above)
+ */
+bool opts_get_opt_str(const json_t *opts, const char *key, const char **out,
+		      struct nh_error **errp);
+
+/**
  * opts_get_bool() - on/yes/true/y or off/no/false/n (strings, as QEMU's
  * qapi_bool_parse() takes them), or a JSON boolean
  * Return: false on error, with errp "Parameter 'X' expects 'on' or 'off'"

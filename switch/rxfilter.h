@@ -93,7 +93,7 @@
  *	protocol: 224.0.0.1 for IGMP, ff02::1 for MLD.  Every multicast host
  *	is a member of those (RFC 1112, RFC 4291) and never reports them, yet
  *	needs them (IGMP queries, router advertisements, neighbour discovery).
- *	Solicited-node groups (ff02::1:ffXX:XXXX) are reported and snooped
+ *	Solicited-node groups (ff02::1:ff00:0/104) are reported and snooped
  *	like any group.
  *
  *	IPv4: IGMP must be protocol 2 of an unfragmented packet; options are
