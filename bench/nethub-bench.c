@@ -443,6 +443,22 @@ struct bench_worker {
 	uint64_t last_rx_ns;
 };
 
+/**
+ * bench_stamp() - write the @seq-th generator frame of port @p into @frame
+ * (a frame_template() copy of --frame-size bytes): its MACs as the pattern
+ * and the MAC count choose them for @seq, and its bench header
+ * @epoch:	BENCH_EPOCH_WARMUP or BENCH_EPOCH_MEASURE
+ * @now:	send time of the batch (CLOCK_MONOTONIC ns)
+ *
+ * Every transport calls this for every generated frame; it depends only on
+ * its arguments, so a frame the kernel pushed back may be stamped again.
+ */
+static inline void bench_stamp(const struct bench_port *p, uint8_t *frame,
+			       uint8_t epoch, uint64_t seq, uint64_t now)
+{
+	hdr_stamp(frame, (uint16_t)p->idx, epoch, seq, now);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Sink                                                                     */
 /* ---------------------------------------------------------------------- */
@@ -733,8 +749,8 @@ static int udp_send(struct bench_port *p, unsigned n, uint8_t epoch,
 	if (!n)
 		return 0;
 	for (i = 0; i < n; i++)
-		hdr_stamp(u->tx_buf + (size_t)i * p->cfg->frame_size,
-			  (uint16_t)p->idx, epoch, p->tx_seq + i, now);
+		bench_stamp(p, u->tx_buf + (size_t)i * p->cfg->frame_size,
+			    epoch, p->tx_seq + i, now);
 	if (u->gso_segs && n > 1)
 		r = udp_send_gso(p, u, n);
 	else
@@ -952,8 +968,8 @@ static int tcp_send(struct bench_port *p, unsigned n, uint8_t epoch,
 	/* tx_buf holds batch copies of the template since open: only the
 	 * bench headers change */
 	for (i = 0; i < n; i++)
-		hdr_stamp(t->tx_buf + (size_t)i * t->framed + 4,
-			  (uint16_t)p->idx, epoch, p->tx_seq + i, now);
+		bench_stamp(p, t->tx_buf + (size_t)i * t->framed + 4, epoch,
+			    p->tx_seq + i, now);
 	/* the frames are committed to the stream: what the kernel does not
 	 * take now stays in the backlog and goes first next time */
 	t->tx_len = (size_t)n * t->framed;
@@ -1028,9 +1044,18 @@ static const struct bench_transport transport_tcp = {
 	.close = tcp_close,
 };
 
+/* -- tap: AF_PACKET on a host interface; vde: a native VDE switch port -- */
+
+#include "transport_tap.c"
+#include "transport_vde.c"
+
 static const struct bench_transport *const transports[] = {
 	&transport_udp,
 	&transport_tcp,
+	&transport_tap,
+#ifdef HAVE_VDEPLUG
+	&transport_vde,
+#endif
 };
 
 static const struct bench_transport *transport_find(const char *name)

@@ -10,7 +10,8 @@ PACKAGES=(
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	libuv1-dev liburing-dev libpcap-dev libjansson-dev
 	# tests: peers, guests, captures
-	python3 iproute2 procps socat iputils-ping iperf3
+	python3 iproute2 procps socat iputils-ping iperf3 tcpdump tshark
+	gnuplot-nox vde2 libvdeplug-dev openvswitch-switch ethtool
 	qemu-system-x86 qemu-utils linux-image-amd64 busybox-static
 	cpio gzip xz-utils zstd kmod
 )

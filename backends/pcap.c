@@ -1,0 +1,2 @@
+// SPDX-License-Identifier: MIT
+/* PLACEHOLDER: pcap.c - the pcap netdev */

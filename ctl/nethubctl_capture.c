@@ -1,0 +1,2 @@
+// SPDX-License-Identifier: MIT
+/* PLACEHOLDER: nethubctl_capture.c - nethubctl capture */

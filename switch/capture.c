@@ -1,0 +1,2 @@
+// SPDX-License-Identifier: MIT
+/* PLACEHOLDER: capture.c - filter-dump captures */
