@@ -533,6 +533,7 @@ static inline uint64_t now_ns(void)
  */
 struct bench_transport {
 	const char *name;
+	unsigned max_frame; /* largest --frame-size it carries */
 	int (*open)(struct bench_port *p, uint64_t deadline, char *err,
 		    size_t errlen);
 	int (*send)(struct bench_port *p, unsigned n, uint8_t epoch,
@@ -804,6 +805,7 @@ static int udp_recv(struct bench_port *p)
 
 static const struct bench_transport transport_udp = {
 	.name = "udp",
+	.max_frame = BENCH_UDP_MAX,
 	.open = udp_open,
 	.send = udp_send,
 	.send_ctrl = udp_send_ctrl,
@@ -1037,6 +1039,7 @@ static int tcp_recv(struct bench_port *p)
 
 static const struct bench_transport transport_tcp = {
 	.name = "tcp",
+	.max_frame = BENCH_TCP_MAX,
 	.open = tcp_open,
 	.send = tcp_send,
 	.send_ctrl = tcp_send_ctrl,
@@ -1892,8 +1895,7 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 	if (cfg->threads > cfg->ports)
 		bad_option("--threads", "%u is more than --ports (%u)",
 			   cfg->threads, cfg->ports);
-	max_frame = cfg->transport == &transport_udp ? BENCH_UDP_MAX
-						     : BENCH_TCP_MAX;
+	max_frame = cfg->transport->max_frame;
 	if (cfg->frame_size > max_frame)
 		bad_option("--frame-size", "%u is more than %s carries (%u)",
 			   cfg->frame_size, cfg->transport->name, max_frame);
