@@ -3,7 +3,7 @@
  *
  * Every type of the schema's NetClientDriver enum is known here; those whose
  * driver is compiled in point at its ops.  vmnet-* exist only on macOS and
- * are unknown on Linux, as in QEMU.
+ * are unknown on Linux, as in QEMU.  "pcap" is nethub's own.
  */
 
 #include <stddef.h>
@@ -14,6 +14,7 @@
 extern const struct backend_ops bridge_backend;
 extern const struct backend_ops hubport_backend;
 extern const struct backend_ops nic_backend;
+extern const struct backend_ops pcap_backend;
 extern const struct backend_ops none_backend;
 extern const struct backend_ops socket_backend;
 extern const struct backend_ops tap_backend;
@@ -34,6 +35,7 @@ static const struct {
 	{ "netmap", NULL },
 	{ "vhost-user", NULL },
 	{ "vhost-vdpa", NULL },
+	{ "pcap", &pcap_backend }, /* nethub extension */
 };
 
 const struct backend_ops *backend_find(const char *type)

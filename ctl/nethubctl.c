@@ -2,8 +2,9 @@
 /* nethubctl.c - nethubctl's main(): options, help, one-shot commands
  *
  * Reads the global options, then hands the rest of the command line to a
- * view (show, fdb, events, top) or runs it as one QMP command: KEY=VALUE
- * words typed by the server's schema, or a whole request as JSON.  Prints
+ * view (show, fdb, events, top) or to capture, or runs it as one QMP
+ * command: KEY=VALUE words typed by the server's schema, or a whole
+ * request as JSON.  Prints
  * the answer as JSON on stdout; a QMP error as "error: CLASS: desc" on
  * stderr (exit 1); usage and connection problems as "nethubctl: ..." on
  * stderr (exit 2).
@@ -27,6 +28,8 @@ static const char usage_text[] =
     "Usage: nethubctl [OPTION]... COMMAND [KEY=VALUE]...\n"
     "       nethubctl [OPTION]... --json REQUEST\n"
     "       nethubctl [OPTION]... show | fdb [HUB] | events | top\n"
+    "       nethubctl [OPTION]... capture PORT|--hub ID [FILTER]... "
+    "[CAPTURE OPTION]...\n"
     "Talk to nethubd, or any QMP server, over its QMP control socket.\n"
     "\n"
     "Commands:\n"
@@ -55,6 +58,22 @@ static const char usage_text[] =
     "                  per-port frames/s, bit/s and drops/s, refreshed every\n"
     "                  S seconds (default 1) until interrupted; print N\n"
     "                  tables and exit with --iterations N (--once: one)\n"
+    "  capture PORT|--hub ID [FILTER]... [-w FILE] [-q rx|tx|all]\n"
+    "          [-S N] [-c N]\n"
+    "                  capture the frames of PORT (a netdev, a NIC or an\n"
+    "                  accepted port ID.N) or of every port of hub ID,\n"
+    "                  through a FIFO that nethubd writes (so nethubd must\n"
+    "                  run on this host); FILTER: a pcap-filter expression\n"
+    "                  as tcpdump takes it.  On a terminal, one line per\n"
+    "                  frame; else pcap on stdout (| tcpdump -r -,\n"
+    "                  | wireshark -k -i -).  Stops on Ctrl-C, removes the\n"
+    "                  capture and prints what it saw on stderr\n"
+    "    -w, --write FILE   write pcap to FILE (\"-\": stdout)\n"
+    "    -q, --queue Q      rx: frames sent to PORT, tx: frames from it,\n"
+    "                       all (default)\n"
+    "    -S, --snaplen N    keep at most N bytes of each frame (default\n"
+    "                       65536)\n"
+    "    -c, --count N      stop after N frames\n"
     "  help            show this help\n"
     "\n"
     "Options:\n"
@@ -228,6 +247,8 @@ static const struct {
     {"fdb", ctl_fdb_main},
     {"events", ctl_events_main},
     {"top", ctl_top_main},
+    /* not a view, but run the same way */
+    {"capture", ctl_capture_main},
 };
 
 int main(int argc, char **argv)

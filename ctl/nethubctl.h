@@ -14,6 +14,7 @@
  *                      query-qmp-schema
  *   nethubctl_views.c  the readable views: show, fdb, events
  *   nethubctl_top.c    the live per-port rate view: top
+ *   nethubctl_capture.c  a live capture of a port or hub: capture
  *   nethubctl.c        main(): options, help, one-shot commands
  *
  * Error convention: a function that can fail returns an exit status (0 on
@@ -173,6 +174,19 @@ int ctl_show_main(const struct ctl_opts *opts, int argc, char **argv);
 int ctl_fdb_main(const struct ctl_opts *opts, int argc, char **argv);
 int ctl_events_main(const struct ctl_opts *opts, int argc, char **argv);
 int ctl_top_main(const struct ctl_opts *opts, int argc, char **argv);
+
+/**
+ * ctl_capture_main() - capture PORT|--hub ID [FILTER...] [-w FILE] [-q Q]
+ * [-S N] [-c N]: a filter-dump into a private FIFO, streamed as pcap to
+ * FILE or stdout, or as text lines on a terminal, until a signal, -c
+ * frames, a closed output or the end of nethubd or the capture; then the
+ * capture is removed, the FIFO and its directory too, and a summary goes
+ * to stderr.  Blocks SIGINT, SIGTERM and SIGHUP and ignores SIGPIPE.
+ * Return: 0; CTL_EXIT_QMP when nethubd refused the capture or it failed;
+ * CTL_EXIT_USAGE for bad usage, a remote (tcp:) nethubd, a FIFO that could
+ * not be made, a lost connection.
+ */
+int ctl_capture_main(const struct ctl_opts *opts, int argc, char **argv);
 
 /* ---- helpers for the views ---- */
 

@@ -41,6 +41,14 @@ static const char usage_text[] =
 	"    -qmp unix:RUNDIR/qmp.sock   (RUNDIR: /run/nethub as root, else\n"
 	"                                $XDG_RUNTIME_DIR/nethub or /tmp/nethub-UID)\n"
 	"\n"
+	"Captures (QEMU's filter-dump; see docs/capture.md):\n"
+	"  -object filter-dump,id=ID,netdev=NAME,file=FILE[,maxlen=BYTES]\n"
+	"          [,queue=all|rx|tx][,filter=EXPR]\n"
+	"                      write the frames of netdev, NIC or port NAME to a\n"
+	"                      pcap file or FIFO; hubid=N instead of netdev=\n"
+	"                      captures every frame entering hub N, filter= keeps\n"
+	"                      the frames a pcap-filter expression matches\n"
+	"\n"
 	"Control (QMP, as QEMU speaks it; see docs/qmp-reference.md):\n"
 	"  -qmp unix:PATH[,server=on][,wait=off][,mode=0600][,group=NAME]\n"
 	"  -qmp tcp:HOST:PORT[,server=on][,wait=off]\n"
@@ -82,6 +90,7 @@ enum {
 	OPT_FDB_MAX,
 	OPT_FDB_PORT_MAX,
 	OPT_QMP,
+	OPT_OBJECT,
 };
 
 static const struct option long_opts[] = {
@@ -95,6 +104,7 @@ static const struct option long_opts[] = {
 	{ "fdb-max", required_argument, NULL, OPT_FDB_MAX },
 	{ "fdb-port-max", required_argument, NULL, OPT_FDB_PORT_MAX },
 	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "object", required_argument, NULL, OPT_OBJECT },
 	{ "daemonize", no_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -174,6 +184,24 @@ static void add_config_file(struct daemon_config *cfg, const char *path)
 		add_netdev(cfg, json_incref(json_array_get(arr, i)), label);
 	}
 	json_decref(arr);
+}
+
+/* -object: QEMU's keyval form (the first item is the qom-type) or JSON;
+ * checked and started by the daemon once the netdevs are up */
+static void add_object_spec(struct daemon_config *cfg, const char *spec)
+{
+	struct nh_error *err = NULL;
+	json_t *obj = opts_parse(spec, "qom-type", &err);
+	char label[512];
+
+	if (!obj) {
+		fprintf(stderr, "nethubd: -object %s: %s\n", spec, err->msg);
+		nh_error_free(err);
+		exit(1);
+	}
+	snprintf(label, sizeof(label), "-object %s", spec);
+	json_array_append_new(cfg->objects, obj);
+	json_array_append_new(cfg->object_labels, json_string(label));
 }
 
 /* The -qmp sockets, parsed; served by the "-qmp" daemon service */
@@ -282,6 +310,8 @@ int main(int argc, char **argv)
 
 	cfg.netdevs = json_array();
 	cfg.labels = json_array();
+	cfg.objects = json_array();
+	cfg.object_labels = json_array();
 	opterr = 0;
 	while ((c = getopt_long_only(argc, argv, ":dhV", long_opts, NULL)) !=
 	       -1) {
@@ -327,6 +357,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_QMP:
 			add_qmp_spec(optarg);
+			break;
+		case OPT_OBJECT:
+			add_object_spec(&cfg, optarg);
 			break;
 		case 'd':
 			cfg.daemonize = true;
@@ -377,5 +410,7 @@ out:
 	free_qmp_specs();
 	json_decref(cfg.netdevs);
 	json_decref(cfg.labels);
+	json_decref(cfg.objects);
+	json_decref(cfg.object_labels);
 	return status;
 }

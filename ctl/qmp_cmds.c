@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "announce.h"
+#include "capture.h"
 #include "clock.h"
 #include "daemon.h"
 #include "hub.h"
@@ -459,6 +460,30 @@ static bool qmp_cmd_fdb_flush(struct qmp_session *s, const json_t *args,
 	return true;
 }
 
+/* -- captures (QEMU's filter-dump objects) ------------------------------ */
+
+/* object-add: the flat ObjectOptions union; capture_add() checks what the
+ * schema cannot (names that must exist, maxlen 0, the filter, the file) */
+static bool qmp_cmd_object_add(struct qmp_session *s, const json_t *args,
+			       json_t **ret, struct nh_error **errp)
+{
+	return capture_add(args, errp) != NULL;
+}
+
+/* object-del: returns once the capture's file is flushed and closed */
+static bool qmp_cmd_object_del(struct qmp_session *s, const json_t *args,
+			       json_t **ret, struct nh_error **errp)
+{
+	return capture_del(qmp_arg_str(args, "id"), errp);
+}
+
+static bool qmp_cmd_query_captures(struct qmp_session *s, const json_t *args,
+				   json_t **ret, struct nh_error **errp)
+{
+	*ret = capture_query();
+	return true;
+}
+
 /* -- the table ----------------------------------------------------------- */
 
 const struct qmp_command qmp_commands[] = {
@@ -479,6 +504,9 @@ const struct qmp_command qmp_commands[] = {
     {"query-hubs", qmp_cmd_query_hubs},
     {"query-fdb", qmp_cmd_query_fdb},
     {"fdb-flush", qmp_cmd_fdb_flush},
+    {"object-add", qmp_cmd_object_add},
+    {"object-del", qmp_cmd_object_del},
+    {"query-captures", qmp_cmd_query_captures},
     {NULL, NULL},
 };
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "clock.h"
 #include "daemon.h"
 #include "fdb.h"
@@ -58,6 +59,7 @@ json_t *daemon_state(void)
 		json_array_append_new(hubs, o);
 	}
 	json_object_set_new(st, "hubs", hubs);
+	json_object_set_new(st, "captures", capture_query());
 
 	frame_pool_stats(d.pool, &ps);
 	json_object_set_new(st, "frames",
@@ -214,6 +216,7 @@ static void daemon_teardown(void)
 
 		sv->stop(sv->arg);
 	}
+	capture_del_all(); /* every file flushed and closed */
 	netdev_del_all();
 	uv_close((uv_handle_t *)&d.sig_int, NULL);
 	uv_close((uv_handle_t *)&d.sig_term, NULL);
@@ -307,6 +310,18 @@ int daemon_run(const struct daemon_config *cfg)
 			log_release(false);
 			fprintf(stderr, "nethubd: %s: %s\n",
 				json_string_value(json_array_get(cfg->labels, i)),
+				err->msg);
+			nh_error_free(err);
+			status = 1;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < json_array_size(cfg->objects); i++) {
+		if (!capture_add(json_array_get(cfg->objects, i), &err)) {
+			log_release(false);
+			fprintf(stderr, "nethubd: %s: %s\n",
+				json_string_value(
+					json_array_get(cfg->object_labels, i)),
 				err->msg);
 			nh_error_free(err);
 			status = 1;

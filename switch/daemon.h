@@ -40,6 +40,10 @@ struct daemon_config {
 	struct hub_config hub;
 	json_t *netdevs;	/* array of netdev_add argument objects */
 	json_t *labels;		/* array of strings: where each came from */
+	json_t *objects;	/* array of object-add argument objects (the
+				 * -object options), started after the
+				 * netdevs; may be NULL */
+	json_t *object_labels;	/* array of strings: where each came from */
 	struct daemon_service services[DAEMON_MAX_SERVICES];
 	unsigned nservices;
 	const char *attach_note; /* extra line for the attach help, or NULL */

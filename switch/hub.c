@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "capture.h"
 #include "clock.h"
 #include "fdb.h"
 #include "gso.h"
@@ -289,9 +290,16 @@ static inline bool hub_fits_mtu(const struct port *out, const struct frame *f)
 /* Give @out's backend @k frames; what it does not take is counted */
 static void hub_send(struct port *out, struct frame **batch, unsigned k)
 {
-	unsigned sent = out->netdev->ops->send(out, batch, k);
+	bool captured = capture_active != 0;
 	uint64_t bytes = 0;
+	unsigned sent;
 
+	/* A backend may free what it takes within send(): a capture keeps
+	 * the batch alive until it has seen which frames were taken */
+	if (__builtin_expect(captured, 0))
+		for (unsigned i = 0; i < k; i++)
+			frame_ref(batch[i]);
+	sent = out->netdev->ops->send(out, batch, k);
 	if (sent > k)
 		sent = k;
 	for (unsigned i = 0; i < sent; i++)
@@ -299,10 +307,14 @@ static void hub_send(struct port *out, struct frame **batch, unsigned k)
 	out->stats.tx_frames += sent;
 	out->stats.tx_bytes += bytes;
 	port_tx_check(out);
+	if (__builtin_expect(captured, 0))
+		capture_port_tx(out, batch, sent); /* what the netdev is sent */
 	if (sent < k) {
 		out->stats.tx_drops[PORT_DROP_QUEUE_FULL] += k - sent;
 		frame_unref_many(batch + sent, k - sent);
 	}
+	if (__builtin_expect(captured, 0))
+		frame_unref_many(batch, k);
 }
 
 /* Append @f to @out's send batch, sending the batch first when it is full;
@@ -482,6 +494,7 @@ void hub_input(struct hub *h, struct port *in, struct frame **frames,
 	/* A send() may end a connection and with it ports, even the last one
 	 * of this hub: hold the hub until the whole input is forwarded */
 	h->holders++;
+	capture_hub(h, frames, n);
 	while (n) {
 		unsigned k = n < FRAME_BURST_MAX ? n : FRAME_BURST_MAX;
 

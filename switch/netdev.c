@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "capture.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
@@ -192,6 +193,9 @@ static void netdev_destroy(struct netdev *nd)
 	/* A NIC in front of it stays, without a backend (as in QEMU) */
 	if (nd->nic)
 		nic_backend_gone(nd);
+	/* Its captures end first, as QEMU removes a netdev's filters */
+	if (capture_active)
+		capture_netdev_removed(nd);
 	nd->ops->close(nd);
 	netdev_detach_leftovers(nd);
 	if (nd->hub_held)

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "backend.h"
+#include "capture.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
@@ -221,6 +222,8 @@ void port_detach(struct port *p)
 	}
 	if (port_obs && port_obs->removed)
 		port_obs->removed(p);
+	if (capture_active) /* a capture of this port ends with it */
+		capture_port_removed(p);
 	if (p->hub)
 		hub_detach(p);
 	for (struct port **pp = &nd->ports; *pp; pp = &(*pp)->netdev_next) {
@@ -251,6 +254,7 @@ void port_input(struct port *p, struct frame **frames, unsigned n)
 		bytes += frames[i]->len;
 	p->stats.rx_frames += n;
 	p->stats.rx_bytes += bytes;
+	capture_port_rx(p, frames, n); /* what the netdev sends */
 
 	if (!p->hub)
 		why = PORT_DROP_NO_HUB;

@@ -365,6 +365,12 @@ def test_netdev_add_every_type_of_the_union():
                               "desc": BRIDGE_MISSING}, "id": t}
             if r != want:
                 problems.append("%s: %r -> %r, want %r" % (t, args, r, want))
+        elif t == "pcap":
+            want = {"error": {"class": "GenericError",
+                              "desc": "exactly one of ifname= or file= "
+                                      "is required"}, "id": t}
+            if r != want:
+                problems.append("%s: %r -> %r, want %r" % (t, args, r, want))
         elif t in BUILT_TYPES:
             if r != {"return": {}, "id": t}:
                 problems.append("%s: %r -> %r" % (t, args, r))
