@@ -51,10 +51,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -309,13 +311,25 @@ static inline bool hdr_parse(const uint8_t *frame, size_t len,
 	return h->magic == BENCH_MAGIC;
 }
 
-/* mac_of_port() - bench port @idx's MAC: 02:00:00:00:HH:LL, HHLL = idx + 1 */
-static void mac_of_port(unsigned idx, uint8_t mac[6])
+/**
+ * mac_of() - the @k-th MAC address of bench port @idx:
+ * 02:KK:KK:KK:HH:LL, KKKKKK = @k, HHLL = @idx + 1.  Port @idx's first MAC
+ * (@k == 0) is 02:00:00:00:HH:LL.  Locally administered, unicast.
+ */
+static void mac_of(unsigned idx, uint32_t k, uint8_t mac[6])
 {
 	mac[0] = 0x02;
-	mac[1] = mac[2] = mac[3] = 0;
+	mac[1] = (uint8_t)(k >> 16);
+	mac[2] = (uint8_t)(k >> 8);
+	mac[3] = (uint8_t)k;
 	mac[4] = (uint8_t)((idx + 1) >> 8);
 	mac[5] = (uint8_t)(idx + 1);
+}
+
+/* mac_of_port() - bench port @idx's first MAC */
+static void mac_of_port(unsigned idx, uint8_t mac[6])
+{
+	mac_of(idx, 0, mac);
 }
 
 /**
@@ -356,15 +370,41 @@ static void frame_template(uint8_t *buf, size_t len, unsigned src,
 #define BENCH_DRAIN_MAX_S   1.0
 #define BENCH_IDLE_WAIT_MS  10
 
+#define BENCH_MACS_MAX	    (1u << 20) /* --macs, per port */
+#define BENCH_MACS_TOTAL    (1u << 21) /* --macs times --ports */
+#define BENCH_SWEEP_MAX	    64 /* values in a --ports/--frame-size list */
+#define BENCH_LEARN_RATE    100000.0 /* MAC learning frames/s, first round */
+#define BENCH_LEARN_RATE_MIN 5000.0
+#define BENCH_LEARN_BURST   64
+#define BENCH_LEARN_QUIET_MS 100
+#define BENCH_LEARN_FPS_FLOOR 10000.0 /* learning time budget: frames/s */
+#define BENCH_PROGRESS_NS   NS_PER_S
+
 enum bench_pattern {
-	BENCH_PATTERN_PAIRWISE,
+	BENCH_PATTERN_PAIRWISE,	  /* 2k -> 2k+1 (and back with --bidir) */
+	BENCH_PATTERN_ALL_TO_ALL, /* each port to every other, in turn */
+	BENCH_PATTERN_BROADCAST,  /* each port to ff:ff:ff:ff:ff:ff */
+	BENCH_PATTERN_IDLE,	  /* attach, learn, send nothing */
+};
+
+static const char *const pattern_names[] = {
+	[BENCH_PATTERN_PAIRWISE] = "pairwise",
+	[BENCH_PATTERN_ALL_TO_ALL] = "all-to-all",
+	[BENCH_PATTERN_BROADCAST] = "broadcast",
+	[BENCH_PATTERN_IDLE] = "idle",
+};
+
+enum bench_sweep {
+	BENCH_SWEEP_NONE,
+	BENCH_SWEEP_PORTS,
+	BENCH_SWEEP_FRAME_SIZE,
 };
 
 struct bench_transport;
 
 struct bench_cfg {
 	const struct bench_transport *transport;
-	char **connect; /* tcp: one HOST:PORT per port, or one for all */
+	char **connect; /* one per port, or one for all */
 	unsigned n_connect;
 	unsigned udp_base;
 	unsigned ports;
@@ -372,14 +412,22 @@ struct bench_cfg {
 	double duration_s;
 	double warmup_s;
 	enum bench_pattern pattern;
+	unsigned macs; /* source MACs per port, and destination MACs */
 	bool bidir;
 	double rate_fps; /* total offered, 0 = as fast as possible */
 	unsigned batch;	 /* frames per send call, 0 = transport default */
 	unsigned threads;
 	pid_t switch_pid; /* 0 = none */
 	bool json;
+	bool progress; /* live line on stderr while measuring */
 	bool udp_gso; /* batch as UDP GSO sends where the kernel can */
 	const char *label;
+	const char *plot; /* --plot FILE.svg|FILE.png, sweeps only */
+
+	/* a sweep: one run per value of --ports or --frame-size */
+	enum bench_sweep sweep;
+	unsigned sweep_vals[BENCH_SWEEP_MAX];
+	unsigned n_sweep;
 };
 
 /* The run's clock, fixed before the workers start; read-only afterwards */
@@ -393,7 +441,6 @@ struct bench_clock {
 /* Receive-side state of one flow (one sending port), per worker */
 struct flow_rx {
 	uint64_t frames[2]; /* by epoch: warm-up, measured */
-	uint64_t next_seq;  /* highest sequence seen + 1 */
 	uint64_t reordered; /* arrived after a higher sequence number */
 };
 
@@ -402,14 +449,15 @@ struct bench_worker;
 struct bench_port {
 	unsigned idx;
 	int fd;
-	int peer; /* port this one sends to, -1 if it only receives */
+	int peer; /* pairwise: the port this one sends to; else -1 */
+	bool sends; /* the pattern has this port generate frames */
 	const struct bench_cfg *cfg;
 	struct bench_worker *w;
 	void *tp; /* the transport's per-port state */
 
 	/* generator */
 	uint64_t tx_seq;
-	uint64_t tx_frames[2]; /* by epoch */
+	uint64_t tx_frames[3]; /* by epoch: warm-up, measured, learning */
 	uint64_t tx_errors;    /* frames the kernel refused */
 	double pace_rate;      /* this sender's share of --rate */
 	uint64_t pace_t0;
@@ -417,15 +465,19 @@ struct bench_port {
 	bool tx_blocked;       /* waiting for EPOLLOUT */
 	bool tx_backlog;       /* transport holds bytes not yet written */
 
-	/* sink */
-	bool heard_peer; /* a learning frame from the port sending here */
+	/* sink; only the worker that owns the port writes these */
+	bool learned; /* a learning frame from this port came through */
 	bool dead;
 	int err;
+	uint64_t rx_total;  /* every frame received, from open to close */
+	uint64_t rx_window; /* bench frames received inside the window */
+	uint64_t *rx_next; /* per sending port: highest seq seen + 1 */
 	uint16_t udp_local_port, udp_switch_port;
 };
 
 struct bench_worker {
 	unsigned id;
+	bool setup; /* the setup phase's worker: learning frames count */
 	const struct bench_cfg *cfg;
 	const struct bench_clock *clk;
 	struct bench_port **ports; /* all ports, indexed by port number */
@@ -443,11 +495,92 @@ struct bench_worker {
 	uint64_t last_rx_ns;
 };
 
+/* pattern_peer() - pairwise: the port @idx sends to, -1 if it only
+ * receives */
+static int pattern_peer(const struct bench_cfg *cfg, unsigned idx)
+{
+	if (idx % 2 == 0)
+		return idx + 1 < cfg->ports ? (int)idx + 1 : -1;
+	return cfg->bidir ? (int)idx - 1 : -1;
+}
+
+/* pattern_sends() - does port @idx generate frames in @cfg's pattern? */
+static bool pattern_sends(const struct bench_cfg *cfg, unsigned idx)
+{
+	switch (cfg->pattern) {
+	case BENCH_PATTERN_PAIRWISE:
+		return pattern_peer(cfg, idx) >= 0;
+	case BENCH_PATTERN_ALL_TO_ALL:
+	case BENCH_PATTERN_BROADCAST:
+		return cfg->ports >= 2;
+	case BENCH_PATTERN_IDLE:
+		break;
+	}
+	return false;
+}
+
+/* pattern_copies() - how many ports should receive each generated frame */
+static unsigned pattern_copies(const struct bench_cfg *cfg)
+{
+	if (cfg->pattern == BENCH_PATTERN_BROADCAST)
+		return cfg->ports ? cfg->ports - 1 : 0;
+	return cfg->pattern == BENCH_PATTERN_IDLE ? 0 : 1;
+}
+
+/* Where the @seq-th frame of a port goes, and from which of its MACs */
+struct bench_pick {
+	int dst;       /* destination port, -1 for broadcast */
+	uint32_t dst_k; /* index of the destination port's MAC */
+	uint32_t src_k; /* index of the sending port's MAC */
+};
+
+/**
+ * bench_pick() - the addresses of port @src's @seq-th frame of @epoch
+ *
+ * The source MAC cycles through the port's --macs addresses with @seq.
+ * pairwise: to the peer's MAC of the same index.  all-to-all: to the other
+ * ports in turn (seq mod ports-1, skipping @src), and each time round to
+ * the next of their MACs, so every (port, MAC) is addressed.  broadcast:
+ * ff:ff:ff:ff:ff:ff.  Learning frames (BENCH_EPOCH_LEARN) go to the next
+ * port's first MAC, which the switch already knows, so they are forwarded
+ * once rather than flooded.
+ */
+static struct bench_pick bench_pick(const struct bench_cfg *cfg, unsigned src,
+				    uint8_t epoch, uint64_t seq)
+{
+	uint32_t n = cfg->macs ? cfg->macs : 1;
+	struct bench_pick pk = {
+		.dst = -1,
+		.src_k = (uint32_t)(seq % n),
+	};
+	unsigned others = cfg->ports > 1 ? cfg->ports - 1 : 1, d;
+
+	if (epoch == BENCH_EPOCH_LEARN || cfg->pattern == BENCH_PATTERN_IDLE) {
+		pk.dst = (int)((src + 1) % cfg->ports);
+		return pk;
+	}
+	switch (cfg->pattern) {
+	case BENCH_PATTERN_PAIRWISE:
+		pk.dst = pattern_peer(cfg, src);
+		pk.dst_k = pk.src_k;
+		break;
+	case BENCH_PATTERN_ALL_TO_ALL:
+		d = (unsigned)(seq % others);
+		pk.dst = (int)(d < src ? d : d + 1);
+		pk.dst_k = (uint32_t)((seq / others) % n);
+		break;
+	case BENCH_PATTERN_BROADCAST:
+	case BENCH_PATTERN_IDLE:
+		break;
+	}
+	return pk;
+}
+
 /**
  * bench_stamp() - write the @seq-th generator frame of port @p into @frame
  * (a frame_template() copy of --frame-size bytes): its MACs as the pattern
  * and the MAC count choose them for @seq, and its bench header
- * @epoch:	BENCH_EPOCH_WARMUP or BENCH_EPOCH_MEASURE
+ * @epoch:	BENCH_EPOCH_WARMUP, BENCH_EPOCH_MEASURE or BENCH_EPOCH_LEARN
  * @now:	send time of the batch (CLOCK_MONOTONIC ns)
  *
  * Every transport calls this for every generated frame; it depends only on
@@ -456,7 +589,29 @@ struct bench_worker {
 static inline void bench_stamp(const struct bench_port *p, uint8_t *frame,
 			       uint8_t epoch, uint64_t seq, uint64_t now)
 {
+	struct bench_pick pk = bench_pick(p->cfg, p->idx, epoch, seq);
+
+	if (pk.dst < 0)
+		memset(frame, 0xff, 6);
+	else
+		mac_of((unsigned)pk.dst, pk.dst_k, frame);
+	mac_of(p->idx, pk.src_k, frame + 6);
 	hdr_stamp(frame, (uint16_t)p->idx, epoch, seq, now);
+}
+
+/**
+ * bench_intended() - should frame @seq of @epoch from port @src arrive at
+ * port @rx?
+ */
+static bool bench_intended(const struct bench_cfg *cfg, unsigned src,
+			   uint8_t epoch, uint64_t seq, unsigned rx)
+{
+	struct bench_pick pk;
+
+	if (rx == src)
+		return false;
+	pk = bench_pick(cfg, src, epoch, seq);
+	return pk.dst < 0 || (unsigned)pk.dst == rx;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -468,36 +623,52 @@ static inline void bench_stamp(const struct bench_port *p, uint8_t *frame,
  * @w:		the worker that received it
  * @rxp:	the port it arrived on
  * @now:	receive time of its batch (CLOCK_MONOTONIC ns)
+ *
+ * Every frame counts in @rxp's total (a switch's own per-port counters
+ * see the same frames).  Bench frames of the warm-up and measured epochs
+ * that the pattern meant for @rxp count for their flow; others are
+ * misdelivered.  Learning frames mark their sender as learned.
  */
 static inline void sink_frame(struct bench_worker *w, struct bench_port *rxp,
 			      const uint8_t *frame, size_t len, uint64_t now)
 {
+	const struct bench_cfg *cfg = w->cfg;
 	struct bench_hdr h;
 	struct flow_rx *f;
+	uint64_t *next;
 
-	if (!hdr_parse(frame, len, &h) || h.flow >= w->cfg->ports) {
+	rxp->rx_total++;
+	if (!hdr_parse(frame, len, &h) || h.flow >= cfg->ports ||
+	    h.epoch > BENCH_EPOCH_LEARN) {
 		w->rx_foreign++;
 		return;
 	}
 	if (h.epoch == BENCH_EPOCH_LEARN) {
 		w->rx_learn++;
-		if (w->ports[h.flow]->peer == (int)rxp->idx)
-			rxp->heard_peer = true;
+		if (w->setup && h.flow != rxp->idx)
+			w->ports[h.flow]->learned = true;
 		return;
 	}
-	if (w->ports[h.flow]->peer != (int)rxp->idx) {
+	if (!bench_intended(cfg, h.flow, h.epoch, h.seq, rxp->idx)) {
 		w->rx_misdelivered++;
 		return;
 	}
 	w->last_rx_ns = now;
-	if (now >= w->clk->t_meas && now < w->clk->t_end)
+	if (now >= w->clk->t_meas && now < w->clk->t_end) {
 		w->rx_window++;
+		rxp->rx_window++;
+	}
 	f = &w->flows[h.flow];
-	f->frames[h.epoch & 1]++;
-	if (h.seq < f->next_seq)
-		f->reordered++;
-	else
-		f->next_seq = h.seq + 1;
+	f->frames[h.epoch]++;
+	/* order is per (sender, receiver): one sender's frames to
+	 * different ports travel independently */
+	if (rxp->rx_next) {
+		next = &rxp->rx_next[h.flow];
+		if (h.seq < *next)
+			f->reordered++;
+		else
+			*next = h.seq + 1;
+	}
 	if (h.epoch == BENCH_EPOCH_MEASURE)
 		lat_hist_add(&w->hist, now > h.tx_ns ? now - h.tx_ns : 0);
 }
@@ -1291,7 +1462,7 @@ static void *worker_main(void *arg)
 		for (i = 0; i < w->n_mine; i++) {
 			struct bench_port *p = w->mine[i];
 
-			if (p->dead || p->peer < 0)
+			if (p->dead || !p->sends)
 				continue;
 			if (!p->tx_blocked &&
 			    worker_send(w, p, i, now, &next_due) > 0)
@@ -1398,7 +1569,184 @@ static void learn_frame(unsigned idx, uint8_t *buf)
 	hdr_stamp(buf, (uint16_t)idx, BENCH_EPOCH_LEARN, 0, now_ns());
 }
 
-/* bench_setup() - Return: 0, or -errno after printing what went wrong */
+/**
+ * setup_poll() - receive what the ports have for up to @ms milliseconds
+ * @pfd:	one entry per port, events set
+ * Return: 0, or -errno after printing which port failed
+ */
+static int setup_poll(const struct bench_cfg *cfg, struct bench_port **ports,
+		      struct pollfd *pfd, int ms)
+{
+	unsigned i;
+	int r;
+
+	if (poll(pfd, cfg->ports, ms) <= 0)
+		return 0;
+	for (i = 0; i < cfg->ports; i++) {
+		if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+			continue;
+		r = cfg->transport->recv(ports[i]);
+		if (r < 0) {
+			fprintf(stderr, "nethub-bench: port %u: %s while "
+				"learning\n", i,
+				r == -ECONNRESET ? "the switch closed the "
+						   "connection"
+						 : strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* setup_quiet() - receive until no learning frame came for @quiet_ms or
+ * until @until (ns) */
+static int setup_quiet(const struct bench_cfg *cfg, struct bench_port **ports,
+		       struct bench_worker *sw, struct pollfd *pfd,
+		       unsigned quiet_ms, uint64_t until)
+{
+	uint64_t seen = sw->rx_learn, quiet_end;
+	int r;
+
+	quiet_end = now_ns() + quiet_ms * NS_PER_MS;
+	while (now_ns() < quiet_end && now_ns() < until) {
+		r = setup_poll(cfg, ports, pfd, 5);
+		if (r)
+			return r;
+		if (sw->rx_learn != seen) {
+			seen = sw->rx_learn;
+			quiet_end = now_ns() + quiet_ms * NS_PER_MS;
+		}
+	}
+	return 0;
+}
+
+/**
+ * setup_flush() - send what the transports still hold back, so that the
+ * workers start with empty backlogs and no port waiting for EPOLLOUT
+ * Return: 0, or -errno
+ */
+static int setup_flush(const struct bench_cfg *cfg, struct bench_port **ports,
+		       struct pollfd *pfd, uint64_t deadline)
+{
+	unsigned i;
+	int r;
+
+	for (i = 0; i < cfg->ports; i++) {
+		struct bench_port *p = ports[i];
+
+		while (p->tx_backlog || p->tx_blocked) {
+			p->tx_blocked = false;
+			r = cfg->transport->send(p, 0, BENCH_EPOCH_LEARN,
+						 now_ns());
+			if (r < 0)
+				return r;
+			if (!p->tx_backlog)
+				break;
+			if (now_ns() >= deadline)
+				return -ETIMEDOUT;
+			/* the switch reads as we receive its output */
+			r = setup_poll(cfg, ports, pfd, 1);
+			if (r)
+				return r;
+		}
+		p->tx_blocked = false;
+	}
+	return 0;
+}
+
+/**
+ * setup_learn_macs() - teach the switch every port's --macs source MACs
+ *
+ * Each round sends one learning frame from each of every port's MACs
+ * (each to the next port's first MAC, which the switch knows by now, so
+ * nothing floods), paced at @rate frames/s in total, receiving meanwhile.
+ * A round in which every learning frame came through the switch means it
+ * saw every MAC; a round that lost some is repeated at half the rate, up
+ * to BENCH_LEARN_ROUNDS rounds and until @deadline.
+ * Return: 0 (after a warning when some frames never came through), or
+ * -errno when a port failed
+ */
+static int setup_learn_macs(const struct bench_cfg *cfg,
+			    struct bench_port **ports, struct bench_worker *sw,
+			    struct pollfd *pfd, uint64_t deadline)
+{
+	uint64_t per_port = cfg->macs, expect = per_port * cfg->ports, got = 0;
+	double rate = BENCH_LEARN_RATE;
+	unsigned round, i;
+	int r;
+
+	for (round = 0; round < BENCH_LEARN_ROUNDS; round++) {
+		uint64_t before = sw->rx_learn, t0 = now_ns(), k;
+
+		for (i = 0; i < cfg->ports; i++) {
+			ports[i]->tx_seq = 0;
+			ports[i]->tx_blocked = false;
+		}
+		/* all ports advance together through their MACs, k each */
+		for (k = 0; k < per_port && now_ns() < deadline;) {
+			unsigned n = pace_allowance(rate / cfg->ports, t0,
+						    now_ns(), k,
+						    BENCH_LEARN_BURST);
+			unsigned want = n < per_port - k ? n
+							 : (unsigned)(per_port - k);
+			unsigned least = want;
+
+			for (i = 0; want && i < cfg->ports; i++) {
+				struct bench_port *p = ports[i];
+				uint64_t ahead = p->tx_seq - k;
+				uint64_t left = want > ahead ? want - ahead : 0;
+
+				while (left && !p->tx_blocked) {
+					r = cfg->transport->send(
+						p, (unsigned)left,
+						BENCH_EPOCH_LEARN, now_ns());
+					if (r < 0)
+						return r;
+					if (!r)
+						break;
+					p->tx_seq += (unsigned)r;
+					p->tx_frames[BENCH_EPOCH_LEARN] +=
+						(unsigned)r;
+					left -= (unsigned)r;
+				}
+				if (p->tx_seq - k < least)
+					least = (unsigned)(p->tx_seq - k);
+			}
+			k += least;
+			r = setup_poll(cfg, ports, pfd, least ? 0 : 1);
+			if (r)
+				return r;
+			for (i = 0; i < cfg->ports; i++)
+				ports[i]->tx_blocked = false;
+		}
+		r = setup_flush(cfg, ports, pfd, deadline);
+		if (r)
+			return r;
+		r = setup_quiet(cfg, ports, sw, pfd, BENCH_LEARN_QUIET_MS,
+				deadline);
+		if (r)
+			return r;
+		got = sw->rx_learn - before;
+		if (got >= expect)
+			return 0;
+		if (now_ns() >= deadline)
+			break;
+		rate /= 2;
+		if (rate < BENCH_LEARN_RATE_MIN)
+			rate = BENCH_LEARN_RATE_MIN;
+	}
+	fprintf(stderr, "nethub-bench: warning: only %" PRIu64 " of %" PRIu64
+		" MAC learning frames came through the switch in the last "
+		"round; it may not know every MAC\n", got, expect);
+	return 0;
+}
+
+/**
+ * bench_setup() - open the ports, teach the switch where every port (and
+ * every one of its MACs) is, and check that each port's frames come
+ * through the switch to another port
+ * Return: 0, or -errno after printing what went wrong
+ */
 static int bench_setup(const struct bench_cfg *cfg, struct bench_port **ports,
 		       struct bench_worker *sw)
 {
@@ -1426,72 +1774,81 @@ static int bench_setup(const struct bench_cfg *cfg, struct bench_port **ports,
 		pfd[i].fd = ports[i]->fd;
 		pfd[i].events = POLLIN;
 	}
-	/* every port broadcasts, so the switch learns where each MAC is,
-	 * until each receiving port has heard its sender through the switch */
+	/* every port broadcasts from its first MAC, so the switch learns
+	 * where each port is, until each one was heard by another port */
 	for (round = 0;; round++) {
-		uint64_t gap_end;
-
 		for (i = 0; i < cfg->ports; i++) {
 			learn_frame(i, frame);
-			(void)cfg->transport->send_ctrl(ports[i], frame,
-							sizeof(frame));
+			if (!cfg->transport->send_ctrl(ports[i], frame,
+						       sizeof(frame)))
+				ports[i]->tx_frames[BENCH_EPOCH_LEARN]++;
 		}
-		gap_end = now_ns() + BENCH_LEARN_GAP_MS * NS_PER_MS;
-		while (now_ns() < gap_end) {
-			if (poll(pfd, cfg->ports, 5) <= 0)
-				continue;
-			for (i = 0; i < cfg->ports; i++) {
-				if (!pfd[i].revents)
-					continue;
-				r = cfg->transport->recv(ports[i]);
-				if (r < 0) {
-					fprintf(stderr,
-						"nethub-bench: port %u: %s "
-						"while learning\n",
-						i, strerror(-r));
-					free(pfd);
-					return r;
-				}
-			}
-		}
+		r = setup_quiet(cfg, ports, sw, pfd, BENCH_LEARN_GAP_MS,
+				now_ns() + BENCH_LEARN_GAP_MS * NS_PER_MS);
+		if (r)
+			goto out;
 		all = true;
 		for (i = 0; i < cfg->ports; i++)
-			if (ports[i]->peer >= 0 &&
-			    !ports[ports[i]->peer]->heard_peer)
+			if (!ports[i]->learned)
 				all = false;
 		if (all && round + 1 >= BENCH_LEARN_ROUNDS)
 			break;
 		if (now_ns() >= deadline) {
 			for (i = 0; i < cfg->ports; i++)
-				if (ports[i]->peer >= 0 &&
-				    !ports[ports[i]->peer]->heard_peer)
+				if (!ports[i]->learned)
 					fprintf(stderr,
-						"nethub-bench: port %d heard "
-						"nothing from port %u through "
-						"the switch in %.0f s (is it "
-						"up, and are both on one "
+						"nethub-bench: no other port "
+						"heard port %u through the "
+						"switch in %.0f s (is it up, "
+						"and are all ports on one "
 						"hub?)\n",
-						ports[i]->peer, i,
-						BENCH_SETUP_TIMEOUT_S);
-			free(pfd);
-			return -ETIMEDOUT;
+						i, BENCH_SETUP_TIMEOUT_S);
+			r = -ETIMEDOUT;
+			goto out;
 		}
 	}
+	/* the learning rounds' last frames are in by now */
+	r = setup_quiet(cfg, ports, sw, pfd, BENCH_LEARN_GAP_MS, deadline);
+	if (r || cfg->macs <= 1)
+		goto out;
+	/* the other MACs: a time budget that grows with their number */
+	deadline = now_ns() +
+		   (uint64_t)(BENCH_SETUP_TIMEOUT_S * NS_PER_S) +
+		   (uint64_t)((double)cfg->macs * cfg->ports /
+			      BENCH_LEARN_FPS_FLOOR * 1e9);
+	r = setup_learn_macs(cfg, ports, sw, pfd, deadline);
+out:
+	for (i = 0; i < cfg->ports; i++)
+		ports[i]->tx_seq = 0;
 	free(pfd);
-	return 0;
+	return r;
 }
 
 /* ---------------------------------------------------------------------- */
 /* Results                                                                  */
 /* ---------------------------------------------------------------------- */
 
+/* One port's figures: everything it sent and received in the run, and
+ * its share of the measurement window */
+struct port_result {
+	uint64_t sent_total;	 /* learning, warm-up and measured frames */
+	uint64_t received_total; /* every frame that arrived, any kind */
+	uint64_t tx_frames;	 /* measured frames it sent */
+	uint64_t rx_window;	 /* bench frames it received in the window */
+	uint64_t expected;	 /* copies of its measured frames due */
+	uint64_t delivered;	 /* of those, arrived (after the drain) */
+};
+
 struct bench_result {
+	unsigned ports, frame_size; /* this run's (a sweep varies them) */
 	uint64_t window_ns;
 	uint64_t tx_frames, rx_frames; /* measured epoch, after the drain */
+	uint64_t expected;	       /* tx_frames times the copies due */
 	uint64_t rx_window;	       /* any epoch, received in the window */
 	uint64_t lost, reordered, misdelivered, foreign, tx_errors;
 	unsigned flows, port_errors;
 	struct lat_hist hist;
+	struct port_result *pp; /* ports entries */
 
 	bool sw_ok;
 	uint64_t sw_ticks, sw_ctxsw;
@@ -1503,18 +1860,32 @@ struct bench_result {
 	uint64_t switch_in_drops, sink_drops;
 };
 
+/**
+ * result_merge() - add up the ports' and workers' counters into @res
+ * (whose pp array has cfg->ports entries)
+ */
 static void result_merge(struct bench_result *res, const struct bench_cfg *cfg,
 			 struct bench_port **ports, struct bench_worker *ws,
 			 unsigned n_workers)
 {
-	unsigned i, k;
+	unsigned i, k, copies = pattern_copies(cfg);
 
+	res->ports = cfg->ports;
+	res->frame_size = cfg->frame_size;
 	for (i = 0; i < cfg->ports; i++) {
 		const struct bench_port *p = ports[i];
+		struct port_result *pp = &res->pp[i];
 
-		if (p->peer >= 0)
+		if (p->sends)
 			res->flows++;
-		res->tx_frames += p->tx_frames[BENCH_EPOCH_MEASURE];
+		pp->sent_total = p->tx_frames[BENCH_EPOCH_WARMUP] +
+				 p->tx_frames[BENCH_EPOCH_MEASURE] +
+				 p->tx_frames[BENCH_EPOCH_LEARN];
+		pp->received_total = p->rx_total;
+		pp->tx_frames = p->tx_frames[BENCH_EPOCH_MEASURE];
+		pp->rx_window = p->rx_window;
+		pp->expected = pp->tx_frames * copies;
+		res->tx_frames += pp->tx_frames;
 		res->tx_errors += p->tx_errors;
 		if (p->dead)
 			res->port_errors++;
@@ -1524,6 +1895,7 @@ static void result_merge(struct bench_result *res, const struct bench_cfg *cfg,
 		const struct bench_worker *w = &ws[k];
 
 		for (i = 0; i < cfg->ports; i++) {
+			res->pp[i].delivered += w->flows[i].frames[1];
 			res->rx_frames += w->flows[i].frames[1];
 			res->reordered += w->flows[i].reordered;
 		}
@@ -1532,8 +1904,9 @@ static void result_merge(struct bench_result *res, const struct bench_cfg *cfg,
 		res->foreign += w->rx_foreign;
 		lat_hist_merge(&res->hist, &w->hist);
 	}
-	res->lost = res->tx_frames > res->rx_frames
-			    ? res->tx_frames - res->rx_frames
+	res->expected = res->tx_frames * copies;
+	res->lost = res->expected > res->rx_frames
+			    ? res->expected - res->rx_frames
 			    : 0;
 }
 
@@ -1542,124 +1915,446 @@ static double us(uint64_t ns)
 	return (double)ns / 1e3;
 }
 
-static void report_json(const struct bench_cfg *cfg,
+/* switch_ns_per_frame() - switch CPU time per delivered frame */
+static double switch_ns_per_frame(const struct bench_result *r)
+{
+	return r->rx_window ? r->sw_cpu_pct / 100.0 * (double)r->window_ns /
+				      (double)r->rx_window
+			    : 0.0;
+}
+
+/**
+ * report_json() - @r as one JSON object on one line (no newline)
+ *
+ * Keys are stable: scripts (bench/core.sh, bench/compare, the integration
+ * test) read them.  docs/bench.md lists and explains each.
+ */
+static void report_json(FILE *f, const struct bench_cfg *cfg,
 			const struct bench_result *r)
 {
 	const struct lat_hist *h = &r->hist;
+	unsigned i;
 
-	printf("{\"tool\": \"nethub-bench\", \"version\": \"%s\"",
-	       NETHUB_VERSION);
+	fprintf(f, "{\"tool\": \"nethub-bench\", \"version\": \"%s\"",
+		NETHUB_VERSION);
 	if (cfg->label)
-		printf(", \"label\": \"%s\"", cfg->label);
-	printf(", \"transport\": \"%s\", \"pattern\": \"pairwise\""
-	       ", \"ports\": %u, \"flows\": %u, \"bidir\": %s"
-	       ", \"frame_size\": %u, \"duration_s\": %.3f"
-	       ", \"warmup_s\": %.3f, \"rate_limit_fps\": %.0f",
-	       cfg->transport->name, cfg->ports, r->flows,
-	       cfg->bidir ? "true" : "false", cfg->frame_size,
-	       (double)r->window_ns / 1e9, cfg->warmup_s, cfg->rate_fps);
-	printf(", \"tx_frames\": %" PRIu64 ", \"rx_frames\": %" PRIu64
-	       ", \"rx_window_frames\": %" PRIu64,
-	       r->tx_frames, r->rx_frames, r->rx_window);
-	printf(", \"offered_fps\": %.0f, \"delivered_fps\": %.0f"
-	       ", \"offered_mbps\": %.1f, \"delivered_mbps\": %.1f",
-	       rate_per_s(r->tx_frames, r->window_ns),
-	       rate_per_s(r->rx_window, r->window_ns),
-	       mbit_per_s(r->tx_frames, cfg->frame_size, r->window_ns),
-	       mbit_per_s(r->rx_window, cfg->frame_size, r->window_ns));
-	printf(", \"lost_frames\": %" PRIu64 ", \"loss_pct\": %.3f"
-	       ", \"reordered\": %" PRIu64 ", \"misdelivered\": %" PRIu64
-	       ", \"foreign\": %" PRIu64 ", \"tx_errors\": %" PRIu64
-	       ", \"port_errors\": %u",
-	       r->lost, loss_pct(r->tx_frames, r->rx_frames), r->reordered,
-	       r->misdelivered, r->foreign, r->tx_errors, r->port_errors);
-	printf(", \"lat_samples\": %" PRIu64 ", \"lat_min_us\": %.1f"
-	       ", \"lat_p50_us\": %.1f, \"lat_p99_us\": %.1f"
-	       ", \"lat_max_us\": %.1f, \"lat_mean_us\": %.1f",
-	       h->count, us(h->count ? h->min_ns : 0),
-	       us(lat_hist_pct(h, 50)), us(lat_hist_pct(h, 99)),
-	       us(h->max_ns), h->count ? h->sum_ns / (double)h->count / 1e3
-				       : 0.0);
+		fprintf(f, ", \"label\": \"%s\"", cfg->label);
+	fprintf(f, ", \"transport\": \"%s\", \"pattern\": \"%s\""
+		", \"ports\": %u, \"flows\": %u, \"macs\": %u, \"bidir\": %s"
+		", \"frame_size\": %u, \"duration_s\": %.3f"
+		", \"warmup_s\": %.3f, \"rate_limit_fps\": %.0f",
+		cfg->transport->name, pattern_names[cfg->pattern], r->ports,
+		r->flows, cfg->macs, cfg->bidir ? "true" : "false",
+		r->frame_size, (double)r->window_ns / 1e9, cfg->warmup_s,
+		cfg->rate_fps);
+	fprintf(f, ", \"tx_frames\": %" PRIu64 ", \"rx_frames\": %" PRIu64
+		", \"expected_frames\": %" PRIu64
+		", \"rx_window_frames\": %" PRIu64,
+		r->tx_frames, r->rx_frames, r->expected, r->rx_window);
+	fprintf(f, ", \"offered_fps\": %.0f, \"delivered_fps\": %.0f"
+		", \"offered_mbps\": %.3f, \"delivered_mbps\": %.3f",
+		rate_per_s(r->tx_frames, r->window_ns),
+		rate_per_s(r->rx_window, r->window_ns),
+		mbit_per_s(r->tx_frames, r->frame_size, r->window_ns),
+		mbit_per_s(r->rx_window, r->frame_size, r->window_ns));
+	fprintf(f, ", \"lost_frames\": %" PRIu64 ", \"loss_pct\": %.3f"
+		", \"reordered\": %" PRIu64 ", \"misdelivered\": %" PRIu64
+		", \"foreign\": %" PRIu64 ", \"tx_errors\": %" PRIu64
+		", \"port_errors\": %u",
+		r->lost, loss_pct(r->expected, r->rx_frames), r->reordered,
+		r->misdelivered, r->foreign, r->tx_errors, r->port_errors);
+	fprintf(f, ", \"lat_samples\": %" PRIu64 ", \"lat_min_us\": %.1f"
+		", \"lat_p50_us\": %.1f, \"lat_p99_us\": %.1f"
+		", \"lat_max_us\": %.1f, \"lat_mean_us\": %.1f",
+		h->count, us(h->count ? h->min_ns : 0),
+		us(lat_hist_pct(h, 50)), us(lat_hist_pct(h, 99)),
+		us(h->max_ns), h->count ? h->sum_ns / (double)h->count / 1e3
+					: 0.0);
 	if (r->drops_ok)
-		printf(", \"switch_in_drops\": %" PRIu64
-		       ", \"sink_drops\": %" PRIu64,
-		       r->switch_in_drops, r->sink_drops);
+		fprintf(f, ", \"switch_in_drops\": %" PRIu64
+			", \"sink_drops\": %" PRIu64,
+			r->switch_in_drops, r->sink_drops);
 	if (cfg->switch_pid) {
-		printf(", \"switch_pid\": %d", (int)cfg->switch_pid);
+		fprintf(f, ", \"switch_pid\": %d", (int)cfg->switch_pid);
 		if (r->sw_ok)
-			printf(", \"switch_cpu_pct\": %.1f"
-			       ", \"switch_ns_per_frame\": %.0f"
-			       ", \"switch_ctxsw\": %" PRIu64,
-			       r->sw_cpu_pct,
-			       r->rx_window ? r->sw_cpu_pct / 100.0 *
-						      (double)r->window_ns /
-						      (double)r->rx_window
-					    : 0.0,
-			       r->sw_ctxsw);
+			fprintf(f, ", \"switch_cpu_pct\": %.1f"
+				", \"switch_ns_per_frame\": %.0f"
+				", \"switch_ctxsw\": %" PRIu64,
+				r->sw_cpu_pct, switch_ns_per_frame(r),
+				r->sw_ctxsw);
 	}
-	printf(", \"bench_cpu_pct\": %.1f, \"other_cpu_pct\": %.1f}\n",
-	       r->bench_cpu_pct, r->other_cpu_pct);
+	fprintf(f, ", \"bench_cpu_pct\": %.1f, \"other_cpu_pct\": %.1f",
+		r->bench_cpu_pct, r->other_cpu_pct);
+	fprintf(f, ", \"per_port\": [");
+	for (i = 0; i < r->ports; i++) {
+		const struct port_result *pp = &r->pp[i];
+
+		fprintf(f, "%s{\"port\": %u, \"sent_total\": %" PRIu64
+			", \"received_total\": %" PRIu64
+			", \"tx_fps\": %.1f, \"rx_fps\": %.1f"
+			", \"loss_pct\": %.3f}",
+			i ? ", " : "", i, pp->sent_total, pp->received_total,
+			rate_per_s(pp->tx_frames, r->window_ns),
+			rate_per_s(pp->rx_window, r->window_ns),
+			loss_pct(pp->expected, pp->delivered));
+	}
+	fprintf(f, "]}");
 }
 
-static void report_table(const struct bench_cfg *cfg,
+/* report_table() - @r as a readable table */
+static void report_table(FILE *f, const struct bench_cfg *cfg,
 			 const struct bench_result *r)
 {
 	const struct lat_hist *h = &r->hist;
 	double win = (double)r->window_ns / 1e9;
+	unsigned i;
 
-	printf("nethub-bench %s: %s, %u ports, %u flow%s (pairwise%s), "
-	       "%u-byte frames, %.1f s after %.1f s warm-up, ",
-	       NETHUB_VERSION, cfg->transport->name, cfg->ports, r->flows,
-	       r->flows == 1 ? "" : "s", cfg->bidir ? ", both ways" : "",
-	       cfg->frame_size, win, cfg->warmup_s);
+	fprintf(f, "nethub-bench %s: %s, %u ports, %s", NETHUB_VERSION,
+		cfg->transport->name, r->ports, pattern_names[cfg->pattern]);
+	if (cfg->bidir)
+		fprintf(f, " both ways");
+	fprintf(f, " (%u sending), %u MAC%s per port, %u-byte frames, "
+		"%.1f s after %.1f s warm-up, ", r->flows, cfg->macs,
+		cfg->macs == 1 ? "" : "s", r->frame_size, win, cfg->warmup_s);
 	if (cfg->rate_fps > 0)
-		printf("rate %.0f frames/s\n", cfg->rate_fps);
+		fprintf(f, "rate %.0f frames/s\n", cfg->rate_fps);
 	else
-		printf("rate unlimited\n");
-	printf("  %-12s %14s %12s %14s\n", "", "frames/s", "Mbit/s",
-	       "frames");
-	printf("  %-12s %14.0f %12.1f %14" PRIu64 "\n", "offered",
-	       rate_per_s(r->tx_frames, r->window_ns),
-	       mbit_per_s(r->tx_frames, cfg->frame_size, r->window_ns),
-	       r->tx_frames);
-	printf("  %-12s %14.0f %12.1f %14" PRIu64 "\n", "delivered",
-	       rate_per_s(r->rx_window, r->window_ns),
-	       mbit_per_s(r->rx_window, cfg->frame_size, r->window_ns),
-	       r->rx_window);
-	printf("  %-12s %.3f %% (%" PRIu64 " of %" PRIu64 " frames",
-	       "loss", loss_pct(r->tx_frames, r->rx_frames), r->lost,
-	       r->tx_frames);
+		fprintf(f, "rate unlimited\n");
+	fprintf(f, "  %-12s %14s %12s %14s\n", "", "frames/s", "Mbit/s",
+		"frames");
+	fprintf(f, "  %-12s %14.0f %12.1f %14" PRIu64 "\n", "offered",
+		rate_per_s(r->tx_frames, r->window_ns),
+		mbit_per_s(r->tx_frames, r->frame_size, r->window_ns),
+		r->tx_frames);
+	fprintf(f, "  %-12s %14.0f %12.1f %14" PRIu64 "\n", "delivered",
+		rate_per_s(r->rx_window, r->window_ns),
+		mbit_per_s(r->rx_window, r->frame_size, r->window_ns),
+		r->rx_window);
+	fprintf(f, "  %-12s %.3f %% (%" PRIu64 " of %" PRIu64 " frames",
+		"loss", loss_pct(r->expected, r->rx_frames), r->lost,
+		r->expected);
+	if (cfg->pattern == BENCH_PATTERN_BROADCAST)
+		fprintf(f, ": %" PRIu64 " sent times %u receivers",
+			r->tx_frames, pattern_copies(cfg));
 	if (r->drops_ok)
-		printf("; socket drops: switch input %" PRIu64
-		       ", bench sink %" PRIu64,
-		       r->switch_in_drops, r->sink_drops);
-	printf(")\n");
-	printf("  %-12s %" PRIu64 " reordered, %" PRIu64
-	       " misdelivered, %" PRIu64 " foreign, %" PRIu64
-	       " send errors\n",
-	       "anomalies", r->reordered, r->misdelivered, r->foreign,
-	       r->tx_errors);
-	printf("  %-12s min %.1f  p50 %.1f  p99 %.1f  max %.1f us "
-	       "(%" PRIu64 " samples%s)\n",
-	       "latency", us(h->count ? h->min_ns : 0), us(lat_hist_pct(h, 50)),
-	       us(lat_hist_pct(h, 99)), us(h->max_ns), h->count,
-	       cfg->rate_fps > 0 ? "" : "; at overload: mostly queueing");
+		fprintf(f, "; socket drops: switch input %" PRIu64
+			", bench sink %" PRIu64,
+			r->switch_in_drops, r->sink_drops);
+	fprintf(f, ")\n");
+	fprintf(f, "  %-12s %" PRIu64 " reordered, %" PRIu64
+		" misdelivered, %" PRIu64 " foreign, %" PRIu64
+		" send errors\n",
+		"anomalies", r->reordered, r->misdelivered, r->foreign,
+		r->tx_errors);
+	fprintf(f, "  %-12s min %.1f  p50 %.1f  p99 %.1f  max %.1f us "
+		"(%" PRIu64 " samples%s)\n",
+		"latency", us(h->count ? h->min_ns : 0),
+		us(lat_hist_pct(h, 50)), us(lat_hist_pct(h, 99)),
+		us(h->max_ns), h->count,
+		cfg->rate_fps > 0 || !r->tx_frames
+			? ""
+			: "; at overload: mostly queueing");
 	if (cfg->switch_pid && r->sw_ok)
-		printf("  %-12s %.1f %% of a CPU (pid %d), %.0f ns per "
-		       "delivered frame, %" PRIu64 " context switches\n",
-		       "switch cpu", r->sw_cpu_pct, (int)cfg->switch_pid,
-		       r->rx_window ? r->sw_cpu_pct / 100.0 *
-					      (double)r->window_ns /
-					      (double)r->rx_window
-				    : 0.0,
-		       r->sw_ctxsw);
+		fprintf(f, "  %-12s %.1f %% of a CPU (pid %d), %.0f ns per "
+			"delivered frame, %" PRIu64 " context switches "
+			"(%.1f/s)\n",
+			"switch cpu", r->sw_cpu_pct, (int)cfg->switch_pid,
+			switch_ns_per_frame(r), r->sw_ctxsw,
+			rate_per_s(r->sw_ctxsw, r->window_ns));
 	else if (cfg->switch_pid)
-		printf("  %-12s pid %d could not be read\n", "switch cpu",
-		       (int)cfg->switch_pid);
-	printf("  %-12s %.1f %% of a CPU\n", "bench cpu", r->bench_cpu_pct);
-	printf("  %-12s %.1f %% of a CPU used by everything else on the host"
-	       "%s\n", "other load", r->other_cpu_pct,
-	       r->other_cpu_pct > 20 ? " (noisy: compare with care)" : "");
+		fprintf(f, "  %-12s pid %d could not be read\n", "switch cpu",
+			(int)cfg->switch_pid);
+	fprintf(f, "  %-12s %.1f %% of a CPU\n", "bench cpu",
+		r->bench_cpu_pct);
+	fprintf(f, "  %-12s %.1f %% of a CPU used by everything else on the "
+		"host%s\n", "other load", r->other_cpu_pct,
+		r->other_cpu_pct > 20 ? " (noisy: compare with care)" : "");
+	fprintf(f, "  %-6s %14s %14s %10s %14s %14s\n", "port", "tx frames/s",
+		"rx frames/s", "loss %", "sent total", "received total");
+	for (i = 0; i < r->ports; i++) {
+		const struct port_result *pp = &r->pp[i];
+
+		fprintf(f, "  %-6u %14.0f %14.0f %10.3f %14" PRIu64
+			" %14" PRIu64 "\n", i,
+			rate_per_s(pp->tx_frames, r->window_ns),
+			rate_per_s(pp->rx_window, r->window_ns),
+			loss_pct(pp->expected, pp->delivered),
+			pp->sent_total, pp->received_total);
+	}
+}
+
+static const char *sweep_key(const struct bench_cfg *cfg)
+{
+	return cfg->sweep == BENCH_SWEEP_PORTS ? "ports" : "frame_size";
+}
+
+static unsigned sweep_value(const struct bench_cfg *cfg,
+			    const struct bench_result *r)
+{
+	return cfg->sweep == BENCH_SWEEP_PORTS ? r->ports : r->frame_size;
+}
+
+/* report_sweep_json() - a sweep's @n runs as one JSON object */
+static void report_sweep_json(FILE *f, const struct bench_cfg *cfg,
+			      const struct bench_result *runs, unsigned n)
+{
+	unsigned i;
+
+	fprintf(f, "{\"tool\": \"nethub-bench\", \"version\": \"%s\", "
+		"\"sweep\": \"%s\", \"runs\": [", NETHUB_VERSION,
+		sweep_key(cfg));
+	for (i = 0; i < n; i++) {
+		fputs(i ? ",\n  " : "\n  ", f);
+		report_json(f, cfg, &runs[i]);
+	}
+	fprintf(f, "]}\n");
+}
+
+/* report_sweep_table() - one line per run of a sweep */
+static void report_sweep_table(FILE *f, const struct bench_cfg *cfg,
+			       const struct bench_result *runs, unsigned n)
+{
+	unsigned i;
+
+	fprintf(f, "\nsweep over %s (%s, %s):\n", sweep_key(cfg),
+		cfg->transport->name, pattern_names[cfg->pattern]);
+	fprintf(f, "  %10s %14s %14s %10s %10s %10s %10s\n", sweep_key(cfg),
+		"offered fps", "delivered fps", "Gbit/s", "loss %",
+		"p50 us", "p99 us");
+	for (i = 0; i < n; i++) {
+		const struct bench_result *r = &runs[i];
+
+		fprintf(f, "  %10u %14.0f %14.0f %10.3f %10.3f %10.1f "
+			"%10.1f\n", sweep_value(cfg, r),
+			rate_per_s(r->tx_frames, r->window_ns),
+			rate_per_s(r->rx_window, r->window_ns),
+			mbit_per_s(r->rx_window, r->frame_size,
+				   r->window_ns) / 1e3,
+			loss_pct(r->expected, r->rx_frames),
+			us(lat_hist_pct(&r->hist, 50)),
+			us(lat_hist_pct(&r->hist, 99)));
+	}
+}
+
+/**
+ * progress_format() - the live progress line
+ * @elapsed_ns:	time since the measurement window began
+ * @rx_window:	frames delivered in the window so far
+ * @expected:	copies of the measured frames sent so far that are due
+ * @received:	measured frames received so far
+ */
+static void progress_format(char *buf, size_t len, uint64_t elapsed_ns,
+			    double duration_s, uint64_t rx_window,
+			    uint64_t expected, uint64_t received)
+{
+	snprintf(buf, len, "nethub-bench: %5.1f/%.1f s  %12.0f frames/s "
+		 "delivered  loss %.3f %%",
+		 (double)elapsed_ns / 1e9, duration_s,
+		 rate_per_s(rx_window, elapsed_ns),
+		 loss_pct(expected, received));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Plots (gnuplot)                                                          */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * plot_data() - the data file gnuplot plots: a comment naming the
+ * columns, then per run: swept value, delivered frames/s, delivered
+ * Gbit/s, offered frames/s, loss %
+ */
+static void plot_data(FILE *f, const struct bench_cfg *cfg,
+		      const struct bench_result *runs, unsigned n)
+{
+	unsigned i;
+
+	fprintf(f, "# %s delivered_fps delivered_gbps offered_fps loss_pct\n",
+		sweep_key(cfg));
+	for (i = 0; i < n; i++) {
+		const struct bench_result *r = &runs[i];
+
+		fprintf(f, "%u %.0f %.6f %.0f %.3f\n", sweep_value(cfg, r),
+			rate_per_s(r->rx_window, r->window_ns),
+			mbit_per_s(r->rx_window, r->frame_size,
+				   r->window_ns) / 1e3,
+			rate_per_s(r->tx_frames, r->window_ns),
+			loss_pct(r->expected, r->rx_frames));
+	}
+}
+
+/* gp_quote() - @s as a single-quoted gnuplot string */
+static void gp_quote(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputc('\'', f);
+		fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+/* plot_is_png() - does --plot @path ask for PNG (else SVG)? */
+static bool plot_is_png(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n >= 4 && !strcasecmp(path + n - 4, ".png");
+}
+
+/**
+ * plot_script() - the gnuplot script drawing @data_path (@n runs) into
+ * @out_path: delivered frames/s on the left axis, Gbit/s on the right,
+ * against the swept value (a log2 axis when the values span 8x or more)
+ */
+static void plot_script(FILE *f, const struct bench_cfg *cfg,
+			const struct bench_result *runs, unsigned n,
+			const char *data_path, const char *out_path)
+{
+	unsigned i, lo = UINT_MAX, hi = 0, v;
+	char title[256];
+
+	snprintf(title, sizeof(title), "nethub-bench: %s, %s%s%s",
+		 cfg->transport->name, pattern_names[cfg->pattern],
+		 cfg->label ? ", " : "", cfg->label ? cfg->label : "");
+	if (plot_is_png(out_path))
+		fprintf(f, "set terminal pngcairo size 900,540\n");
+	else
+		fprintf(f, "set terminal svg size 900,540 dynamic\n");
+	fprintf(f, "set output ");
+	gp_quote(f, out_path);
+	fprintf(f, "\nset title ");
+	gp_quote(f, title);
+	fprintf(f, " noenhanced\nset xlabel '%s'\n",
+		cfg->sweep == BENCH_SWEEP_PORTS ? "ports"
+						 : "frame size (bytes)");
+	fprintf(f, "set ylabel 'delivered frames/s'\n"
+		"set y2label 'delivered Gbit/s'\n"
+		"set ytics nomirror\nset y2tics\n"
+		"set yrange [0:*]\nset y2range [0:*]\n"
+		"set grid\nset key below\n");
+	fprintf(f, "set xtics (");
+	for (i = 0; i < n; i++) {
+		v = sweep_value(cfg, &runs[i]);
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+		fprintf(f, "%s%u", i ? ", " : "", v);
+	}
+	fprintf(f, ")\n");
+	if (n && hi >= 8 * (uint64_t)lo)
+		fprintf(f, "set logscale x 2\n");
+	fprintf(f, "plot ");
+	gp_quote(f, data_path);
+	fprintf(f, " using 1:2 axes x1y1 with linespoints lw 2 pt 7 "
+		"title 'frames/s', \\\n     ");
+	gp_quote(f, data_path);
+	fprintf(f, " using 1:3 axes x1y2 with linespoints lw 2 pt 5 "
+		"title 'Gbit/s'\n");
+}
+
+/* find_in_path() - is there an executable @name in $PATH? */
+static bool find_in_path(const char *name)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char buf[PATH_MAX];
+
+	if (!path)
+		return false;
+	for (p = path; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - p), p,
+			     name) < (int)sizeof(buf) &&
+		    end > p && access(buf, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/**
+ * plot_run() - write the data and script to temporary files, run gnuplot
+ * on them, remove them
+ * Return: 0, or -1 after printing what went wrong
+ */
+static int plot_run(const struct bench_cfg *cfg,
+		    const struct bench_result *runs, unsigned n)
+{
+	const char *tmp = getenv("TMPDIR");
+	char data[PATH_MAX], script[PATH_MAX];
+	FILE *df = NULL, *sf = NULL;
+	int dfd = -1, sfd = -1, status, ret = -1;
+	bool have_script = false;
+	pid_t pid;
+
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	snprintf(data, sizeof(data), "%s/nethub-bench-data.XXXXXX", tmp);
+	snprintf(script, sizeof(script), "%s/nethub-bench-plot.XXXXXX", tmp);
+	dfd = mkstemp(data);
+	if (dfd < 0) {
+		fprintf(stderr, "nethub-bench: --plot: %s: %s\n", data,
+			strerror(errno));
+		return -1;
+	}
+	sfd = mkstemp(script);
+	if (sfd < 0) {
+		fprintf(stderr, "nethub-bench: --plot: %s: %s\n", script,
+			strerror(errno));
+		goto out;
+	}
+	have_script = true;
+	df = fdopen(dfd, "w");
+	if (df)
+		dfd = -1;
+	sf = df ? fdopen(sfd, "w") : NULL;
+	if (sf)
+		sfd = -1;
+	if (!df || !sf) {
+		fprintf(stderr, "nethub-bench: --plot: %s\n", strerror(errno));
+		goto out;
+	}
+	plot_data(df, cfg, runs, n);
+	plot_script(sf, cfg, runs, n, data, cfg->plot);
+	if (fclose(df) | fclose(sf)) {
+		df = sf = NULL;
+		fprintf(stderr, "nethub-bench: --plot: writing %s: %s\n", tmp,
+			strerror(errno));
+		goto out;
+	}
+	df = sf = NULL;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "nethub-bench: --plot: fork: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	if (!pid) {
+		execlp("gnuplot", "gnuplot", script, (char *)NULL);
+		fprintf(stderr, "nethub-bench: --plot: gnuplot: %s\n",
+			strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "nethub-bench: --plot: gnuplot failed; %s was "
+			"not written\n", cfg->plot);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (df)
+		fclose(df);
+	if (sf)
+		fclose(sf);
+	if (dfd >= 0)
+		close(dfd);
+	if (sfd >= 0)
+		close(sfd);
+	unlink(data);
+	if (have_script)
+		unlink(script);
+	return ret;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1669,36 +2364,50 @@ static void report_table(const struct bench_cfg *cfg,
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: nethub-bench --transport udp|tcp [OPTION]...\n"
-		"Attach N ports to a switch, send frames pairwise (port 2k to "
-		"2k+1) and\nreport frames/s, loss and latency.\n\n"
-		"  --transport udp|tcp    how ports attach (default udp)\n"
+		"Usage: nethub-bench [--transport udp|tcp|tap|vde] [OPTION]...\n"
+		"Attach N ports to a switch, send frames between them in a "
+		"pattern and\nreport frames/s, loss, latency and the switch's "
+		"CPU use (docs/bench.md).\n\n"
+		"  --transport T          udp (default), tcp, tap or vde\n"
 		"  --udp-ports BASE       udp: port i binds 127.0.0.1:BASE+2i "
 		"and sends to\n"
 		"                         127.0.0.1:BASE+2i+1 (the switch's "
 		"localaddr=)\n"
-		"  --connect HOST:PORT[,HOST:PORT...]\n"
-		"                         tcp: where to connect; one address "
-		"for all ports\n"
-		"                         or one per port\n"
-		"  --ports N              ports, even (default 2)\n"
-		"  --frame-size BYTES     Ethernet frame, header included, no "
-		"FCS (default 64)\n"
+		"  --connect LIST         tcp: HOST:PORT; tap: interface "
+		"names; vde: socket\n"
+		"                         directory; one for all ports or "
+		"one per port\n"
+		"  --ports N|N,N,...      ports (default 2); a list sweeps "
+		"(one run per value)\n"
+		"  --frame-size B|B,B,... Ethernet frame, header included, "
+		"no FCS (default 64);\n"
+		"                         a list sweeps\n"
+		"  --macs N               source MACs per port, and "
+		"destination MACs (default 1)\n"
+		"  --pattern P            pairwise (2k to 2k+1, default), "
+		"all-to-all,\n"
+		"                         broadcast or idle (send nothing)\n"
+		"  --bidir                pairwise: port 2k+1 sends to 2k "
+		"as well\n"
 		"  --duration S           measured seconds (default 5)\n"
 		"  --warmup S             seconds of traffic before measuring "
 		"(default 1)\n"
-		"  --pattern pairwise     port 2k sends to port 2k+1\n"
-		"  --bidir                and port 2k+1 to port 2k\n"
 		"  --rate FPS             total offered frames/s (default: as "
 		"fast as possible)\n"
 		"  --batch N              frames per send call (udp 64, tcp "
 		"up to 256 KiB)\n"
 		"  --threads N            worker threads (default 1)\n"
 		"  --no-gso               udp: sendmmsg, not UDP GSO sends\n"
-		"  --switch-pid PID       report that process's CPU use\n"
-		"  --label TEXT           carried into the JSON output\n"
-		"  --json                 one JSON object instead of the "
-		"table\n"
+		"  --switch-pid PID       report that process's CPU use and "
+		"context switches\n"
+		"  --label TEXT           carried into the JSON output and "
+		"plot title\n"
+		"  --json                 JSON instead of the table\n"
+		"  --progress, --no-progress\n"
+		"                         a live line on stderr each second "
+		"(default: on a tty)\n"
+		"  --plot FILE.svg|FILE.png\n"
+		"                         draw a sweep with gnuplot\n"
 		"  --help, --version\n");
 }
 
@@ -1715,18 +2424,73 @@ bad_option(const char *opt, const char *fmt, ...)
 	exit(1);
 }
 
-static unsigned opt_uint(const char *opt, const char *s, unsigned min,
-			 unsigned max)
+/* parse_uint() - a whole decimal number in [min, max]; Return: 0 or -1 */
+static int parse_uint(const char *s, unsigned min, unsigned max,
+		      unsigned *out)
 {
 	unsigned long v;
 	char *end;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' ||
+	    isspace((unsigned char)s[0]) || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static unsigned opt_uint(const char *opt, const char *s, unsigned min,
+			 unsigned max)
+{
+	unsigned v;
+
+	if (parse_uint(s, min, max, &v))
 		bad_option(opt, "'%s' is not a whole number from %u to %u", s,
 			   min, max);
-	return (unsigned)v;
+	return v;
+}
+
+/**
+ * uint_list_parse() - "N" or "N,N,..." with each N in [min, max]
+ * @vals:	receives the values, at most @cap of them
+ * @err:	says what is wrong on failure
+ * Return: the number of values (>= 1), or -1
+ */
+static int uint_list_parse(const char *s, unsigned min, unsigned max,
+			   unsigned *vals, unsigned cap, char *err,
+			   size_t errlen)
+{
+	char item[32];
+	const char *p = s, *comma;
+	unsigned n = 0;
+	size_t len;
+
+	for (;;) {
+		comma = strchr(p, ',');
+		len = comma ? (size_t)(comma - p) : strlen(p);
+		if (!len || len >= sizeof(item)) {
+			snprintf(err, errlen, "'%s' is not a number or a "
+				 "comma-separated list of numbers", s);
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = 0;
+		if (n == cap) {
+			snprintf(err, errlen, "more than %u values in '%s'",
+				 cap, s);
+			return -1;
+		}
+		if (parse_uint(item, min, max, &vals[n])) {
+			snprintf(err, errlen, "'%s' is not a whole number "
+				 "from %u to %u", item, min, max);
+			return -1;
+		}
+		n++;
+		if (!comma)
+			return (int)n;
+		p = comma + 1;
+	}
 }
 
 static double opt_double(const char *opt, const char *s, double min,
@@ -1748,16 +2512,50 @@ static void split_connect(struct bench_cfg *cfg, char *list)
 	char *tok, *save = NULL;
 
 	cfg->n_connect = 0;
+	free(cfg->connect);
 	cfg->connect = calloc(BENCH_PORTS_MAX, sizeof(*cfg->connect));
 	if (!cfg->connect)
 		bad_option("--connect", "out of memory");
 	for (tok = strtok_r(list, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		if (cfg->n_connect == BENCH_PORTS_MAX)
-			bad_option("--connect", "more than %u addresses",
+			bad_option("--connect", "more than %u entries",
 				   BENCH_PORTS_MAX);
 		cfg->connect[cfg->n_connect++] = tok;
 	}
+	if (!cfg->n_connect)
+		bad_option("--connect", "is empty");
+}
+
+/* pattern_find() - --pattern's value; Return: 0 or -1 */
+static int pattern_find(const char *name, enum bench_pattern *out)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof(pattern_names) / sizeof(pattern_names[0]); i++)
+		if (!strcmp(pattern_names[i], name)) {
+			*out = (enum bench_pattern)i;
+			return 0;
+		}
+	return -1;
+}
+
+/**
+ * cfg_check_ports() - can a run with @ports ports go ahead?
+ * Return: NULL, or what is wrong with --ports (a static string)
+ */
+static const char *cfg_check_ports(const struct bench_cfg *cfg,
+				   unsigned ports)
+{
+	if (cfg->pattern == BENCH_PATTERN_PAIRWISE && ports % 2)
+		return "is odd; pairwise needs pairs";
+	if ((uint64_t)cfg->macs * ports > BENCH_MACS_TOTAL)
+		return "times --macs passes 2097152 MACs in total";
+	if (cfg->threads > ports)
+		return "is fewer than --threads";
+	if (cfg->n_connect > 1 && cfg->n_connect < ports)
+		return "is more than --connect's entries";
+	return NULL;
 }
 
 static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
@@ -1766,7 +2564,8 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 		O_TRANSPORT = 256, O_CONNECT, O_UDP_PORTS, O_PORTS,
 		O_FRAME_SIZE, O_DURATION, O_WARMUP, O_PATTERN, O_BIDIR,
 		O_RATE, O_BATCH, O_THREADS, O_SWITCH_PID, O_LABEL, O_JSON,
-		O_NO_GSO, O_HELP, O_VERSION,
+		O_NO_GSO, O_MACS, O_PROGRESS, O_NO_PROGRESS, O_PLOT, O_HELP,
+		O_VERSION,
 	};
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, O_TRANSPORT },
@@ -1785,12 +2584,19 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "no-gso", no_argument, NULL, O_NO_GSO },
+		{ "macs", required_argument, NULL, O_MACS },
+		{ "progress", no_argument, NULL, O_PROGRESS },
+		{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
+		{ "plot", required_argument, NULL, O_PLOT },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned max_frame;
-	const char *l;
+	unsigned ports_vals[BENCH_SWEEP_MAX], fs_vals[BENCH_SWEEP_MAX];
+	int n_ports = 0, n_fs = 0, progress = -1;
+	unsigned max_frame, i, max_ports;
+	const char *l, *why;
+	char err[128];
 	int c;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -1800,6 +2606,7 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 	cfg->duration_s = 5;
 	cfg->warmup_s = 1;
 	cfg->threads = 1;
+	cfg->macs = 1;
 	cfg->udp_gso = true;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1808,8 +2615,13 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 			cfg->transport = transport_find(optarg);
 			if (!cfg->transport)
 				bad_option("--transport",
-					   "'%s' is not one of udp, tcp",
-					   optarg);
+					   "'%s' is not one of udp, tcp, tap"
+#ifdef HAVE_VDEPLUG
+					   ", vde"
+#else
+					   " (vde: built without libvdeplug)"
+#endif
+					   , optarg);
 			break;
 		case O_CONNECT:
 			split_connect(cfg, optarg);
@@ -1819,13 +2631,19 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 						 65534);
 			break;
 		case O_PORTS:
-			cfg->ports = opt_uint("--ports", optarg, 2,
-					      BENCH_PORTS_MAX);
+			n_ports = uint_list_parse(optarg, 2, BENCH_PORTS_MAX,
+						  ports_vals, BENCH_SWEEP_MAX,
+						  err, sizeof(err));
+			if (n_ports < 0)
+				bad_option("--ports", "%s", err);
 			break;
 		case O_FRAME_SIZE:
-			cfg->frame_size = opt_uint("--frame-size", optarg,
-						   BENCH_FRAME_MIN,
-						   BENCH_TCP_MAX);
+			n_fs = uint_list_parse(optarg, BENCH_FRAME_MIN,
+					       BENCH_TCP_MAX, fs_vals,
+					       BENCH_SWEEP_MAX, err,
+					       sizeof(err));
+			if (n_fs < 0)
+				bad_option("--frame-size", "%s", err);
 			break;
 		case O_DURATION:
 			cfg->duration_s = opt_double("--duration", optarg,
@@ -1836,11 +2654,11 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 						   3600);
 			break;
 		case O_PATTERN:
-			if (strcmp(optarg, "pairwise"))
+			if (pattern_find(optarg, &cfg->pattern))
 				bad_option("--pattern",
-					   "'%s' is not one of pairwise",
+					   "'%s' is not one of pairwise, "
+					   "all-to-all, broadcast, idle",
 					   optarg);
-			cfg->pattern = BENCH_PATTERN_PAIRWISE;
 			break;
 		case O_BIDIR:
 			cfg->bidir = true;
@@ -1868,6 +2686,9 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 						   "quotes, backslashes and "
 						   "control characters are "
 						   "not allowed");
+			if (strlen(optarg) > 200)
+				bad_option("--label", "longer than 200 "
+					   "characters");
 			cfg->label = optarg;
 			break;
 		case O_JSON:
@@ -1875,6 +2696,21 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 			break;
 		case O_NO_GSO:
 			cfg->udp_gso = false;
+			break;
+		case O_MACS:
+			cfg->macs = opt_uint("--macs", optarg, 1,
+					     BENCH_MACS_MAX);
+			break;
+		case O_PROGRESS:
+			progress = 1;
+			break;
+		case O_NO_PROGRESS:
+			progress = 0;
+			break;
+		case O_PLOT:
+			if (!*optarg)
+				bad_option("--plot", "is empty");
+			cfg->plot = optarg;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -1889,38 +2725,87 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 	}
 	if (optind < argc)
 		bad_option(argv[optind], "unexpected argument");
-	if (cfg->ports % 2)
-		bad_option("--ports", "%u is odd; pairwise needs pairs",
-			   cfg->ports);
-	if (cfg->threads > cfg->ports)
-		bad_option("--threads", "%u is more than --ports (%u)",
-			   cfg->threads, cfg->ports);
+	cfg->progress = progress < 0 ? isatty(STDERR_FILENO) : progress;
+
+	if (n_ports > 1 && n_fs > 1)
+		bad_option("--ports", "a list sweeps, and so does "
+			   "--frame-size's: sweep one at a time");
+	if (n_ports > 1) {
+		cfg->sweep = BENCH_SWEEP_PORTS;
+		cfg->n_sweep = (unsigned)n_ports;
+		memcpy(cfg->sweep_vals, ports_vals, sizeof(ports_vals));
+	} else if (n_fs > 1) {
+		cfg->sweep = BENCH_SWEEP_FRAME_SIZE;
+		cfg->n_sweep = (unsigned)n_fs;
+		memcpy(cfg->sweep_vals, fs_vals, sizeof(fs_vals));
+	}
+	if (n_ports)
+		cfg->ports = ports_vals[0];
+	if (n_fs)
+		cfg->frame_size = fs_vals[0];
+
+	/* every run of a sweep must be possible */
+	max_ports = cfg->ports;
 	max_frame = cfg->transport->max_frame;
-	if (cfg->frame_size > max_frame)
-		bad_option("--frame-size", "%u is more than %s carries (%u)",
-			   cfg->frame_size, cfg->transport->name, max_frame);
+	for (i = 0; i < cfg->n_sweep || i == 0; i++) {
+		unsigned ports = cfg->sweep == BENCH_SWEEP_PORTS
+					 ? cfg->sweep_vals[i] : cfg->ports;
+		unsigned fs = cfg->sweep == BENCH_SWEEP_FRAME_SIZE
+				      ? cfg->sweep_vals[i] : cfg->frame_size;
+
+		why = cfg_check_ports(cfg, ports);
+		if (why)
+			bad_option("--ports", "%u %s", ports, why);
+		if (fs > max_frame)
+			bad_option("--frame-size", "%u is more than %s "
+				   "carries (%u)", fs, cfg->transport->name,
+				   max_frame);
+		if (ports > max_ports)
+			max_ports = ports;
+	}
+	if (cfg->bidir && cfg->pattern != BENCH_PATTERN_PAIRWISE)
+		bad_option("--bidir", "is for --pattern pairwise; %s sends "
+			   "every way already",
+			   pattern_names[cfg->pattern]);
+	if (cfg->pattern == BENCH_PATTERN_IDLE && cfg->rate_fps > 0)
+		bad_option("--rate", "--pattern idle sends nothing");
+	if (cfg->plot) {
+		if (!cfg->sweep)
+			bad_option("--plot", "draws a sweep: give --ports or "
+				   "--frame-size a list of values");
+		l = strrchr(cfg->plot, '.');
+		if (!l || (strcasecmp(l, ".svg") && strcasecmp(l, ".png")))
+			bad_option("--plot", "'%s' does not end in .svg or "
+				   ".png", cfg->plot);
+		if (!find_in_path("gnuplot"))
+			bad_option("--plot", "gnuplot is not in PATH (Debian: "
+				   "apt-get install gnuplot-nox)");
+	}
 	if (cfg->transport == &transport_udp) {
 		if (!cfg->udp_base)
 			bad_option("--udp-ports", "is required with udp");
-		if (cfg->udp_base + 2 * cfg->ports - 1 > 65535)
+		if (cfg->udp_base + 2 * max_ports - 1 > 65535)
 			bad_option("--udp-ports", "%u + 2 * %u ports passes "
-				   "65535", cfg->udp_base, cfg->ports);
+				   "65535", cfg->udp_base, max_ports);
 		if (cfg->n_connect)
-			bad_option("--connect", "is for tcp, not udp");
+			bad_option("--connect", "is for tcp, tap and vde, not "
+				   "udp");
 	} else {
 		if (!cfg->n_connect)
-			bad_option("--connect", "is required with tcp");
-		if (cfg->n_connect != 1 && cfg->n_connect != cfg->ports)
-			bad_option("--connect", "%u addresses for %u ports "
+			bad_option("--connect", "is required with %s",
+				   cfg->transport->name);
+		if (cfg->n_connect != 1 && cfg->n_connect != max_ports)
+			bad_option("--connect", "%u entries for %u ports "
 				   "(give one, or one per port)",
-				   cfg->n_connect, cfg->ports);
+				   cfg->n_connect, max_ports);
 		if (cfg->udp_base)
-			bad_option("--udp-ports", "is for udp, not tcp");
+			bad_option("--udp-ports", "is for udp, not %s",
+				   cfg->transport->name);
 	}
 }
 
 /* ---------------------------------------------------------------------- */
-/* main                                                                     */
+/* One run                                                                  */
 /* ---------------------------------------------------------------------- */
 
 static uint64_t self_cpu_us(void)
@@ -1934,67 +2819,134 @@ static uint64_t self_cpu_us(void)
 	       (uint64_t)ru.ru_stime.tv_usec;
 }
 
-int main(int argc, char **argv);
+static uint64_t load_u64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
 
-int main(int argc, char **argv)
+/**
+ * progress_show() - print the live line for the window so far (the
+ * workers are running: their counters are read without stopping them)
+ */
+static void progress_show(const struct bench_cfg *cfg,
+			  struct bench_port **ports, struct bench_worker *ws,
+			  uint64_t elapsed, bool tty)
+{
+	uint64_t rx_window = 0, tx = 0, rx = 0;
+	unsigned i, k;
+	char line[160];
+
+	for (k = 0; k < cfg->threads; k++) {
+		rx_window += load_u64(&ws[k].rx_window);
+		for (i = 0; i < cfg->ports; i++)
+			rx += load_u64(&ws[k].flows[i].frames[1]);
+	}
+	for (i = 0; i < cfg->ports; i++)
+		tx += load_u64(&ports[i]->tx_frames[BENCH_EPOCH_MEASURE]);
+	progress_format(line, sizeof(line), elapsed, cfg->duration_s,
+			rx_window, tx * pattern_copies(cfg), rx);
+	fprintf(stderr, tty ? "\r%s\033[K" : "%s\n", line);
+}
+
+/* measure() - wait out the window, showing progress; sample the /proc
+ * figures at both ends */
+static void measure(const struct bench_cfg *cfg, const struct bench_clock *clk,
+		    struct bench_port **ports, struct bench_worker *ws,
+		    struct proc_sample *sw0, struct proc_sample *sw1)
+{
+	bool tty = isatty(STDERR_FILENO);
+	uint64_t t;
+
+	sleep_until(clk->t_meas);
+	if (cfg->switch_pid)
+		*sw0 = proc_sample_pid(cfg->switch_pid);
+	for (t = clk->t_meas + BENCH_PROGRESS_NS; cfg->progress;
+	     t += BENCH_PROGRESS_NS) {
+		sleep_until(t < clk->t_end ? t : clk->t_end);
+		if (t >= clk->t_end)
+			break;
+		progress_show(cfg, ports, ws, t - clk->t_meas, tty);
+	}
+	sleep_until(clk->t_end);
+	if (cfg->switch_pid)
+		*sw1 = proc_sample_pid(cfg->switch_pid);
+	if (cfg->progress && tty)
+		fprintf(stderr, "\r\033[K");
+}
+
+/**
+ * bench_run() - one measurement with @cfg: open the ports, learn, warm up,
+ * measure, drain, close
+ * @res:	filled in; res->pp is allocated (free it with free())
+ * Return: 0; 1 when a port failed during the run (@res is still valid);
+ * -1 when the run could not be made (after printing why)
+ */
+static int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
 {
 	static uint8_t sw_ports[8192], bench_ports[8192];
-	struct proc_sample sw0 = { 0 }, sw1;
-	struct bench_worker setup_w, *ws;
-	struct bench_result res = { 0 };
-	struct bench_port **ports;
+	struct proc_sample sw0 = { 0 }, sw1 = { 0 };
+	struct bench_worker setup_w, *ws = NULL;
+	struct bench_port **ports = NULL;
 	struct bench_clock clk;
 	uint64_t cpu0, cpu1, d0s = 0, d0b = 0, d1s, d1b, host0, host1;
 	long hz = sysconf(_SC_CLK_TCK);
 	double busy_pct;
-	unsigned i, senders = 0;
+	unsigned i, senders = 0, n_ws = 0;
 	bool drops0;
-	struct bench_cfg cfg;
-	int r, status = 0;
+	int r, status = -1;
 
-	parse_options(&cfg, argc, argv);
-	signal(SIGPIPE, SIG_IGN);
-
-	ports = calloc(cfg.ports, sizeof(*ports));
-	ws = calloc(cfg.threads, sizeof(*ws));
-	if (!ports || !ws)
+	memset(res, 0, sizeof(*res));
+	memset(&clk, 0, sizeof(clk));
+	memset(sw_ports, 0, sizeof(sw_ports));
+	memset(bench_ports, 0, sizeof(bench_ports));
+	memset(&setup_w, 0, sizeof(setup_w));
+	setup_w.epfd = -1;
+	res->pp = calloc(cfg->ports, sizeof(*res->pp));
+	ports = calloc(cfg->ports, sizeof(*ports));
+	ws = calloc(cfg->threads, sizeof(*ws));
+	if (!res->pp || !ports || !ws)
 		goto nomem;
-	for (i = 0; i < cfg.ports; i++) {
+	for (i = 0; i < cfg->threads; i++)
+		ws[i].epfd = -1;
+	for (i = 0; i < cfg->ports; i++) {
 		struct bench_port *p = calloc(1, sizeof(*p));
 
 		if (!p)
 			goto nomem;
+		ports[i] = p;
 		p->idx = i;
 		p->fd = -1;
-		p->cfg = &cfg;
-		/* pairwise: 2k sends to 2k+1; with --bidir also back */
-		p->peer = i % 2 == 0 ? (int)i + 1 : cfg.bidir ? (int)i - 1 : -1;
-		senders += p->peer >= 0;
-		ports[i] = p;
+		p->cfg = cfg;
+		p->peer = cfg->pattern == BENCH_PATTERN_PAIRWISE
+				  ? pattern_peer(cfg, i) : -1;
+		p->sends = pattern_sends(cfg, i);
+		p->rx_next = calloc(cfg->ports, sizeof(*p->rx_next));
+		if (!p->rx_next)
+			goto nomem;
+		senders += p->sends;
 	}
 
-	memset(&clk, 0, sizeof(clk));
-	if (worker_init(&setup_w, 0, &cfg, &clk, ports))
+	if (worker_init(&setup_w, 0, cfg, &clk, ports))
 		goto nomem;
-	r = bench_setup(&cfg, ports, &setup_w);
-	if (r)
-		return 1;
+	setup_w.setup = true;
+	if (bench_setup(cfg, ports, &setup_w))
+		goto out;
 
-	for (i = 0; i < cfg.threads; i++) {
-		if (worker_init(&ws[i], i, &cfg, &clk, ports))
+	for (i = 0; i < cfg->threads; i++, n_ws++) {
+		if (worker_init(&ws[i], i, cfg, &clk, ports))
 			goto nomem;
 		ws[i].epfd = epoll_create1(EPOLL_CLOEXEC);
 		if (ws[i].epfd < 0) {
 			perror("nethub-bench: epoll_create1");
-			return 1;
+			goto out;
 		}
 	}
-	for (i = 0; i < cfg.ports; i++) {
-		if (worker_adopt(&ws[i % cfg.threads], ports[i])) {
+	for (i = 0; i < cfg->ports; i++) {
+		if (worker_adopt(&ws[i % cfg->threads], ports[i])) {
 			perror("nethub-bench: epoll_ctl");
-			return 1;
+			goto out;
 		}
-		if (cfg.transport == &transport_udp) {
+		if (cfg->transport == &transport_udp) {
 			uint16_t s = ports[i]->udp_switch_port,
 				 b = ports[i]->udp_local_port;
 
@@ -2004,62 +2956,61 @@ int main(int argc, char **argv)
 	}
 
 	clk.t_start = now_ns() + 20 * NS_PER_MS;
-	clk.t_meas = clk.t_start + (uint64_t)(cfg.warmup_s * 1e9);
-	clk.t_end = clk.t_meas + (uint64_t)(cfg.duration_s * 1e9);
+	clk.t_meas = clk.t_start + (uint64_t)(cfg->warmup_s * 1e9);
+	clk.t_end = clk.t_meas + (uint64_t)(cfg->duration_s * 1e9);
 	clk.t_stop = clk.t_end + (uint64_t)(BENCH_DRAIN_MAX_S * 1e9);
-	for (i = 0; i < cfg.ports; i++) {
+	for (i = 0; i < cfg->ports; i++) {
 		ports[i]->pace_t0 = clk.t_start;
-		ports[i]->pace_rate = cfg.rate_fps > 0 && ports[i]->peer >= 0
-					      ? cfg.rate_fps / senders
+		ports[i]->pace_rate = cfg->rate_fps > 0 && ports[i]->sends
+					      ? cfg->rate_fps / senders
 					      : 0;
 	}
-	for (i = 0; i < cfg.threads; i++) {
+	for (i = 0; i < cfg->threads; i++) {
 		r = pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
 		if (r) {
 			fprintf(stderr, "nethub-bench: pthread_create: %s\n",
 				strerror(r));
-			return 1;
+			/* the started ones stop by themselves at t_stop */
+			while (i--)
+				pthread_join(ws[i].thread, NULL);
+			goto out;
 		}
 	}
 
 	sleep_until(clk.t_meas);
-	if (cfg.switch_pid)
-		sw0 = proc_sample_pid(cfg.switch_pid);
 	cpu0 = self_cpu_us();
 	host0 = host_busy_ticks();
-	drops0 = cfg.transport == &transport_udp &&
+	drops0 = cfg->transport == &transport_udp &&
 		 !udp_drops(sw_ports, bench_ports, &d0s, &d0b);
-	sleep_until(clk.t_end);
-	if (cfg.switch_pid) {
-		sw1 = proc_sample_pid(cfg.switch_pid);
-		if (sw0.ok && sw1.ok) {
-			res.sw_ok = true;
-			res.sw_ticks = sw1.ticks - sw0.ticks;
-			res.sw_ctxsw = sw1.ctxsw - sw0.ctxsw;
-		}
+	measure(cfg, &clk, ports, ws, &sw0, &sw1);
+	if (sw0.ok && sw1.ok) {
+		res->sw_ok = true;
+		res->sw_ticks = sw1.ticks - sw0.ticks;
+		res->sw_ctxsw = sw1.ctxsw - sw0.ctxsw;
 	}
 	cpu1 = self_cpu_us();
 	host1 = host_busy_ticks();
-	for (i = 0; i < cfg.threads; i++)
+	for (i = 0; i < cfg->threads; i++)
 		pthread_join(ws[i].thread, NULL);
 	if (drops0 && !udp_drops(sw_ports, bench_ports, &d1s, &d1b)) {
-		res.drops_ok = true;
-		res.switch_in_drops = d1s - d0s;
-		res.sink_drops = d1b - d0b;
+		res->drops_ok = true;
+		res->switch_in_drops = d1s - d0s;
+		res->sink_drops = d1b - d0b;
 	}
 
-	res.window_ns = clk.t_end - clk.t_meas;
-	result_merge(&res, &cfg, ports, ws, cfg.threads);
-	if (res.sw_ok)
-		res.sw_cpu_pct = cpu_pct(res.sw_ticks, hz, res.window_ns);
-	res.bench_cpu_pct = 100.0 * (double)(cpu1 - cpu0) * 1e3 /
-			    (double)res.window_ns;
-	busy_pct = host0 && host1 ? cpu_pct(host1 - host0, hz, res.window_ns)
+	res->window_ns = clk.t_end - clk.t_meas;
+	result_merge(res, cfg, ports, ws, cfg->threads);
+	if (res->sw_ok)
+		res->sw_cpu_pct = cpu_pct(res->sw_ticks, hz, res->window_ns);
+	res->bench_cpu_pct = 100.0 * (double)(cpu1 - cpu0) * 1e3 /
+			     (double)res->window_ns;
+	busy_pct = host0 && host1 ? cpu_pct(host1 - host0, hz, res->window_ns)
 				  : 0.0;
-	res.other_cpu_pct = busy_pct - res.bench_cpu_pct - res.sw_cpu_pct;
-	if (res.other_cpu_pct < 0)
-		res.other_cpu_pct = 0;
-	for (i = 0; i < cfg.ports; i++) {
+	res->other_cpu_pct = busy_pct - res->bench_cpu_pct - res->sw_cpu_pct;
+	if (res->other_cpu_pct < 0)
+		res->other_cpu_pct = 0;
+	status = 0;
+	for (i = 0; i < cfg->ports; i++) {
 		if (ports[i]->dead) {
 			fprintf(stderr, "nethub-bench: port %u: %s\n", i,
 				ports[i]->err == -ECONNRESET
@@ -2067,23 +3018,96 @@ int main(int argc, char **argv)
 					: strerror(-ports[i]->err));
 			status = 1;
 		}
-		cfg.transport->close(ports[i]);
 	}
-	if (cfg.json)
-		report_json(&cfg, &res);
-	else
-		report_table(&cfg, &res);
-
-	worker_free(&setup_w);
-	for (i = 0; i < cfg.threads; i++)
-		worker_free(&ws[i]);
-	for (i = 0; i < cfg.ports; i++)
-		free(ports[i]);
-	free(ports);
-	free(ws);
-	free(cfg.connect);
-	return status;
+	goto out;
 nomem:
 	fprintf(stderr, "nethub-bench: out of memory\n");
-	return 1;
+out:
+	for (i = 0; ports && i < cfg->ports; i++) {
+		if (!ports[i])
+			continue;
+		if (ports[i]->fd >= 0 || ports[i]->tp)
+			cfg->transport->close(ports[i]);
+		free(ports[i]->rx_next);
+		free(ports[i]);
+	}
+	worker_free(&setup_w);
+	for (i = 0; ws && i < n_ws; i++)
+		worker_free(&ws[i]);
+	free(ports);
+	free(ws);
+	if (status < 0) {
+		free(res->pp);
+		res->pp = NULL;
+	}
+	return status;
+}
+
+/* ---------------------------------------------------------------------- */
+/* main                                                                     */
+/* ---------------------------------------------------------------------- */
+
+int main(int argc, char **argv);
+
+int main(int argc, char **argv)
+{
+	struct bench_result *runs;
+	unsigned i, n;
+	struct bench_cfg cfg;
+	int r, status = 0;
+
+	parse_options(&cfg, argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+
+	n = cfg.sweep ? cfg.n_sweep : 1;
+	runs = calloc(n, sizeof(*runs));
+	if (!runs) {
+		fprintf(stderr, "nethub-bench: out of memory\n");
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		struct bench_cfg run = cfg;
+
+		if (cfg.sweep == BENCH_SWEEP_PORTS) {
+			run.ports = cfg.sweep_vals[i];
+			/* one --connect entry per port: this run's first */
+			if (run.n_connect > 1)
+				run.n_connect = run.ports;
+		} else if (cfg.sweep == BENCH_SWEEP_FRAME_SIZE) {
+			run.frame_size = cfg.sweep_vals[i];
+		}
+		if (cfg.sweep && cfg.progress)
+			fprintf(stderr, "nethub-bench: run %u of %u: %s %u\n",
+				i + 1, n, sweep_key(&cfg),
+				cfg.sweep_vals[i]);
+		r = bench_run(&run, &runs[i]);
+		if (r < 0) {
+			status = 1;
+			n = i;
+			break;
+		}
+		if (r)
+			status = 1;
+		if (!cfg.json) {
+			report_table(stdout, &run, &runs[i]);
+			fflush(stdout);
+		}
+	}
+	if (n && cfg.json) {
+		if (cfg.sweep)
+			report_sweep_json(stdout, &cfg, runs, n);
+		else {
+			report_json(stdout, &cfg, &runs[0]);
+			fputc('\n', stdout);
+		}
+	} else if (n > 1 && !cfg.json) {
+		report_sweep_table(stdout, &cfg, runs, n);
+	}
+	if (cfg.plot && n == cfg.n_sweep && plot_run(&cfg, runs, n))
+		status = 1;
+	for (i = 0; i < n; i++)
+		free(runs[i].pp);
+	free(runs);
+	free(cfg.connect);
+	return status;
 }
