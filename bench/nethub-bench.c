@@ -1227,9 +1227,7 @@ static const struct bench_transport *const transports[] = {
 	&transport_udp,
 	&transport_tcp,
 	&transport_tap,
-#ifdef HAVE_VDEPLUG
 	&transport_vde,
-#endif
 };
 
 static const struct bench_transport *transport_find(const char *name)
@@ -2615,13 +2613,7 @@ static void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 			cfg->transport = transport_find(optarg);
 			if (!cfg->transport)
 				bad_option("--transport",
-					   "'%s' is not one of udp, tcp, tap"
-#ifdef HAVE_VDEPLUG
-					   ", vde"
-#else
-					   " (vde: built without libvdeplug)"
-#endif
-					   , optarg);
+					   "'%s' is not one of udp, tcp, tap, vde", optarg);
 			break;
 		case O_CONNECT:
 			split_connect(cfg, optarg);
