@@ -1033,6 +1033,9 @@ static bool socket_open_udp(struct socket_state *s, const char *text,
 	socket_fd_addrs(fd, NULL, s->local_str, sizeof(s->local_str));
 
 	socket_dgram_cfg(&cfg, &s->remote);
+	/* Still one frame per datagram on the wire; the kernel just moves
+	 * runs of them per call */
+	cfg.flags = IO_CHAN_F_UDP_GRO | IO_CHAN_F_UDP_GSO;
 	return socket_peer_start(s, NULL, fd, &cfg, -1, NULL, s->remote_str,
 				 errp) != NULL;
 }
@@ -1120,7 +1123,9 @@ static bool socket_mcast_start(struct socket_state *s, struct in_addr ifaddr,
 		     sizeof(s->local_str));
 
 	socket_dgram_cfg(&rxcfg, NULL);
-	rxcfg.flags = IO_CHAN_F_SRCADDR;
+	/* GRO coalesces only datagrams of one flow (one source address), so
+	 * the echo filter still sees each segment's true source */
+	rxcfg.flags = IO_CHAN_F_SRCADDR | IO_CHAN_F_UDP_GRO;
 	socket_dgram_cfg(&txcfg, NULL);
 	txcfg.on_recv = socket_on_recv_ignore;
 	return socket_peer_start(s, NULL, rx, &rxcfg, tx, &txcfg, s->remote_str,

@@ -59,12 +59,12 @@ trap cleanup EXIT
 
 # -- build ------------------------------------------------------------------
 
-nethubd=$BUILD/nethubd
+nethubd=$BUILD/ctl/nethubd
 bench=$BUILD/bench/nethub-bench
 if has uring || has epoll; then
 	{ [ -d "$BUILD" ] || meson setup "$BUILD" >"$tmp/setup.log"; } ||
 		{ cat "$tmp/setup.log" >&2; die "meson setup $BUILD failed"; }
-	ninja -C "$BUILD" nethubd bench/nethub-bench >"$tmp/build.log" ||
+	ninja -C "$BUILD" ctl/nethubd bench/nethub-bench >"$tmp/build.log" ||
 		{ tail -30 "$tmp/build.log" >&2; die "build failed (SYSTEMS=qemu measures the reference alone)"; }
 else
 	# the reference alone: nethub-bench is plain C and builds by itself

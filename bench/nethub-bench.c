@@ -756,6 +756,10 @@ static void port_peer_mac(const struct bench_port *p, uint8_t mac[6])
 #define UDP_SEGMENT 103
 #endif
 #define BENCH_GSO_SEGS_MAX 64 /* UDP_MAX_SEGMENTS in older kernels */
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#define BENCH_GRO_SLOT 65536 /* a coalesced receive: up to 64 KiB */
 
 struct udp_port {
 	unsigned batch;
@@ -773,6 +777,11 @@ struct udp_port {
 	uint8_t *rx_buf; /* BENCH_RX_BATCH slots */
 	struct mmsghdr rx_msgs[BENCH_RX_BATCH];
 	struct iovec rx_iov[BENCH_RX_BATCH];
+	bool gro; /* UDP_GRO on: a message may hold a run of datagrams */
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} rx_cmsg[BENCH_RX_BATCH];
 };
 
 static void udp_close(struct bench_port *p)
@@ -849,9 +858,7 @@ static int udp_open(struct bench_port *p, uint64_t deadline, char *err,
 	u->tx_buf = malloc((size_t)u->batch * fs);
 	u->tx_msgs = calloc(u->batch, sizeof(*u->tx_msgs));
 	u->tx_iov = calloc(u->batch, sizeof(*u->tx_iov));
-	u->rx_slot = fs > BENCH_RX_SLOT_MIN ? fs : BENCH_RX_SLOT_MIN;
-	u->rx_buf = malloc(u->rx_slot * BENCH_RX_BATCH);
-	if (!u->tx_buf || !u->tx_msgs || !u->tx_iov || !u->rx_buf)
+	if (!u->tx_buf || !u->tx_msgs || !u->tx_iov)
 		goto nomem;
 	port_peer_mac(p, dst);
 	for (i = 0; i < u->batch; i++) {
@@ -861,12 +868,6 @@ static int udp_open(struct bench_port *p, uint64_t deadline, char *err,
 		u->tx_msgs[i].msg_hdr.msg_iov = &u->tx_iov[i];
 		u->tx_msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	for (i = 0; i < BENCH_RX_BATCH; i++) {
-		u->rx_iov[i].iov_base = u->rx_buf + i * u->rx_slot;
-		u->rx_iov[i].iov_len = u->rx_slot;
-		u->rx_msgs[i].msg_hdr.msg_iov = &u->rx_iov[i];
-		u->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-	}
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -875,6 +876,21 @@ static int udp_open(struct bench_port *p, uint64_t deadline, char *err,
 	}
 	p->fd = fd;
 	sock_bufs(fd);
+	/* A switch that sends runs of datagrams with GSO gets them to us as
+	 * one message each; without GRO the kernel would split them again */
+	u->gro = !setsockopt(fd, SOL_UDP, UDP_GRO, &(int){ 1 }, sizeof(int));
+	u->rx_slot = fs > BENCH_RX_SLOT_MIN ? fs : BENCH_RX_SLOT_MIN;
+	if (u->gro && u->rx_slot < BENCH_GRO_SLOT)
+		u->rx_slot = BENCH_GRO_SLOT;
+	u->rx_buf = malloc(u->rx_slot * BENCH_RX_BATCH);
+	if (!u->rx_buf)
+		goto nomem;
+	for (i = 0; i < BENCH_RX_BATCH; i++) {
+		u->rx_iov[i].iov_base = u->rx_buf + i * u->rx_slot;
+		u->rx_iov[i].iov_len = u->rx_slot;
+		u->rx_msgs[i].msg_hdr.msg_iov = &u->rx_iov[i];
+		u->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+	}
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons(p->udp_local_port);
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
@@ -945,6 +961,23 @@ static int udp_send_ctrl(struct bench_port *p, const uint8_t *frame,
 	return send(p->fd, frame, len, MSG_DONTWAIT) < 0 ? -errno : 0;
 }
 
+/* udp_gro_size() - the datagram size of a coalesced message, 0 if it is one
+ * datagram */
+static size_t udp_gro_size(const struct msghdr *mh)
+{
+	for (const struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+	     cm = CMSG_NXTHDR((struct msghdr *)mh, (struct cmsghdr *)cm)) {
+		int seg;
+
+		if (cm->cmsg_level != SOL_UDP || cm->cmsg_type != UDP_GRO ||
+		    cm->cmsg_len < CMSG_LEN(sizeof(seg)))
+			continue;
+		memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
+		return seg > 0 ? (size_t)seg : 0;
+	}
+	return 0;
+}
+
 static int udp_recv(struct bench_port *p)
 {
 	struct udp_port *u = p->tp;
@@ -953,6 +986,11 @@ static int udp_recv(struct bench_port *p)
 	uint64_t now;
 
 	for (round = 0; round < BENCH_RX_ROUNDS; round++) {
+		for (i = 0; u->gro && i < BENCH_RX_BATCH; i++) {
+			u->rx_msgs[i].msg_hdr.msg_control = u->rx_cmsg[i].buf;
+			u->rx_msgs[i].msg_hdr.msg_controllen =
+			    sizeof(u->rx_cmsg[i].buf);
+		}
 		r = recvmmsg(p->fd, u->rx_msgs, BENCH_RX_BATCH, MSG_DONTWAIT,
 			     NULL);
 		if (r < 0) {
@@ -964,10 +1002,22 @@ static int udp_recv(struct bench_port *p)
 			return -errno;
 		}
 		now = now_ns();
-		for (i = 0; i < r; i++)
-			sink_frame(p->w, p, u->rx_buf + (size_t)i * u->rx_slot,
-				   u->rx_msgs[i].msg_len, now);
-		total += r;
+		for (i = 0; i < r; i++) {
+			const uint8_t *d = u->rx_buf + (size_t)i * u->rx_slot;
+			size_t len = u->rx_msgs[i].msg_len, seg = 0, off;
+
+			if (u->gro)
+				seg = udp_gro_size(&u->rx_msgs[i].msg_hdr);
+			if (!seg || seg >= len) {
+				sink_frame(p->w, p, d, len, now);
+				total++;
+				continue;
+			}
+			for (off = 0; off < len; off += seg, total++)
+				sink_frame(p->w, p, d + off,
+					   len - off < seg ? len - off : seg,
+					   now);
+		}
 		if (r < BENCH_RX_BATCH)
 			break;
 	}

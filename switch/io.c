@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "io_internal.h"
@@ -259,6 +261,33 @@ static bool io_chan_zero_is_eof(int fd, const struct io_chan_cfg *cfg)
 	return type == SOCK_SEQPACKET;
 }
 
+/* io_chan_udp_offload() - set up the UDP flags; a socket that takes no
+ * UDP_GRO just receives plain datagrams */
+static void io_chan_udp_offload(struct io_chan *c)
+{
+	int one = 1, proto = 0;
+	socklen_t len = sizeof(proto);
+
+	if (!(c->cfg.flags & (IO_CHAN_F_UDP_GRO | IO_CHAN_F_UDP_GSO)))
+		return;
+	/* Other sockets would take the UDP control messages silently (a
+	 * unix socket ignores them) and glue the frames together */
+	if (c->cfg.kind != IO_CHAN_DGRAM || (c->cfg.flags & IO_CHAN_F_RW) ||
+	    getsockopt(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0 ||
+	    proto != IPPROTO_UDP) {
+		c->cfg.flags &= ~(unsigned)(IO_CHAN_F_UDP_GRO |
+					    IO_CHAN_F_UDP_GSO);
+		return;
+	}
+	if ((c->cfg.flags & IO_CHAN_F_UDP_GRO) &&
+	    setsockopt(c->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0) {
+		log_debug("io: fd %d: no UDP GRO: %s", c->fd, strerror(errno));
+		c->cfg.flags &= ~(unsigned)IO_CHAN_F_UDP_GRO;
+	}
+	if (c->cfg.flags & IO_CHAN_F_UDP_GSO)
+		c->gso_max = IO_GSO_BYTES_MAX;
+}
+
 struct io_chan *io_chan_open(int fd, const struct io_chan_cfg *cfg,
 			     struct nh_error **errp)
 {
@@ -281,6 +310,7 @@ struct io_chan *io_chan_open(int fd, const struct io_chan_cfg *cfg,
 	c->max_msg = cfg->max_msg ? cfg->max_msg : IO_MSG_MAX;
 	c->txq_cap = cfg->txq_max ? cfg->txq_max : IO_TXQ_DEFAULT;
 	c->eof_on_zero = io_chan_zero_is_eof(fd, cfg);
+	io_chan_udp_offload(c);
 	c->txq = calloc(c->txq_cap, sizeof(*c->txq));
 	if (!c->txq)
 		goto nomem;
@@ -471,6 +501,115 @@ bool io_rx_error_transient(int err)
 	default:
 		return false;
 	}
+}
+
+/* ---- UDP segmentation offload ---------------------------------------- */
+
+unsigned io_gro_size(const struct cmsghdr *cm)
+{
+	int v;
+
+	if (cm->cmsg_level != SOL_UDP || cm->cmsg_type != UDP_GRO ||
+	    cm->cmsg_len < CMSG_LEN(sizeof(v)))
+		return 0;
+	memcpy(&v, CMSG_DATA(cm), sizeof(v));
+	return v > 0 ? (unsigned)v : 0;
+}
+
+unsigned io_rx_split(const struct io_chan *c, const uint8_t *data, size_t len,
+		     bool trunc, unsigned gso, struct io_msg *out,
+		     unsigned room, size_t *off)
+{
+	size_t pos = *off;
+	unsigned k = 0;
+
+	/* A plain datagram, or one the kernel cut: one message as it is */
+	if (!gso || trunc || gso >= len) {
+		if (!room)
+			return 0;
+		out->data = data;
+		out->len = len;
+		out->truncated = trunc;
+		if (len > c->max_msg) {
+			out->len = c->max_msg;
+			out->truncated = true;
+		}
+		out->src = NULL;
+		out->srclen = 0;
+		*off = 0;
+		return 1;
+	}
+	while (k < room && pos < len) {
+		size_t seg = len - pos < gso ? len - pos : gso;
+		struct io_msg *m = &out[k++];
+
+		m->data = data + pos;
+		m->len = seg > c->max_msg ? c->max_msg : seg;
+		m->truncated = seg > c->max_msg;
+		m->src = NULL;
+		m->srclen = 0;
+		pos += seg;
+	}
+	*off = pos < len ? pos : 0;
+	return k;
+}
+
+unsigned io_gso_run(const struct io_chan *c, const uint32_t *mlen, unsigned n)
+{
+	uint32_t seg;
+	size_t total;
+	unsigned k = 1;
+
+	if (!n)
+		return 0;
+	seg = mlen[0];
+	if (!(c->cfg.flags & IO_CHAN_F_UDP_GSO) || n < 2 || !seg ||
+	    seg > c->gso_max)
+		return 1;
+	total = seg;
+	while (k < n && k < IO_GSO_SEGS_MAX && mlen[k] && mlen[k] <= seg &&
+	       total + mlen[k] <= IO_GSO_BYTES_MAX) {
+		total += mlen[k];
+		if (mlen[k++] < seg)
+			break; /* a shorter one ends the run */
+	}
+	return k;
+}
+
+void io_gso_cmsg(struct msghdr *mh, void *buf, unsigned size)
+{
+	struct cmsghdr *cm;
+	uint16_t v = (uint16_t)size;
+
+	memset(buf, 0, IO_UDP_CMSG_SPACE);
+	mh->msg_control = buf;
+	mh->msg_controllen = CMSG_SPACE(sizeof(v));
+	cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(v));
+	memcpy(CMSG_DATA(cm), &v, sizeof(v));
+}
+
+bool io_gso_refused(struct io_chan *c, int err, size_t size)
+{
+	if (err != -EINVAL && err != -EIO && err != -EOPNOTSUPP)
+		return false;
+	/* Another send of the same batch already said so */
+	if (!(c->cfg.flags & IO_CHAN_F_UDP_GSO) || size > c->gso_max)
+		return true;
+	if (!c->gso_good) {
+		log_debug("io: fd %d: the kernel refuses UDP GSO (%s); sending "
+			  "datagrams one by one", c->fd, strerror(-err));
+		c->cfg.flags &= ~(unsigned)IO_CHAN_F_UDP_GSO;
+		c->gso_max = 0;
+	} else {
+		log_debug("io: fd %d: UDP GSO refused for %zu-byte datagrams "
+			  "(%s); sending those one by one", c->fd, size,
+			  strerror(-err));
+		c->gso_max = size - 1;
+	}
+	return true;
 }
 
 /* ---- transmit accounting -------------------------------------------- */

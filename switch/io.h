@@ -80,6 +80,13 @@ enum io_chan_kind {
 #define IO_CHAN_F_RW	  0x1 /* read()/write() instead of socket calls */
 #define IO_CHAN_F_SRCADDR 0x2 /* report each datagram's source address */
 #define IO_CHAN_F_NOCLOSE 0x4 /* io_chan_close() leaves the fd open */
+/* UDP sockets only.  The wire stays one frame per datagram; these change
+ * how many datagrams cross the kernel per call. */
+#define IO_CHAN_F_UDP_GRO 0x8 /* receive coalesced (UDP_GRO); the engine
+			       * splits them: on_recv() sees datagrams */
+#define IO_CHAN_F_UDP_GSO 0x10 /* send runs of equal-length messages as one
+				* UDP_SEGMENT send; dropped for the channel
+				* if the kernel refuses it */
 
 #define IO_HDR_MAX	  32  /* largest per-frame header a channel adds */
 #define IO_TXQ_DEFAULT	  1024 /* frames a channel queues for sending */
@@ -183,7 +190,8 @@ void io_chan_pause(struct io_chan *c);
 void io_chan_resume(struct io_chan *c);
 
 struct io_chan_stats {
-	uint64_t rx_msgs, rx_bytes;	/* messages (dgram) / bytes (stream) */
+	uint64_t rx_msgs, rx_bytes;	/* datagrams (dgram; GRO segments
+					 * each) / bytes (stream) */
 	uint64_t tx_msgs, tx_bytes;	/* frames written, bytes incl headers */
 	uint64_t tx_errors;		/* frames the kernel refused */
 	uint64_t rx_errors;		/* dgram receive errors survived

@@ -4,9 +4,11 @@
  * For kernels or containers without a usable io_uring.  Owns one uv_poll_t
  * per channel and the engine's scratch batches: received datagrams are
  * read with recvmmsg() (read() per message for IO_CHAN_F_RW), one on_recv()
- * per batch; frames are sent straight from io_chan_send() with sendmmsg()
- * (writev() per frame for F_RW, one gathering sendmsg/writev for streams),
- * and the channel waits for POLLOUT only when the kernel pushes back.
+ * per batch (UDP GRO messages split into their datagrams, a burst per
+ * call); frames are sent straight from io_chan_send() with sendmmsg() (runs
+ * of them as one UDP GSO message where the channel asks for it; writev() per
+ * frame for F_RW, one gathering sendmsg/writev for streams), and the
+ * channel waits for POLLOUT only when the kernel pushes back.
  *
  * Behaves like the io_uring engine: same accounting (io.c's helpers), same
  * callbacks, same ordering.  Must never: keep a scratch batch in use across
@@ -29,6 +31,7 @@
 
 #define IO_EP_RX_ROUNDS	   4	/* receive batches per wakeup, for fairness */
 #define IO_EP_RX_STRIDE	   ((IO_MSG_MAX + 1 + 63) & ~63)
+#define IO_EP_TX_FRAMES	   (4 * FRAME_BURST_MAX) /* frames per sendmmsg */
 
 struct io_ep_chan {
 	struct io_chan c;
@@ -56,11 +59,16 @@ static struct io_ep {
 	struct iovec riov[FRAME_BURST_MAX];
 	struct sockaddr_storage raddr[FRAME_BURST_MAX];
 	struct io_msg rmsg[FRAME_BURST_MAX];
+	uint64_t rctl[FRAME_BURST_MAX][IO_UDP_CMSG_SPACE / 8]; /* UDP_GRO */
 
-	/* Transmit batch */
+	/* Transmit batch: up to IO_EP_TX_FRAMES frames in FRAME_BURST_MAX
+	 * messages (a UDP GSO message carries several), iovecs in order */
 	struct mmsghdr tmm[FRAME_BURST_MAX];
-	struct iovec tiov[FRAME_BURST_MAX][2];
-	uint8_t thdr[FRAME_BURST_MAX][IO_HDR_MAX];
+	unsigned tcnt[FRAME_BURST_MAX];		/* frames per message */
+	uint64_t tctl[FRAME_BURST_MAX][IO_UDP_CMSG_SPACE / 8];
+	struct iovec tiov[2 * IO_EP_TX_FRAMES];
+	uint8_t thdr[IO_EP_TX_FRAMES][IO_HDR_MAX];
+	uint32_t tlen[IO_EP_TX_FRAMES];		/* header + frame */
 	struct iovec siov[IO_STREAM_IOV];
 } ep;
 
@@ -145,18 +153,19 @@ static bool io_ep_rx_error(struct io_chan *c, int err)
 	return false;
 }
 
-/* io_ep_rx_deliver() - the first @n messages of the batch to on_recv() */
-static void io_ep_rx_deliver(struct io_chan *c, unsigned n)
+/* io_ep_rx_deliver() - @n messages of @msgs to on_recv() */
+static void io_ep_rx_deliver(struct io_chan *c, const struct io_msg *msgs,
+			     unsigned n)
 {
 	uint64_t bytes = 0;
 
 	if (!n || c->closing || c->failed)
 		return;
 	for (unsigned i = 0; i < n; i++)
-		bytes += ep.rmsg[i].len;
+		bytes += msgs[i].len;
 	c->st.rx_msgs += n;
 	c->st.rx_bytes += bytes;
-	c->cfg.on_recv(c, ep.rmsg, n);
+	c->cfg.on_recv(c, msgs, n);
 }
 
 /* io_ep_rx_msg() - fill rmsg[@i] from a receive of @len bytes */
@@ -182,10 +191,69 @@ static void io_ep_rx_msg(struct io_chan *c, unsigned i, size_t len,
 	}
 }
 
+/* io_ep_msg_gro() - the UDP_GRO segment size of received message @mh */
+static unsigned io_ep_msg_gro(struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+	     cm = CMSG_NXTHDR(mh, cm)) {
+		unsigned gso = io_gro_size(cm);
+
+		if (gso)
+			return gso;
+	}
+	return 0;
+}
+
+/**
+ * io_ep_rx_gro() - deliver @r received messages, coalesced ones split
+ *
+ * Segments are gathered in a second array and handed over a burst at a
+ * time; the receive buffers stay untouched meanwhile (only this function
+ * reads into them, and it does not nest).
+ * Return: false if the channel stopped during a callback.
+ */
+static bool io_ep_rx_gro(struct io_chan *c, unsigned r)
+{
+	struct io_msg *seg = ep.rmsg;
+	bool srcaddr = c->cfg.flags & IO_CHAN_F_SRCADDR;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < r; i++) {
+		struct msghdr *mh = &ep.rmm[i].msg_hdr;
+		const uint8_t *data = ep.rbuf + (size_t)i * IO_EP_RX_STRIDE;
+		unsigned gso = io_ep_msg_gro(mh);
+		size_t off = 0;
+
+		do {
+			unsigned got = io_rx_split(
+				c, data, ep.rmm[i].msg_len,
+				(mh->msg_flags & MSG_TRUNC) != 0, gso, seg + k,
+				FRAME_BURST_MAX - k, &off);
+
+			for (unsigned j = k; srcaddr && j < k + got; j++) {
+				seg[j].src =
+					(const struct sockaddr *)&ep.raddr[i];
+				seg[j].srclen = mh->msg_namelen;
+			}
+			k += got;
+			if (k == FRAME_BURST_MAX) {
+				io_ep_rx_deliver(c, seg, k);
+				k = 0;
+				if (c->closing || c->failed)
+					return false;
+			}
+		} while (off);
+	}
+	io_ep_rx_deliver(c, seg, k);
+	return !c->closing && !c->failed;
+}
+
 /* io_ep_rx_dgram_sock() - one recvmmsg() batch; false when drained */
 static bool io_ep_rx_dgram_sock(struct io_chan *c)
 {
 	bool srcaddr = c->cfg.flags & IO_CHAN_F_SRCADDR;
+	bool gro = c->cfg.flags & IO_CHAN_F_UDP_GRO;
+	size_t buflen = io_rx_buflen(c);
 	unsigned n = 0;
 	bool eof = false;
 	int r;
@@ -194,13 +262,13 @@ static bool io_ep_rx_dgram_sock(struct io_chan *c)
 		struct msghdr *mh = &ep.rmm[i].msg_hdr;
 
 		ep.riov[i].iov_base = ep.rbuf + (size_t)i * IO_EP_RX_STRIDE;
-		ep.riov[i].iov_len = c->max_msg + 1;
+		ep.riov[i].iov_len = buflen;
 		mh->msg_name = srcaddr ? &ep.raddr[i] : NULL;
 		mh->msg_namelen = srcaddr ? sizeof(ep.raddr[i]) : 0;
 		mh->msg_iov = &ep.riov[i];
 		mh->msg_iovlen = 1;
-		mh->msg_control = NULL;
-		mh->msg_controllen = 0;
+		mh->msg_control = gro ? ep.rctl[i] : NULL;
+		mh->msg_controllen = gro ? sizeof(ep.rctl[i]) : 0;
 		mh->msg_flags = 0;
 	}
 	do
@@ -209,6 +277,8 @@ static bool io_ep_rx_dgram_sock(struct io_chan *c)
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return io_ep_rx_error(c, -errno);
+	if (gro)
+		return io_ep_rx_gro(c, (unsigned)r) && r == FRAME_BURST_MAX;
 	for (; n < (unsigned)r; n++) {
 		size_t len = ep.rmm[n].msg_len;
 
@@ -219,7 +289,7 @@ static bool io_ep_rx_dgram_sock(struct io_chan *c)
 		io_ep_rx_msg(c, n, len,
 			     ep.rmm[n].msg_hdr.msg_flags & MSG_TRUNC);
 	}
-	io_ep_rx_deliver(c, n);
+	io_ep_rx_deliver(c, ep.rmsg, n);
 	if (eof) {
 		io_chan_fail(c, 0);
 		return false;
@@ -253,7 +323,7 @@ static bool io_ep_rx_dgram_rw(struct io_chan *c)
 		}
 		break;
 	}
-	io_ep_rx_deliver(c, n);
+	io_ep_rx_deliver(c, ep.rmsg, n);
 	if (eof) {
 		io_chan_fail(c, 0);
 		return false;
@@ -306,48 +376,85 @@ static void io_ep_on_readable(struct io_ep_chan *ec)
 
 /* ---- transmit ------------------------------------------------------------ */
 
-/* io_ep_tx_dgram_sock() - sendmmsg() the queue, a burst at a time */
+/**
+ * io_ep_tx_build() - messages for the next sendmmsg() of the queue
+ *
+ * Headers and lengths of up to IO_EP_TX_FRAMES frames first, then one
+ * message per frame, or per run of frames with IO_CHAN_F_UDP_GSO
+ * (io_gso_run: a UDP_SEGMENT control message says where to cut).
+ * Return: messages built; tcnt[] says how many frames each carries.
+ */
+static unsigned io_ep_tx_build(struct io_chan *c)
+{
+	unsigned nf = c->txq_len < IO_EP_TX_FRAMES ? c->txq_len
+						   : IO_EP_TX_FRAMES;
+	unsigned nm = 0, fi = 0, vi = 0;
+
+	for (unsigned i = 0; i < nf; i++) {
+		struct frame *f = io_txq_at(c, i);
+
+		ep.tlen[i] = io_tx_header(c, f, ep.thdr[i]) + f->len;
+	}
+	while (fi < nf && nm < FRAME_BURST_MAX) {
+		struct msghdr *mh = &ep.tmm[nm].msg_hdr;
+		unsigned run = io_gso_run(c, ep.tlen + fi, nf - fi);
+
+		memset(mh, 0, sizeof(*mh));
+		if (c->cfg.destlen) {
+			mh->msg_name = &c->dest;
+			mh->msg_namelen = c->cfg.destlen;
+		}
+		mh->msg_iov = &ep.tiov[vi];
+		for (unsigned j = fi; j < fi + run; j++) {
+			struct frame *f = io_txq_at(c, j);
+			unsigned hlen = ep.tlen[j] - f->len;
+
+			if (hlen) {
+				ep.tiov[vi].iov_base = ep.thdr[j];
+				ep.tiov[vi++].iov_len = hlen;
+			}
+			ep.tiov[vi].iov_base = f->data;
+			ep.tiov[vi++].iov_len = f->len;
+		}
+		mh->msg_iovlen = (size_t)(&ep.tiov[vi] - mh->msg_iov);
+		if (run > 1)
+			io_gso_cmsg(mh, ep.tctl[nm], ep.tlen[fi]);
+		ep.tcnt[nm++] = run;
+		fi += run;
+	}
+	return nm;
+}
+
+/* io_ep_tx_dgram_sock() - sendmmsg() the queue, a batch at a time */
 static int io_ep_tx_dgram_sock(struct io_ep_chan *ec, struct io_tx_drops *dr)
 {
 	struct io_chan *c = &ec->c;
 
 	while (c->txq_len) {
-		unsigned n = c->txq_len < FRAME_BURST_MAX ? c->txq_len
-							  : FRAME_BURST_MAX;
-		int r;
+		unsigned n = io_ep_tx_build(c), fi = 0;
+		int r, err;
 
-		for (unsigned i = 0; i < n; i++) {
-			struct frame *f = io_txq_at(c, i);
-			struct msghdr *mh = &ep.tmm[i].msg_hdr;
-			unsigned hlen = io_tx_header(c, f, ep.thdr[i]);
-			unsigned cnt = 0;
-
-			if (hlen) {
-				ep.tiov[i][cnt].iov_base = ep.thdr[i];
-				ep.tiov[i][cnt++].iov_len = hlen;
-			}
-			ep.tiov[i][cnt].iov_base = f->data;
-			ep.tiov[i][cnt++].iov_len = f->len;
-			memset(mh, 0, sizeof(*mh));
-			if (c->cfg.destlen) {
-				mh->msg_name = &c->dest;
-				mh->msg_namelen = c->cfg.destlen;
-			}
-			mh->msg_iov = ep.tiov[i];
-			mh->msg_iovlen = cnt;
-		}
 		r = sendmmsg(c->fd, ep.tmm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r > 0) {
-			for (int i = 0; i < r; i++)
-				io_tx_complete(c, (int)ep.tmm[i].msg_len, dr);
+			for (int i = 0; i < r; i++) {
+				if (ep.tcnt[i] > 1 && ep.tlen[fi] > c->gso_good)
+					c->gso_good = ep.tlen[fi];
+				for (unsigned j = 0; j < ep.tcnt[i]; j++)
+					io_tx_complete(c, (int)ep.tlen[fi++],
+						       dr);
+			}
 			continue;
 		}
-		if (errno == EINTR)
+		err = -errno;
+		if (err == -EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
+		if (err == -EAGAIN || err == -EWOULDBLOCK)
 			return -EAGAIN;
-		/* The head frame was refused; the rest may well go */
-		io_tx_complete(c, -errno, dr);
+		/* The head message was refused; the rest may well go */
+		if (ep.tcnt[0] > 1 && io_gso_refused(c, err, ep.tlen[0]))
+			continue;
+		for (unsigned j = 0; j < ep.tcnt[0]; j++)
+			io_tx_complete(c, err, dr);
 	}
 	return 0;
 }
@@ -364,12 +471,12 @@ static int io_ep_tx_dgram_rw(struct io_ep_chan *ec, struct io_tx_drops *dr)
 		ssize_t r;
 
 		if (hlen) {
-			ep.tiov[0][cnt].iov_base = ep.thdr[0];
-			ep.tiov[0][cnt++].iov_len = hlen;
+			ep.tiov[cnt].iov_base = ep.thdr[0];
+			ep.tiov[cnt++].iov_len = hlen;
 		}
-		ep.tiov[0][cnt].iov_base = f->data;
-		ep.tiov[0][cnt++].iov_len = f->len;
-		r = writev(c->fd, ep.tiov[0], (int)cnt);
+		ep.tiov[cnt].iov_base = f->data;
+		ep.tiov[cnt++].iov_len = f->len;
+		r = writev(c->fd, ep.tiov, (int)cnt);
 		if (r >= 0) {
 			io_tx_complete(c, (int)r, dr);
 			continue;
@@ -614,7 +721,8 @@ static void io_ep_stop(void)
 
 static const char *io_ep_features(void)
 {
-	return "recvmmsg/sendmmsg batches, gathering stream writes";
+	return "recvmmsg/sendmmsg batches, UDP GSO/GRO, gathering stream "
+	       "writes";
 }
 
 const struct io_engine_ops io_ep_engine = {

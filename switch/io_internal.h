@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <netinet/udp.h>
 #include <uv.h>
 
 #include "io.h"
@@ -32,6 +33,20 @@
 /* Frames gathered into one stream write (two iovecs each) */
 #define IO_STREAM_GATHER  64
 #define IO_STREAM_IOV	  (2 * IO_STREAM_GATHER)
+
+/* UDP segmentation offload (IO_CHAN_F_UDP_GSO): one send carries at most
+ * this many datagrams and payload bytes */
+#define IO_GSO_SEGS_MAX	  64
+#define IO_GSO_BYTES_MAX  65000
+/* Control buffer for one UDP_SEGMENT (u16) or UDP_GRO (int) cmsg */
+#define IO_UDP_CMSG_SPACE CMSG_SPACE(sizeof(int))
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 /* A tiny intrusive doubly-linked list, for the engines' work lists */
 struct io_list {
@@ -88,6 +103,10 @@ struct io_chan {
 	bool eof_on_zero;		/* a 0-byte read means end of stream */
 
 	size_t max_msg;			/* dgram: largest message received whole */
+	/* dgram with IO_CHAN_F_UDP_GSO: longest message sent segmented (the
+	 * kernel refused a longer one); longest one a segmented send has
+	 * worked for (0: none yet) */
+	size_t gso_max, gso_good;
 
 	/* Transmit queue: a ring of frame references, oldest at txq_head.
 	 * The first tx_busy of them belong to an operation in flight. */
@@ -331,6 +350,60 @@ void io_chan_fail(struct io_chan *c, int err);
  * release on the loop.
  */
 void io_chan_quiesced(struct io_chan *c);
+
+/* io_rx_buflen() - bytes a datagram receive asks for: a coalesced (GRO)
+ * message may be as long as any datagram, whatever max_msg says */
+static inline size_t io_rx_buflen(const struct io_chan *c)
+{
+	return (c->cfg.flags & IO_CHAN_F_UDP_GRO) ? IO_MSG_MAX + 1
+						  : c->max_msg + 1;
+}
+
+/**
+ * io_gro_size() - the segment size a UDP_GRO control message carries
+ * Return: the size, or 0 if @cm is another control message.
+ */
+unsigned io_gro_size(const struct cmsghdr *cm);
+
+/**
+ * io_rx_split() - cut one received message into the datagrams it holds
+ * @c:		the channel
+ * @data:	the message (@len bytes; @trunc: the kernel cut it)
+ * @gso:	segment size from UDP_GRO, 0 for a plain datagram
+ * @out:	@room entries at most
+ * @off:	in: where the previous call stopped (0 at first); out: where
+ *		this one stopped, 0 once the message is consumed
+ *
+ * Fills @out with the segments (@gso bytes each, the last may be shorter),
+ * each cut to max_msg with truncated set when longer; src is left to the
+ * caller.  Return: entries filled.
+ */
+unsigned io_rx_split(const struct io_chan *c, const uint8_t *data, size_t len,
+		     bool trunc, unsigned gso, struct io_msg *out,
+		     unsigned room, size_t *off);
+
+/**
+ * io_gso_run() - how many messages, from the first of @mlen, go in one send
+ * @mlen:	lengths (header + frame) of the @n next queued messages
+ *
+ * With IO_CHAN_F_UDP_GSO: a run of equal lengths, possibly ended by one
+ * shorter message, within IO_GSO_SEGS_MAX, IO_GSO_BYTES_MAX and gso_max.
+ * Return: 1 for a plain send, more for a UDP_SEGMENT send, 0 if @n is 0.
+ */
+unsigned io_gso_run(const struct io_chan *c, const uint32_t *mlen, unsigned n);
+
+/* io_gso_cmsg() - put a UDP_SEGMENT of @size in @mh, using @buf
+ * (IO_UDP_CMSG_SPACE bytes, 8-byte aligned) */
+void io_gso_cmsg(struct msghdr *mh, void *buf, unsigned size);
+
+/**
+ * io_gso_refused() - a segmented send of @size-byte messages failed: @err
+ * Return: true if the kernel refused the segmentation (EINVAL, EIO,
+ * EOPNOTSUPP): the group must go again unsegmented, which this arranges
+ * (never again on this channel if no segmented send has worked yet, else
+ * not for messages this long).  false: a plain error for every frame.
+ */
+bool io_gso_refused(struct io_chan *c, int err, size_t size);
 
 /* io_rx_error_transient() - may a datagram channel carry on after @err? */
 bool io_rx_error_transient(int err);

@@ -12,11 +12,14 @@
  *                 without multishot, IO_UR_RX_NSLOTS single-shot recvmsgs
  *                 into private buffers); completions of one CQE batch are
  *                 delivered as one on_recv() per channel, then the buffers
- *                 go straight back.  Sends: one batch of non-blocking
- *                 SENDMSGs per channel in flight, issued in order; a frame
- *                 the kernel has no room for (-EAGAIN) stays queued and the
- *                 channel waits for POLLOUT, then sends linked chains (so a
- *                 later frame cannot overtake it) until it is calm again.
+ *                 go straight back (a UDP GRO message, split into its
+ *                 datagrams, gives its buffer back with the last of them).
+ *                 Sends: one batch of non-blocking SENDMSGs per channel in
+ *                 flight (one per run of frames with UDP GSO), issued in
+ *                 order; a frame the kernel has no room for (-EAGAIN)
+ *                 stays queued and the channel waits for POLLOUT, then
+ *                 sends linked chains (so a later frame cannot overtake
+ *                 it) until it is calm again.
  *   dgram F_RW    one multishot read into the provided-buffer ring (6.7+;
  *                 else single-shot reads into private buffers); WRITEVs,
  *                 batched like the sends above.
@@ -70,7 +73,7 @@
 
 _Static_assert(IO_UR_BUF_SIZE >= sizeof(struct io_uring_recvmsg_out) +
 					 sizeof(struct sockaddr_storage) +
-					 IO_MSG_MAX,
+					 IO_UDP_CMSG_SPACE + IO_MSG_MAX + 1,
 	       "a provided buffer must hold the largest message");
 _Static_assert(IO_UR_TX_CHAIN_MAX <= 256 && IO_UR_RX_NSLOTS <= 256,
 	       "indexes must fit the tag");
@@ -103,18 +106,26 @@ enum io_ur_slot_state {
 	IO_UR_SLOT_HELD, /* data waits in the batch for on_recv() */
 };
 
+/* rb_ref of a message whose buffer goes back with a later one (the
+ * segments of one coalesced message share it; the last one returns it) */
+#define IO_UR_NOREF 0xffffu
+
 struct io_ur_rxslot {
 	struct msghdr mh;
 	struct iovec iov;
 	struct sockaddr_storage addr;
+	uint64_t ctl[IO_UDP_CMSG_SPACE / 8];	/* UDP_GRO */
 	uint8_t *buf;
 	enum io_ur_slot_state state;
 };
 
+/* One dgram send in flight: one frame, or a run of them (UDP GSO).  Its
+ * iovecs, headers and control message live in the channel until the
+ * whole batch has completed. */
 struct io_ur_txslot {
 	struct msghdr mh;
-	struct iovec iov[2];
-	uint8_t hdr[IO_HDR_MAX];
+	uint64_t ctl[IO_UDP_CMSG_SPACE / 8];	/* UDP_SEGMENT */
+	unsigned first, nframes;	/* positions in the queue */
 	int res;
 };
 
@@ -142,14 +153,18 @@ struct io_ur_chan {
 	uint8_t *rxmem;
 	size_t rxmem_len;
 
-	/* Transmit: one batch (dgram) or one write (stream) in flight */
+	/* Transmit: one batch (dgram) or one write (stream) in flight;
+	 * tx_chain counts its operations, c.tx_busy its frames */
 	unsigned tx_chain, tx_cqes;
 	bool tx_linked;		 /* the batch in flight is a linked chain */
 	bool tx_pressure;	 /* -EAGAIN seen lately: link the sends */
 	bool tx_blocking;	 /* the fd refused RWF_NOWAIT */
 	unsigned tx_calm;	 /* batches since the last -EAGAIN */
 	struct io_ur_txslot *txs;
-	unsigned ntxs;
+	unsigned ntxs;		 /* frames (and operations) per batch */
+	struct iovec *tiov;	 /* 2 * ntxs, filled in order */
+	uint8_t (*thdr)[IO_HDR_MAX]; /* per frame of the batch */
+	uint32_t *tlen;		 /* per frame: header + frame */
 	struct msghdr smh;
 	struct iovec *siov;
 
@@ -303,12 +318,17 @@ static bool io_ur_slot_arm(struct io_ur_chan *uc, unsigned i)
 		return false;
 	if (c->cfg.flags & IO_CHAN_F_RW) {
 		io_uring_prep_read(sqe, c->fd, s->buf,
-				   (unsigned)(c->max_msg + 1), (uint64_t)-1);
+				   (unsigned)io_rx_buflen(c), (uint64_t)-1);
 	} else {
 		s->mh.msg_namelen = (c->cfg.flags & IO_CHAN_F_SRCADDR)
 					    ? sizeof(s->addr)
 					    : 0;
 		s->mh.msg_flags = 0;
+		if (c->cfg.flags & IO_CHAN_F_UDP_GRO) {
+			memset(s->ctl, 0, sizeof(s->ctl));
+			s->mh.msg_control = s->ctl;
+			s->mh.msg_controllen = sizeof(s->ctl);
+		}
 		io_uring_prep_recvmsg(sqe, c->fd, &s->mh, 0);
 	}
 	io_ur_sqe_fd(sqe, uc);
@@ -438,12 +458,14 @@ static void io_ur_deliver(struct io_ur_chan *uc)
 	uc->rb_n = 0;
 	if (io_ur_uses_bufs(uc)) {
 		for (unsigned i = 0; i < n; i++)
-			io_ur_buf_put(uc->rb_ref[i]);
+			if (uc->rb_ref[i] != IO_UR_NOREF)
+				io_ur_buf_put(uc->rb_ref[i]);
 		io_ur_buf_flush();
 		return;
 	}
 	for (unsigned i = 0; i < n; i++)
-		uc->rxs[uc->rb_ref[i]].state = IO_UR_SLOT_IDLE;
+		if (uc->rb_ref[i] != IO_UR_NOREF)
+			uc->rxs[uc->rb_ref[i]].state = IO_UR_SLOT_IDLE;
 	io_ur_rx_arm(uc);
 }
 
@@ -455,14 +477,54 @@ static void io_ur_deliver_all(void)
 	io_ur_buf_flush();
 }
 
-/* io_ur_rb_push() - the message just filled in at rb[rb_n] is complete */
-static void io_ur_rb_push(struct io_ur_chan *uc, unsigned ref)
+/* io_ur_rx_release() - buffer or slot @ref is free again, undelivered */
+static void io_ur_rx_release(struct io_ur_chan *uc, unsigned ref)
 {
-	uc->rb_ref[uc->rb_n++] = (uint16_t)ref;
-	if (uc->rb_n == 1)
-		io_list_add_tail(&ur.rxq, &uc->rb_node);
-	if (uc->rb_n == FRAME_BURST_MAX)
-		io_ur_deliver(uc);
+	if (io_ur_uses_bufs(uc))
+		io_ur_buf_put(ref);
+	else
+		uc->rxs[ref].state = IO_UR_SLOT_IDLE;
+}
+
+/**
+ * io_ur_rx_push() - add a received message's datagrams to the batch
+ * @gso:	UDP_GRO segment size, 0 for one plain datagram
+ * @ref:	its provided buffer or slot, released with the last datagram
+ *
+ * A full batch is delivered at once, so a coalesced message may span two
+ * batches (its buffer stays held in between); if the channel stops in a
+ * callback the rest is dropped and the buffer released.
+ */
+static void io_ur_rx_push(struct io_ur_chan *uc, const uint8_t *data,
+			  size_t len, bool trunc, unsigned gso,
+			  const struct sockaddr *src, socklen_t srclen,
+			  unsigned ref)
+{
+	struct io_chan *c = &uc->c;
+	size_t off = 0;
+
+	do {
+		unsigned got, n0 = uc->rb_n;
+
+		if (c->closing || c->failed) {
+			io_ur_rx_release(uc, ref);
+			return;
+		}
+		got = io_rx_split(c, data, len, trunc, gso, &uc->rb[n0],
+				  FRAME_BURST_MAX - n0, &off);
+		for (unsigned j = n0; j < n0 + got; j++) {
+			uc->rb[j].src = src;
+			uc->rb[j].srclen = srclen;
+			uc->rb_ref[j] = (uint16_t)IO_UR_NOREF;
+		}
+		if (!off)
+			uc->rb_ref[n0 + got - 1] = (uint16_t)ref;
+		uc->rb_n += got;
+		if (!n0)
+			io_list_add_tail(&ur.rxq, &uc->rb_node);
+		if (uc->rb_n == FRAME_BURST_MAX)
+			io_ur_deliver(uc);
+	} while (off);
 }
 
 /* io_ur_rx_error() - a receive ended with @res; decide what follows */
@@ -488,10 +550,11 @@ static void io_ur_rx_error(struct io_ur_chan *uc, int res)
 }
 
 /* io_ur_mshot_msg() - find the message in provided buffer @bid: behind the
- * recvmsg_out header and the name for recvmsg, at the start for read.
+ * recvmsg_out header, the name and the control messages for recvmsg (a
+ * UDP_GRO one gives *@gso), at the start for read.
  * Return: false if the buffer does not hold a valid message. */
 static bool io_ur_mshot_msg(struct io_ur_chan *uc, unsigned bid, int res,
-			    struct io_msg *m)
+			    struct io_msg *m, unsigned *gso)
 {
 	uint8_t *buf = ur.bufs + (size_t)bid * IO_UR_BUF_SIZE;
 	struct io_uring_recvmsg_out *o;
@@ -510,6 +573,13 @@ static bool io_ur_mshot_msg(struct io_ur_chan *uc, unsigned bid, int res,
 	m->data = io_uring_recvmsg_payload(o, &uc->mshot_mh);
 	m->len = io_uring_recvmsg_payload_length(o, res, &uc->mshot_mh);
 	m->truncated = (o->flags & MSG_TRUNC) != 0;
+	if (uc->mshot_mh.msg_controllen) {
+		for (struct cmsghdr *cm = io_uring_recvmsg_cmsg_firsthdr(
+			     o, &uc->mshot_mh);
+		     cm && !*gso;
+		     cm = io_uring_recvmsg_cmsg_nexthdr(o, &uc->mshot_mh, cm))
+			*gso = io_gro_size(cm);
+	}
 	if (uc->c.cfg.flags & IO_CHAN_F_SRCADDR) {
 		m->src = io_uring_recvmsg_name(o);
 		m->srclen = o->namelen < uc->mshot_mh.msg_namelen
@@ -529,21 +599,19 @@ static void io_ur_on_mshot(struct io_ur_chan *uc,
 		uc->mshot_armed = false;
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-		struct io_msg *m = &uc->rb[uc->rb_n];
+		unsigned gso = 0;
+		struct io_msg m;
 
 		if (res < 0 || c->closing || c->failed ||
-		    !io_ur_mshot_msg(uc, bid, res, m)) {
+		    !io_ur_mshot_msg(uc, bid, res, &m, &gso)) {
 			io_ur_buf_put(bid);
-		} else if (!m->len && c->eof_on_zero) {
+		} else if (!m.len && c->eof_on_zero) {
 			io_ur_buf_put(bid);
 			io_ur_deliver(uc);
 			io_chan_fail(c, 0);
 		} else {
-			if (m->len > c->max_msg) {
-				m->len = c->max_msg;
-				m->truncated = true;
-			}
-			io_ur_rb_push(uc, bid);
+			io_ur_rx_push(uc, m.data, m.len, m.truncated, gso,
+				      m.src, m.srclen, bid);
 		}
 	} else if (res == 0 && uc->rx_mode == IO_UR_RX_MSHOT_READ &&
 		   !c->closing) {
@@ -563,7 +631,6 @@ static void io_ur_on_slot(struct io_ur_chan *uc, unsigned idx, int res)
 {
 	struct io_chan *c = &uc->c;
 	struct io_ur_rxslot *s;
-	struct io_msg *m;
 
 	if (idx >= uc->nrxs)
 		return;
@@ -573,24 +640,26 @@ static void io_ur_on_slot(struct io_ur_chan *uc, unsigned idx, int res)
 	if (c->closing || c->failed)
 		return;
 	if (res > 0 || (res == 0 && !c->eof_on_zero)) {
-		m = &uc->rb[uc->rb_n];
-		m->data = s->buf;
-		m->len = (size_t)res;
-		m->truncated = false;
-		if ((size_t)res > c->max_msg) {
-			m->len = c->max_msg;
-			m->truncated = true;
+		const struct sockaddr *src = NULL;
+		socklen_t srclen = 0;
+		unsigned gso = 0;
+		bool trunc = false;
+
+		if (!(c->cfg.flags & IO_CHAN_F_RW)) {
+			trunc = (s->mh.msg_flags & MSG_TRUNC) != 0;
+			if (c->cfg.flags & IO_CHAN_F_SRCADDR) {
+				src = (const struct sockaddr *)&s->addr;
+				srclen = s->mh.msg_namelen;
+			}
 		}
-		if ((c->cfg.flags & IO_CHAN_F_SRCADDR) &&
-		    !(c->cfg.flags & IO_CHAN_F_RW)) {
-			m->src = (const struct sockaddr *)&s->addr;
-			m->srclen = s->mh.msg_namelen;
-		} else {
-			m->src = NULL;
-			m->srclen = 0;
+		if (c->cfg.flags & IO_CHAN_F_UDP_GRO) {
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&s->mh);
+			     cm && !gso; cm = CMSG_NXTHDR(&s->mh, cm))
+				gso = io_gro_size(cm);
 		}
 		s->state = IO_UR_SLOT_HELD;
-		io_ur_rb_push(uc, idx);
+		io_ur_rx_push(uc, s->buf, (size_t)res, trunc, gso, src,
+			      srclen, idx);
 		return;
 	}
 	if (res == 0) {
@@ -632,48 +701,73 @@ static void io_ur_on_stream_rx(struct io_ur_chan *uc, int res)
 /* ---- transmit ------------------------------------------------------------ */
 
 /**
- * io_ur_tx_dgram() - put the queued frames in flight, one operation each
+ * io_ur_tx_dgram() - put the queued frames in flight
  *
- * One non-blocking SENDMSG (WRITEV for F_RW) per frame, [header][frame].
- * The kernel issues them in order within the submission, so they leave in
- * order; only when a frame meets a full socket could a later one overtake
- * it.  So after an -EAGAIN the channel links its sends (a failed link
- * cancels the rest, which stay queued) until IO_UR_CALM_BATCHES batches
- * went through without one.  One batch per channel is in flight; frames
- * queued meanwhile wait for it.
+ * One non-blocking SENDMSG (WRITEV for F_RW) per frame, [header][frame],
+ * or, with IO_CHAN_F_UDP_GSO, per run of equal-length frames (io_gso_run)
+ * with a UDP_SEGMENT control message.  The kernel issues them in order
+ * within the submission, so they leave in order; only when a send meets a
+ * full socket could a later one overtake it.  So after an -EAGAIN the
+ * channel links its sends (a failed link cancels the rest, which stay
+ * queued) until IO_UR_CALM_BATCHES batches went through without one.  One
+ * batch per channel is in flight; frames queued meanwhile wait for it.
  */
 static void io_ur_tx_dgram(struct io_ur_chan *uc)
 {
 	struct io_chan *c = &uc->c;
-	unsigned n = c->txq_len < uc->ntxs ? c->txq_len : uc->ntxs;
+	unsigned nf = c->txq_len < uc->ntxs ? c->txq_len : uc->ntxs;
+	unsigned space, ns = 0, fi = 0, vi = 0;
 	bool link = uc->tx_pressure;
 
-	if (uc->tx_chain || uc->poll_out || !n)
+	if (uc->tx_chain || uc->poll_out || !nf)
 		return;
-	/* A chain split over two submissions would lose its ordering */
-	if (link && io_uring_sq_space_left(&ur.ring) < n)
-		io_ur_submit();
-	if (io_uring_sq_space_left(&ur.ring) < n)
-		n = io_uring_sq_space_left(&ur.ring);
-	if (!n) {
+	space = io_uring_sq_space_left(&ur.ring);
+	if (!space) {
 		io_ur_work(uc, IO_UR_W_TX);
 		return;
 	}
-	for (unsigned i = 0; i < n; i++) {
+	/* The operations first: one per frame or run of frames.  A run of a
+	 * size not yet known to work is linked with what follows, so if the
+	 * kernel refuses it nothing later overtakes it while it goes again
+	 * unsegmented. */
+	for (unsigned i = 0; i < nf; i++) {
 		struct frame *f = io_txq_at(c, i);
-		struct io_ur_txslot *t = &uc->txs[i];
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring);
-		unsigned hlen = io_tx_header(c, f, t->hdr);
-		unsigned cnt = 0;
 
-		if (hlen) {
-			t->iov[cnt].iov_base = t->hdr;
-			t->iov[cnt++].iov_len = hlen;
+		uc->tlen[i] = io_tx_header(c, f, uc->thdr[i]) + f->len;
+	}
+	while (fi < nf && ns < space) {
+		struct io_ur_txslot *t = &uc->txs[ns++];
+
+		t->first = fi;
+		t->nframes = (c->cfg.flags & IO_CHAN_F_RW)
+				     ? 1
+				     : io_gso_run(c, uc->tlen + fi, nf - fi);
+		if (t->nframes > 1 && uc->tlen[fi] > c->gso_good)
+			link = true;
+		fi += t->nframes;
+	}
+	/* A chain split over two submissions would lose its ordering */
+	if (link && io_uring_sq_space_left(&ur.ring) < ns)
+		io_ur_submit();
+	for (unsigned i = 0; i < ns; i++) {
+		struct io_ur_txslot *t = &uc->txs[i];
+		struct iovec *iov = &uc->tiov[vi];
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ur.ring);
+
+		for (unsigned j = t->first; j < t->first + t->nframes; j++) {
+			struct frame *f = io_txq_at(c, j);
+			unsigned hlen = uc->tlen[j] - f->len;
+
+			if (hlen) {
+				uc->tiov[vi].iov_base = uc->thdr[j];
+				uc->tiov[vi++].iov_len = hlen;
+			}
+			uc->tiov[vi].iov_base = f->data;
+			uc->tiov[vi++].iov_len = f->len;
 		}
-		t->iov[cnt].iov_base = f->data;
-		t->iov[cnt++].iov_len = f->len;
 		if (c->cfg.flags & IO_CHAN_F_RW) {
-			io_uring_prep_writev(sqe, c->fd, t->iov, cnt,
+			io_uring_prep_writev(sqe, c->fd, iov,
+					     (unsigned)(&uc->tiov[vi] - iov),
 					     (uint64_t)-1);
 			if (!uc->tx_blocking)
 				sqe->rw_flags = RWF_NOWAIT;
@@ -683,22 +777,25 @@ static void io_ur_tx_dgram(struct io_ur_chan *uc)
 				t->mh.msg_name = &c->dest;
 				t->mh.msg_namelen = c->cfg.destlen;
 			}
-			t->mh.msg_iov = t->iov;
-			t->mh.msg_iovlen = cnt;
+			t->mh.msg_iov = iov;
+			t->mh.msg_iovlen = (size_t)(&uc->tiov[vi] - iov);
+			if (t->nframes > 1)
+				io_gso_cmsg(&t->mh, t->ctl,
+					    uc->tlen[t->first]);
 			io_uring_prep_sendmsg(sqe, c->fd, &t->mh,
 					      MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
 		io_ur_sqe_fd(sqe, uc);
 		sqe->user_data = io_tag(IO_UR_SEND, i, c);
-		if (link && i + 1 < n)
+		if (link && i + 1 < ns)
 			sqe->flags |= IOSQE_IO_LINK;
 		t->res = 0;
 	}
-	uc->inflight += n;
-	uc->tx_chain = n;
+	uc->inflight += ns;
+	uc->tx_chain = ns;
 	uc->tx_cqes = 0;
 	uc->tx_linked = link;
-	c->tx_busy = n;
+	c->tx_busy = fi;
 }
 
 /* io_ur_tx_keep() - should the frame whose send ended with @r go again?
@@ -733,28 +830,41 @@ static void io_ur_on_dgram_sent(struct io_ur_chan *uc, unsigned idx, int res)
 	struct io_chan *c = &uc->c;
 	struct io_tx_drops drops = { 0, 0 };
 	bool again = false;
-	unsigned n, keep;
+	unsigned keep;
 
 	if (idx >= uc->tx_chain)
 		return;
 	uc->txs[idx].res = res;
 	if (++uc->tx_cqes < uc->tx_chain)
 		return;
-	n = keep = uc->tx_chain;
-	uc->tx_chain = 0;
+	keep = c->tx_busy;
 	/* Backwards, so the kept frames settle, in order, at the end of the
 	 * batch's positions, and the front holds only finished ones */
-	for (unsigned i = n; i-- > 0;) {
-		struct frame *f = io_txq_at(c, i);
-		int r = uc->txs[i].res;
+	for (unsigned i = uc->tx_chain; i-- > 0;) {
+		const struct io_ur_txslot *t = &uc->txs[i];
+		int r = t->res;
+		bool kept;
 
 		if (r == -EAGAIN)
 			again = true;
-		if (io_ur_tx_keep(uc, r))
-			io_txq_set(c, --keep, f);
-		else
-			io_tx_account(c, f, r, &drops);
+		if (r >= 0 && t->nframes > 1 &&
+		    uc->tlen[t->first] > c->gso_good)
+			c->gso_good = uc->tlen[t->first];
+		kept = io_ur_tx_keep(uc, r) ||
+		       (r < 0 && t->nframes > 1 && !c->closing &&
+			io_gso_refused(c, r, uc->tlen[t->first]));
+		for (unsigned j = t->first + t->nframes; j-- > t->first;) {
+			struct frame *f = io_txq_at(c, j);
+
+			if (kept)
+				io_txq_set(c, --keep, f);
+			else
+				io_tx_account(c, f,
+					      r >= 0 ? (int)uc->tlen[j] : r,
+					      &drops);
+		}
 	}
+	uc->tx_chain = 0;
 	io_txq_advance(c, keep);
 	c->tx_busy = 0;
 	if (again) {
@@ -1056,7 +1166,7 @@ static void io_ur_efd_cb(uv_poll_t *h, int status, int events)
 static int io_ur_rx_slots_init(struct io_ur_chan *uc)
 {
 	struct io_chan *c = &uc->c;
-	size_t stride = (c->max_msg + 1 + 63) & ~(size_t)63;
+	size_t stride = (io_rx_buflen(c) + 63) & ~(size_t)63;
 
 	uc->nrxs = IO_UR_RX_NSLOTS;
 	uc->rxs = calloc(uc->nrxs, sizeof(*uc->rxs));
@@ -1075,7 +1185,7 @@ static int io_ur_rx_slots_init(struct io_ur_chan *uc)
 
 		s->buf = uc->rxmem + i * stride;
 		s->iov.iov_base = s->buf;
-		s->iov.iov_len = c->max_msg + 1;
+		s->iov.iov_len = io_rx_buflen(c);
 		s->mh.msg_iov = &s->iov;
 		s->mh.msg_iovlen = 1;
 		if (c->cfg.flags & IO_CHAN_F_SRCADDR)
@@ -1102,13 +1212,20 @@ static int io_ur_chan_start(struct io_chan *c, struct nh_error **errp)
 		uc->ntxs = c->txq_cap < IO_UR_TX_CHAIN_MAX ? c->txq_cap
 							   : IO_UR_TX_CHAIN_MAX;
 		uc->txs = calloc(uc->ntxs, sizeof(*uc->txs));
-		if (!uc->rb || !uc->rb_ref || !uc->txs) {
+		uc->tiov = calloc(2 * (size_t)uc->ntxs, sizeof(*uc->tiov));
+		uc->thdr = calloc(uc->ntxs, sizeof(*uc->thdr));
+		uc->tlen = calloc(uc->ntxs, sizeof(*uc->tlen));
+		if (!uc->rb || !uc->rb_ref || !uc->txs || !uc->tiov ||
+		    !uc->thdr || !uc->tlen) {
 			err = -ENOMEM;
 		} else if (ur.mshot && !(c->cfg.flags & IO_CHAN_F_RW)) {
 			uc->rx_mode = IO_UR_RX_MSHOT;
 			if (c->cfg.flags & IO_CHAN_F_SRCADDR)
 				uc->mshot_mh.msg_namelen =
 					sizeof(struct sockaddr_storage);
+			if (c->cfg.flags & IO_CHAN_F_UDP_GRO)
+				uc->mshot_mh.msg_controllen =
+					IO_UDP_CMSG_SPACE;
 		} else if (ur.read_mshot && (c->cfg.flags & IO_CHAN_F_RW)) {
 			uc->rx_mode = IO_UR_RX_MSHOT_READ;
 		} else {
@@ -1176,6 +1293,9 @@ static void io_ur_chan_free(struct io_chan *c)
 	free(uc->rb);
 	free(uc->rb_ref);
 	free(uc->txs);
+	free(uc->tiov);
+	free(uc->thdr);
+	free(uc->tlen);
 	free(uc->rxs);
 	free(uc->siov);
 	if (uc->rxmem)
@@ -1344,7 +1464,8 @@ static void io_ur_features_build(void)
 	unsigned fl = ur.ring.flags;
 
 	snprintf(ur.features, sizeof(ur.features),
-		 "kernel %u.%u; %s%s; batched dgram sends; %s%s%s%s",
+		 "kernel %u.%u; %s%s; batched dgram sends, UDP GSO/GRO; "
+		 "%s%s%s%s",
 		 ur.kver_major, ur.kver_minor,
 		 ur.mshot ? "multishot recvmsg, provided buffer ring"
 			  : "single-shot receives",

@@ -4,6 +4,8 @@
 localaddr=) and mcast=, one raw frame per datagram, as QEMU sends them."""
 
 import os
+import socket
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -119,6 +121,53 @@ def test_udp_largest_datagram_crosses_and_oversize_frame_is_counted():
     dropped = {r: nethub.tx_drops(pu, r) - nethub.tx_drops(base, r)
                for r in nethub.DROP_REASONS}
     assert dropped["oversize"] == 1, "tx-drops change on u1: %r" % dropped
+
+
+UDP_SEGMENT = 103     # linux/udp.h: send one buffer as equal datagrams
+
+
+def gso_send(peer, frames, size):
+    """One sendmsg() from @peer carrying @frames, cut by the kernel into
+    datagrams of @size bytes (the last may be shorter)."""
+    cmsg = [(socket.SOL_UDP, UDP_SEGMENT, struct.pack("H", size))]
+    n = peer.sock.sendmsg([b"".join(frames)], cmsg, 0, peer.dest)
+    assert n == sum(len(f) for f in frames), n
+
+
+def test_udp_gso_peer_frames_forwarded_one_per_datagram():
+    """A peer that batches with UDP GSO: nethubd (which takes its
+    datagrams coalesced with GRO) forwards every frame, in order, as a
+    datagram of its own to a plain peer, and counts frames, not calls."""
+    d, (a, b) = start_udp_hub(2)
+    base = d.state()
+    frames = []
+    for size, n in ((200, 30), (1500, 40), (64, 100)):
+        run = [nethub.tagged(BROADCAST, a.mac, "gso %d/%d" % (size, i),
+                             size=size) for i in range(n)]
+        run.append(nethub.tagged(BROADCAST, a.mac, "short %d" % size,
+                                 size=60))
+        # at most 64 segments per send
+        for i in range(0, len(run), 64):
+            gso_send(a, run[i:i + 64], size)
+        frames += run
+    for i, want in enumerate(frames):
+        assert_frame(b.expect_frame(), want, "b, frame %d" % i)
+    sync(a, [b])            # nothing more: no frame twice
+    total = len(frames) + 1  # the barrier is a frame too
+
+    def counted(s):
+        pa, pb = nethub.port(s, "u1"), nethub.port(s, "u2")
+        return (nethub.stat(pa, "rx-frames") -
+                nethub.stat(nethub.port(base, "u1"), "rx-frames") >= total
+                and nethub.stat(pb, "tx-frames") -
+                nethub.stat(nethub.port(base, "u2"), "tx-frames") >= total)
+    st = d.wait_state(counted, what="%d frames counted on u1 and u2" % total)
+    pa, pb = nethub.port(st, "u1"), nethub.port(st, "u2")
+    assert nethub.stat(pa, "rx-frames") - nethub.stat(
+        nethub.port(base, "u1"), "rx-frames") == total, pa["stats"]
+    assert nethub.stat(pb, "tx-frames") - nethub.stat(
+        nethub.port(base, "u2"), "tx-frames") == total, pb["stats"]
+    nethub.check_port_accounting(pa)
 
 
 def test_udp_without_localaddr_is_refused():

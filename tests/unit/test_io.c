@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -196,6 +197,8 @@ struct tchan {
 	unsigned done_calls, dropped;
 
 	unsigned recv_calls, max_batch, msgs;
+	unsigned adjacent;	/* messages right behind the previous one in
+				 * memory: segments of one coalesced datagram */
 	struct rec log[LOG_MAX];
 	struct sockaddr_storage last_src;
 	socklen_t last_srclen;
@@ -243,6 +246,8 @@ static void t_on_recv(struct io_chan *c, const struct io_msg *msgs, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		const struct io_msg *m = &msgs[i];
 
+		if (i && m->data == msgs[i - 1].data + msgs[i - 1].len)
+			t->adjacent++;
 		if (t->msgs < LOG_MAX) {
 			struct rec *r = &t->log[t->msgs];
 
@@ -1143,6 +1148,273 @@ static void test_open_errors(void)
 	close(sv[1]);
 }
 
+
+/* ---- UDP GSO / GRO ------------------------------------------------------------- */
+
+/* gso_sendmsg() - one sendmsg() from @fd to @to carrying @n frames: @n - 1
+ * of @size bytes and a last one of @last bytes, seq from @seq0, cut by the
+ * kernel (UDP_SEGMENT of @size) */
+static ssize_t gso_sendmsg(int fd, const struct sockaddr_in *to, unsigned n,
+			   size_t size, size_t last, uint32_t seq0)
+{
+	static uint8_t buf[65000];
+	union {
+		struct cmsghdr cm;
+		uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
+	} ctl;
+	struct iovec iov;
+	struct msghdr mh;
+	uint16_t gso = (uint16_t)size;
+	size_t len = (n - 1) * size + last;
+
+	if (len > sizeof(buf))
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		fill(buf + i * size, i + 1 < n ? size : last, seq0 + i);
+	memset(&ctl, 0, sizeof(ctl));
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	mh.msg_name = (void *)to;
+	mh.msg_namelen = sizeof(*to);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.b;
+	mh.msg_controllen = sizeof(ctl.b);
+	ctl.cm.cmsg_level = SOL_UDP;
+	ctl.cm.cmsg_type = UDP_SEGMENT;
+	ctl.cm.cmsg_len = CMSG_LEN(sizeof(gso));
+	memcpy(CMSG_DATA(&ctl.cm), &gso, sizeof(gso));
+	return sendmsg(fd, &mh, 0);
+}
+
+/* A GSO peer's coalesced datagrams come out of a GRO channel as the
+ * datagrams they were, in order, also across on_recv() calls (40 + 41
+ * segments: the second message spans two bursts); the source address is
+ * every segment's; rx_msgs counts datagrams */
+static void test_udp_gro_split(void)
+{
+	struct sockaddr_in ba, ca;
+	struct tchan b = { 0 };
+	struct io_chan_cfg cfg;
+	struct want w = { &b, 82 };
+	bool ok = true;
+	int fb = udp_socket(&ba), fc = udp_socket(&ca);
+
+	cfg = dgram_cfg(&b, IO_CHAN_F_UDP_GRO | IO_CHAN_F_SRCADDR);
+	if (!t_open(&b, fb, &cfg))
+		return;
+	/* Both are queued before the loop runs, so they come in one batch */
+	CHECK_EQ(gso_sendmsg(fc, &ba, 40, 100, 100, 0), 4000);
+	CHECK_EQ(gso_sendmsg(fc, &ba, 41, 300, 37, 40), 40 * 300 + 37);
+	CHECK_EQ(sendto(fc, "\0\0\0\x51xyz", 8, 0, (struct sockaddr *)&ba,
+			sizeof(ba)), 8);
+	CHECK(run_until(cond_msgs, &w));
+	CHECK_EQ(b.msgs, 82);
+	for (unsigned i = 0; i < 81 && i < b.msgs; i++) {
+		uint32_t want_len = i < 40 ? 100 : i < 80 ? 300 : 37;
+
+		if (b.log[i].seq != i || b.log[i].len != want_len ||
+		    !b.log[i].pattern_ok || b.log[i].truncated) {
+			printf("# datagram %u: seq %u len %u\n", i,
+			       b.log[i].seq, b.log[i].len);
+			ok = false;
+		}
+	}
+	CHECK(ok);
+	CHECK_EQ(b.log[81].len, 8);
+	CHECK_EQ(b.log[81].seq, 0x51);
+	CHECK(b.max_batch <= FRAME_BURST_MAX);
+	/* They really came coalesced: segments side by side in one buffer */
+	CHECK(b.adjacent >= 70);
+	CHECK_EQ(((struct sockaddr_in *)&b.last_src)->sin_port, ca.sin_port);
+	CHECK_EQ(stats(b.c).rx_msgs, 82);
+	CHECK_EQ(stats(b.c).rx_bytes, 4000 + 40 * 300 + 37 + 8);
+	t_close_wait(&b);
+	CHECK_EQ(b.err_calls, 0);
+	close(fc);
+}
+
+/* One size of a GSO test: @n frames of @len */
+struct gso_run {
+	unsigned n;
+	size_t len;
+};
+
+static const struct gso_run gso_mix[] = {
+	{ 70, 200 },  /* more than IO_GSO_SEGS_MAX */
+	{ 1, 150 },   /* a shorter one ends the run */
+	{ 3, 100 },   { 1, 50 }, { 1, 1400 }, /* a longer one starts anew */
+	{ 30, 3000 }, /* more than IO_GSO_BYTES_MAX */
+	{ 5, 60 },
+};
+
+/* gso_send_mix() - queue gso_mix through @c, in one go; frames taken */
+static unsigned gso_send_mix(struct io_chan *c, unsigned *total,
+			     uint64_t *bytes, unsigned hdr)
+{
+	unsigned seq = 0, taken = 0;
+
+	*bytes = 0;
+	for (unsigned i = 0; i < sizeof(gso_mix) / sizeof(gso_mix[0]); i++) {
+		taken += send_frames(c, gso_mix[i].n, gso_mix[i].len, seq);
+		seq += gso_mix[i].n;
+		*bytes += gso_mix[i].n * (gso_mix[i].len + hdr);
+	}
+	*total = seq;
+	return taken;
+}
+
+/* gso_read_check() - read @total datagrams from plain socket @fd: each the
+ * next of gso_mix, behind @hdr header bytes */
+static void gso_read_check(int fd, unsigned total, unsigned hdr)
+{
+	static uint8_t buf[65536];
+	unsigned got = 0, bad = 0, seq = 0;
+
+	for (unsigned i = 0; i < sizeof(gso_mix) / sizeof(gso_mix[0]); i++)
+		for (unsigned j = 0; j < gso_mix[i].n; j++, seq++) {
+			ssize_t r = -1;
+
+			for (int k = 0; k < 2000 && r < 0; k++) {
+				r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+				if (r < 0)
+					pump();
+			}
+			if (r < 0)
+				break;
+			got++;
+			if ((size_t)r != gso_mix[i].len + hdr ||
+			    be32(buf + hdr) != seq ||
+			    !pattern_ok(buf + hdr, (size_t)r - hdr)) {
+				if (bad++ < 5)
+					printf("# datagram %u: %zd bytes, seq "
+					       "%u\n", seq, r, be32(buf + hdr));
+			}
+		}
+	CHECK_EQ(got, total);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+}
+
+/* Frames through a GSO channel reach a plain socket as separate datagrams
+ * of their sizes, in order; counted per frame */
+static void test_udp_gso_send(void)
+{
+	struct sockaddr_in aa, ba;
+	struct tchan a = { 0 };
+	struct io_chan_cfg cfg;
+	unsigned total;
+	uint64_t bytes;
+	int fa = udp_socket(&aa), fb = udp_socket(&ba);
+
+	a.hdr_len = 4;
+	cfg = dgram_cfg(&a, IO_CHAN_F_UDP_GSO);
+	cfg.dest = (struct sockaddr *)&ba;
+	cfg.destlen = sizeof(ba);
+	if (!t_open(&a, fa, &cfg))
+		return;
+	CHECK_EQ(gso_send_mix(a.c, &total, &bytes, 4), total);
+	CHECK(run_until(cond_txq_empty, &a));
+	gso_read_check(fb, total, 4);
+	CHECK_EQ(stats(a.c).tx_msgs, total);
+	CHECK_EQ(stats(a.c).tx_bytes, bytes);
+	CHECK_EQ(stats(a.c).tx_errors, 0);
+	t_close_wait(&a);
+	CHECK_EQ(a.err_calls + a.tx_drop_calls, 0);
+	close(fb);
+}
+
+/* A socket that refuses GSO (no UDP checksums: EINVAL) sends the same
+ * frames one by one instead, losing none */
+static void test_udp_gso_refused(void)
+{
+	struct sockaddr_in aa, ba;
+	struct tchan a = { 0 };
+	struct io_chan_cfg cfg;
+	unsigned total;
+	uint64_t bytes;
+	int one = 1, fa = udp_socket(&aa), fb = udp_socket(&ba);
+
+	CHECK_EQ(setsockopt(fa, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
+	cfg = dgram_cfg(&a, IO_CHAN_F_UDP_GSO);
+	cfg.dest = (struct sockaddr *)&ba;
+	cfg.destlen = sizeof(ba);
+	if (!t_open(&a, fa, &cfg))
+		return;
+	CHECK_EQ(gso_send_mix(a.c, &total, &bytes, 0), total);
+	CHECK(run_until(cond_txq_empty, &a));
+	gso_read_check(fb, total, 0);
+	CHECK_EQ(stats(a.c).tx_msgs, total);
+	CHECK_EQ(stats(a.c).tx_bytes, bytes);
+	CHECK_EQ(stats(a.c).tx_errors, 0);
+	t_close_wait(&a);
+	CHECK_EQ(a.err_calls + a.tx_drop_calls, 0);
+	close(fb);
+}
+
+/* GSO channel to GRO channel: runs cross the kernel coalesced both ways
+ * and come out as the frames that went in */
+static void test_udp_gso_to_gro(void)
+{
+	struct sockaddr_in aa, ba;
+	struct tchan a = { 0 }, b = { 0 };
+	struct io_chan_cfg cfg;
+	struct want w = { &b, 300 };
+	bool ok = true;
+	int fa = udp_socket(&aa), fb = udp_socket(&ba);
+
+	cfg = dgram_cfg(&a, IO_CHAN_F_UDP_GSO);
+	cfg.dest = (struct sockaddr *)&ba;
+	cfg.destlen = sizeof(ba);
+	if (!t_open(&a, fa, &cfg))
+		return;
+	cfg = dgram_cfg(&b, IO_CHAN_F_UDP_GRO);
+	if (!t_open(&b, fb, &cfg))
+		return;
+	CHECK_EQ(send_frames(a.c, 250, 64, 0), 250);
+	CHECK_EQ(send_frames(a.c, 50, 1500, 250), 50);
+	CHECK(run_until(cond_msgs, &w));
+	CHECK_EQ(b.msgs, 300);
+	for (unsigned i = 0; i < 300 && i < b.msgs; i++)
+		if (b.log[i].seq != i || !b.log[i].pattern_ok ||
+		    b.log[i].len != (i < 250 ? 64u : 1500u))
+			ok = false;
+	CHECK(ok);
+	CHECK(b.adjacent > 200);
+	CHECK_EQ(stats(a.c).tx_msgs, 300);
+	CHECK_EQ(stats(b.c).rx_msgs, 300);
+	t_close_wait(&a);
+	t_close_wait(&b);
+}
+
+/* The flags are for UDP: a unix datagram channel ignores them */
+static void test_udp_flags_not_udp(void)
+{
+	struct tchan a = { 0 }, b = { 0 };
+	struct io_chan_cfg cfg;
+	struct want w = { &b, 3 };
+	int sv[2];
+
+	if (!pair(SOCK_DGRAM, sv))
+		return;
+	cfg = dgram_cfg(&a, IO_CHAN_F_UDP_GSO | IO_CHAN_F_UDP_GRO);
+	if (!t_open(&a, sv[0], &cfg))
+		return;
+	cfg = dgram_cfg(&b, IO_CHAN_F_UDP_GRO);
+	if (!t_open(&b, sv[1], &cfg))
+		return;
+	CHECK_EQ(send_frames(a.c, 3, 80, 5), 3);
+	CHECK(run_until(cond_msgs, &w));
+	CHECK_EQ(b.msgs, 3);
+	for (unsigned i = 0; i < 3 && i < b.msgs; i++) {
+		CHECK_EQ(b.log[i].len, 80);
+		CHECK_EQ(b.log[i].seq, 5 + i);
+	}
+	t_close_wait(&a);
+	t_close_wait(&b);
+}
+
 /* ---- engine selection (once, not per engine) ------------------------------ */
 
 static void test_auto_falls_back_to_epoll(void)
@@ -1243,6 +1515,11 @@ PER_ENGINE(test_close_in_flight)
 PER_ENGINE(test_dgram_econnrefused)
 PER_ENGINE(test_pause_resume)
 PER_ENGINE(test_open_errors)
+PER_ENGINE(test_udp_gro_split)
+PER_ENGINE(test_udp_gso_send)
+PER_ENGINE(test_udp_gso_refused)
+PER_ENGINE(test_udp_gso_to_gro)
+PER_ENGINE(test_udp_flags_not_udp)
 
 int main(void)
 {
@@ -1269,6 +1546,11 @@ int main(void)
 	RUN_PER_ENGINE(test_dgram_econnrefused);
 	RUN_PER_ENGINE(test_pause_resume);
 	RUN_PER_ENGINE(test_open_errors);
+	RUN_PER_ENGINE(test_udp_gro_split);
+	RUN_PER_ENGINE(test_udp_gso_send);
+	RUN_PER_ENGINE(test_udp_gso_refused);
+	RUN_PER_ENGINE(test_udp_gso_to_gro);
+	RUN_PER_ENGINE(test_udp_flags_not_udp);
 
 	frame_pool_free(pool);
 	return tap_done();
