@@ -52,6 +52,8 @@
 #define IO_UR_SQ_ENTRIES   4096
 #define IO_UR_CQ_ENTRIES   16384
 #define IO_UR_CQE_BATCH	   256		/* CQEs handled between deliveries */
+#define IO_UR_DRAIN_BATCHES 16		/* CQE batches per drain: then the
+					 * sends they produced are submitted */
 #define IO_UR_BUF_COUNT	   256		/* provided buffers, a power of two */
 #define IO_UR_BUF_SIZE	   (68 * 1024)	/* recvmsg_out + name + message */
 #define IO_UR_BGID	   1		/* the datagram buffer group */
@@ -177,8 +179,10 @@ static struct io_ur {
 	int efd;
 	uv_poll_t efd_poll;
 	uv_prepare_t prepare;
+	uv_idle_t idle;		/* runs while a drain left CQEs behind */
 	unsigned handles_open;
 	bool draining;
+	bool backlog;		/* the last drain stopped at its budget */
 
 	/* What the probe found */
 	bool mshot;		/* multishot recvmsg + provided buffers */
@@ -1082,23 +1086,34 @@ static void io_ur_dispatch(const struct io_uring_cqe *cqe)
 		io_ur_quiesce(uc);
 }
 
-/* io_ur_drain() - handle every CQE there is, delivering batch by batch */
+/*
+ * io_ur_drain() - handle the CQEs there are, delivering batch by batch, at
+ * most IO_UR_DRAIN_BATCHES batches.  Multishot receives keep producing
+ * CQEs while a sender keeps sending (peeking runs their task work), so an
+ * unbounded drain could go on forever and starve the sends it produced:
+ * sends are only started and submitted after it.  What the budget leaves
+ * is taken on the next turn of the loop (ur.backlog keeps it from
+ * blocking meanwhile).
+ */
 static void io_ur_drain(void)
 {
 	struct io_uring_cqe *cqes[IO_UR_CQE_BATCH];
-	unsigned n;
+	unsigned n, batches = 0;
 
 	if (ur.draining)
 		return;
 	ur.draining = true;
 	/* peek_batch also flushes an overflowed CQ and pending task work */
-	while ((n = io_uring_peek_batch_cqe(&ur.ring, cqes,
+	while (batches < IO_UR_DRAIN_BATCHES &&
+	       (n = io_uring_peek_batch_cqe(&ur.ring, cqes,
 					    IO_UR_CQE_BATCH)) > 0) {
 		for (unsigned i = 0; i < n; i++)
 			io_ur_dispatch(cqes[i]);
 		io_uring_cq_advance(&ur.ring, n);
 		io_ur_deliver_all();
+		batches++;
 	}
+	ur.backlog = batches == IO_UR_DRAIN_BATCHES;
 	ur.draining = false;
 }
 
@@ -1137,14 +1152,33 @@ static void io_ur_run_work(void)
 	}
 }
 
-static void io_ur_prepare_cb(uv_prepare_t *h)
+static void io_ur_idle_cb(uv_idle_t *h);
+
+/* io_ur_turn() - drain, start what channels asked for, submit; keep the
+ * loop from blocking while a drain left CQEs behind */
+static void io_ur_turn(void)
 {
-	(void)h;
 	io_ur_drain();
 	io_ur_run_work();
 	io_ur_buf_flush();
 	if (io_uring_sq_ready(&ur.ring))
 		io_ur_submit();
+	if (ur.backlog)
+		uv_idle_start(&ur.idle, io_ur_idle_cb);
+	else
+		uv_idle_stop(&ur.idle);
+}
+
+static void io_ur_prepare_cb(uv_prepare_t *h)
+{
+	(void)h;
+	io_ur_turn();
+}
+
+static void io_ur_idle_cb(uv_idle_t *h)
+{
+	(void)h;
+	io_ur_turn();
 }
 
 static void io_ur_efd_cb(uv_poll_t *h, int status, int events)
@@ -1159,6 +1193,9 @@ static void io_ur_efd_cb(uv_poll_t *h, int status, int events)
 	r = read(ur.efd, &v, sizeof(v));
 	(void)r;
 	io_ur_drain();
+	/* A drain that hit its budget: submit the sends it produced now */
+	if (ur.backlog)
+		io_ur_turn();
 }
 
 /* ---- channel operations ---------------------------------------------------- */
@@ -1581,7 +1618,9 @@ static int io_ur_start(uv_loop_t *loop, char *why, size_t whylen)
 	uv_prepare_init(loop, &ur.prepare);
 	uv_prepare_start(&ur.prepare, io_ur_prepare_cb);
 	uv_unref((uv_handle_t *)&ur.prepare);
-	ur.handles_open = 2;
+	uv_idle_init(loop, &ur.idle);
+	uv_unref((uv_handle_t *)&ur.idle);
+	ur.handles_open = 3;
 	io_ur_features_build();
 	return 0;
 
@@ -1604,6 +1643,7 @@ static void io_ur_stop(void)
 {
 	uv_close((uv_handle_t *)&ur.efd_poll, io_ur_handle_closed);
 	uv_close((uv_handle_t *)&ur.prepare, io_ur_handle_closed);
+	uv_close((uv_handle_t *)&ur.idle, io_ur_handle_closed);
 	while (ur.handles_open)
 		uv_run(io_core.loop, UV_RUN_ONCE);
 	io_ur_bufs_fini();
