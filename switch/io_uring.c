@@ -52,8 +52,8 @@
 #define IO_UR_SQ_ENTRIES   4096
 #define IO_UR_CQ_ENTRIES   16384
 #define IO_UR_CQE_BATCH	   256		/* CQEs handled between deliveries */
-#define IO_UR_DRAIN_BATCHES 16		/* CQE batches per drain: then the
-					 * sends they produced are submitted */
+#define IO_UR_DRAIN_BATCHES 16		/* CQE batches per drain, each one
+					 * followed by its sends */
 #define IO_UR_BUF_COUNT	   256		/* provided buffers, a power of two */
 #define IO_UR_BUF_SIZE	   (68 * 1024)	/* recvmsg_out + name + message */
 #define IO_UR_BGID	   1		/* the datagram buffer group */
@@ -1086,13 +1086,16 @@ static void io_ur_dispatch(const struct io_uring_cqe *cqe)
 		io_ur_quiesce(uc);
 }
 
+static void io_ur_run_work(void);
+
 /*
- * io_ur_drain() - handle the CQEs there are, delivering batch by batch, at
- * most IO_UR_DRAIN_BATCHES batches.  Multishot receives keep producing
- * CQEs while a sender keeps sending (peeking runs their task work), so an
- * unbounded drain could go on forever and starve the sends it produced:
- * sends are only started and submitted after it.  What the budget leaves
- * is taken on the next turn of the loop (ur.backlog keeps it from
+ * io_ur_drain() - handle the CQEs there are, batch by batch, at most
+ * IO_UR_DRAIN_BATCHES batches.  Each batch is delivered and the sends it
+ * produced are started and submitted before the next one is taken: with
+ * UDP GRO one batch can hold thousands of frames, and multishot receives
+ * keep producing CQEs while a sender keeps sending (peeking runs their task
+ * work), so receiving must not run ahead of sending.  What the budget
+ * leaves is taken on the next turn of the loop (ur.backlog keeps it from
  * blocking meanwhile).
  */
 static void io_ur_drain(void)
@@ -1112,6 +1115,12 @@ static void io_ur_drain(void)
 		io_uring_cq_advance(&ur.ring, n);
 		io_ur_deliver_all();
 		batches++;
+		/* Send what this batch produced before taking more: with GRO a
+		 * batch can be thousands of frames */
+		io_ur_run_work();
+		io_ur_buf_flush();
+		if (io_uring_sq_ready(&ur.ring))
+			io_ur_submit();
 	}
 	ur.backlog = batches == IO_UR_DRAIN_BATCHES;
 	ur.draining = false;
