@@ -1297,37 +1297,14 @@ static void gso_read_check(int fd, unsigned total, unsigned hdr)
 	CHECK_EQ(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
 }
 
-/* Frames through a GSO channel reach a plain socket as separate datagrams
- * of their sizes, in order; counted per frame */
-static void test_udp_gso_send(void)
-{
-	struct sockaddr_in aa, ba;
-	struct tchan a = { 0 };
-	struct io_chan_cfg cfg;
-	unsigned total;
-	uint64_t bytes;
-	int fa = udp_socket(&aa), fb = udp_socket(&ba);
-
-	a.hdr_len = 4;
-	cfg = dgram_cfg(&a, IO_CHAN_F_UDP_GSO);
-	cfg.dest = (struct sockaddr *)&ba;
-	cfg.destlen = sizeof(ba);
-	if (!t_open(&a, fa, &cfg))
-		return;
-	CHECK_EQ(gso_send_mix(a.c, &total, &bytes, 4), total);
-	CHECK(run_until(cond_txq_empty, &a));
-	gso_read_check(fb, total, 4);
-	CHECK_EQ(stats(a.c).tx_msgs, total);
-	CHECK_EQ(stats(a.c).tx_bytes, bytes);
-	CHECK_EQ(stats(a.c).tx_errors, 0);
-	t_close_wait(&a);
-	CHECK_EQ(a.err_calls + a.tx_drop_calls, 0);
-	close(fb);
-}
-
-/* A socket that refuses GSO (no UDP checksums: EINVAL) sends the same
- * frames one by one instead, losing none */
-static void test_udp_gso_refused(void)
+/*
+ * gso_send_check() - send the mixed runs of gso_send_mix() through a GSO
+ * channel with @hdr_len bytes of header to a plain socket, which must get
+ * them as separate datagrams of their sizes, in order, counted per frame.
+ * @refuse:	make the kernel refuse GSO on the channel's socket (no UDP
+ *		checksums: EINVAL), so the frames must go one by one instead
+ */
+static void gso_send_check(unsigned hdr_len, bool refuse)
 {
 	struct sockaddr_in aa, ba;
 	struct tchan a = { 0 };
@@ -1336,21 +1313,38 @@ static void test_udp_gso_refused(void)
 	uint64_t bytes;
 	int one = 1, fa = udp_socket(&aa), fb = udp_socket(&ba);
 
-	CHECK_EQ(setsockopt(fa, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
+	if (refuse)
+		CHECK_EQ(setsockopt(fa, SOL_SOCKET, SO_NO_CHECK, &one,
+				    sizeof(one)), 0);
+	a.hdr_len = hdr_len;
 	cfg = dgram_cfg(&a, IO_CHAN_F_UDP_GSO);
 	cfg.dest = (struct sockaddr *)&ba;
 	cfg.destlen = sizeof(ba);
 	if (!t_open(&a, fa, &cfg))
 		return;
-	CHECK_EQ(gso_send_mix(a.c, &total, &bytes, 0), total);
+	CHECK_EQ(gso_send_mix(a.c, &total, &bytes, hdr_len), total);
 	CHECK(run_until(cond_txq_empty, &a));
-	gso_read_check(fb, total, 0);
+	gso_read_check(fb, total, hdr_len);
 	CHECK_EQ(stats(a.c).tx_msgs, total);
 	CHECK_EQ(stats(a.c).tx_bytes, bytes);
 	CHECK_EQ(stats(a.c).tx_errors, 0);
 	t_close_wait(&a);
 	CHECK_EQ(a.err_calls + a.tx_drop_calls, 0);
 	close(fb);
+}
+
+/* Frames through a GSO channel reach a plain socket as separate datagrams
+ * of their sizes, in order; counted per frame */
+static void test_udp_gso_send(void)
+{
+	gso_send_check(4, false);
+}
+
+/* A socket that refuses GSO sends the same frames one by one instead,
+ * losing none */
+static void test_udp_gso_refused(void)
+{
+	gso_send_check(0, true);
 }
 
 /* GSO channel to GRO channel: runs cross the kernel coalesced both ways
