@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
-#include "nic.h"
+#include "guest_nic.h"
 #include "opts.h"
 
 static bool nic_check(const json_t *opts, struct nh_error **errp)
@@ -82,9 +82,9 @@ static bool nic_open(struct netdev *nd, const json_t *opts,
 			      name, netdev_type(be));
 		return false;
 	}
-	if (be->nic) {
+	if (nic_of_backend(be)) {
 		nh_error_setg(errp, "netdev '%s' is already in use by NIC '%s'",
-			      name, nic_name(be->nic));
+			      name, nic_name(nic_of_backend(be)));
 		return false;
 	}
 	if (opts_has(opts, "macaddr"))

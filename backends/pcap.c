@@ -917,7 +917,7 @@ static bool pcapnd_open_live(struct pcapnd_state *s,
 			      o->ifname);
 		return false;
 	}
-	r = uv_poll_init(uv_default_loop(), &s->poll, fd);
+	r = uv_poll_init(s->nd->loop, &s->poll, fd);
 	if (r < 0) {
 		nh_error_setg(errp, "netdev %s: cannot watch the capture: %s",
 			      s->id, uv_strerror(r));
@@ -947,11 +947,11 @@ static bool pcapnd_open_replay(struct pcapnd_state *s,
 			return false;
 		s->has_prog = true;
 	}
-	uv_timer_init(uv_default_loop(), &s->timer);
+	uv_timer_init(s->nd->loop, &s->timer);
 	s->timer.data = s;
 	s->timer_init = true;
 	s->refs++;
-	uv_idle_init(uv_default_loop(), &s->idle);
+	uv_idle_init(s->nd->loop, &s->idle);
 	s->idle.data = s;
 	s->idle_init = true;
 	s->refs++;
@@ -985,7 +985,7 @@ static bool pcapnd_open(struct netdev *nd, const json_t *opts,
 	s->rate = (uint64_t)o.rate;
 	s->loop = o.loop;
 
-	uv_idle_init(uv_default_loop(), &s->fix);
+	uv_idle_init(s->nd->loop, &s->fix);
 	s->fix.data = s;
 	s->fix_init = true;
 	s->refs++;

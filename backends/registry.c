@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
-/* registry.c - the table of netdev drivers, by QEMU's NetClientDriver name
+/* registry.c - the drivers of this build, by QEMU's NetClientDriver name
  *
- * Every type of the schema's NetClientDriver enum is known here; those whose
- * driver is compiled in point at its ops.  vmnet-* exist only on macOS and
- * are unknown on Linux, as in QEMU.  "pcap" is nethub's own.
+ * Every type of the schema's NetClientDriver enum is registered with the
+ * core; those whose driver is compiled in with its ops.  vmnet-* exist only
+ * on macOS and are not registered on Linux, as in QEMU.  "pcap" is
+ * nethub's own.
  */
 
 #include <stddef.h>
-#include <string.h>
 
 #include "backend.h"
+#include "registry.h"
 
 extern const struct backend_ops bridge_backend;
 extern const struct backend_ops hubport_backend;
@@ -38,20 +39,9 @@ static const struct {
 	{ "pcap", &pcap_backend }, /* nethub extension */
 };
 
-const struct backend_ops *backend_find(const char *type)
+void backends_register_all(void)
 {
 	for (size_t i = 0; i < sizeof(backend_table) / sizeof(backend_table[0]);
 	     i++)
-		if (!strcmp(backend_table[i].type, type))
-			return backend_table[i].ops;
-	return NULL;
-}
-
-bool backend_type_known(const char *type)
-{
-	for (size_t i = 0; i < sizeof(backend_table) / sizeof(backend_table[0]);
-	     i++)
-		if (!strcmp(backend_table[i].type, type))
-			return true;
-	return false;
+		backend_register(backend_table[i].type, backend_table[i].ops);
 }

@@ -1005,7 +1005,7 @@ static bool tap_start(struct tap_state *s, struct nh_error **errp)
 	s->carrier = true;
 	(void)tapdev_set_carrier(s->q[0].fd, true); /* a previous owner's */
 
-	uv_timer_init(uv_default_loop(), &s->mtu_timer);
+	uv_timer_init(s->nd->loop, &s->mtu_timer);
 	s->mtu_timer.data = s;
 	s->timer_init = true;
 	s->refs++;
@@ -1016,7 +1016,7 @@ static bool tap_start(struct tap_state *s, struct nh_error **errp)
 		log_warn("netdev %s: MTU changes of %s go unnoticed: %s", s->id,
 			 s->ifname, uv_strerror(r));
 	if (s->poll_us) {
-		uv_idle_init(uv_default_loop(), &s->busy);
+		uv_idle_init(s->nd->loop, &s->busy);
 		s->busy.data = s;
 		s->busy_init = true;
 		s->refs++;

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "opts.h"
 #include "qmp.h"
+#include "registry.h"
 
 #define FDB_AGE_MAX_S	 (7 * 24 * 3600)
 #define FDB_LIMIT_MAX	 (16u * 1024 * 1024)
@@ -309,6 +310,7 @@ int main(int argc, char **argv)
 	bool configured = false;
 	int c, status;
 
+	backends_register_all();
 	cfg.netdevs = json_array();
 	cfg.labels = json_array();
 	cfg.objects = json_array();

@@ -900,7 +900,7 @@ bool qmp_start(uv_loop_t *loop, struct qmp_listen_config *const *lcs,
 			return false;
 		}
 	}
-	qmp_cmds_init();
+	qmp_cmds_init(loop);
 	qmp.running = true;
 	return true;
 }

@@ -128,7 +128,7 @@ const struct qmp_command *qmp_command_find(const char *name);
 
 /* qmp_cmds_init() / qmp_cmds_fini() - hook events into the core (peers
  * coming and going) at start, unhook at stop; called by qmp_start/qmp_stop */
-void qmp_cmds_init(void);
+void qmp_cmds_init(uv_loop_t *loop);
 void qmp_cmds_fini(void);
 
 #endif /* NH_QMP_H */

@@ -31,7 +31,7 @@
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
-#include "nic.h"
+#include "guest_nic.h"
 #include "port.h"
 #include "qmp.h"
 #include "schema.h"
@@ -134,10 +134,12 @@ static bool qmp_cmd_query_qmp_schema(struct qmp_session *s, const json_t *args,
 /* -- netdevs ------------------------------------------------------------- */
 
 /* netdev_add: the flat Netdev union; fd names resolve on this session */
+static uv_loop_t *qmp_loop; /* the daemon's, where netdevs are added */
+
 static bool qmp_cmd_netdev_add(struct qmp_session *s, const json_t *args,
 			       json_t **ret, struct nh_error **errp)
 {
-	return netdev_add(args, errp) != NULL;
+	return netdev_add(qmp_loop, args, errp) != NULL;
 }
 
 /* netdev_del: ports go off the switch at once; memory still reachable by
@@ -391,10 +393,34 @@ static bool qmp_cmd_query_hubs(struct qmp_session *s, const json_t *args,
 	return true;
 }
 
+/* A NIC's pinned MAC shows the NIC and its snooped addresses */
+static void qmp_fdb_entry_nic(json_t *entry)
+{
+	const struct port *p;
+	const struct nic *nic;
+	uint8_t mac[6];
+
+	if (!json_is_true(json_object_get(entry, "static")))
+		return;
+	p = port_find(json_string_value(json_object_get(entry, "port")));
+	nic = p && p->netdev ? nic_of_backend(p->netdev) : NULL;
+	if (!nic ||
+	    !nic_parse_mac(json_string_value(json_object_get(entry, "mac")),
+			   mac) ||
+	    memcmp(mac, nic->mac, 6))
+		return;
+	json_object_set_new(entry, "nic", json_string(nic_name(nic)));
+	json_object_set_new(entry, "addresses", nic_addresses(nic));
+}
+
 static json_t *qmp_hub_fdb(const struct hub *h, uint64_t now)
 {
-	return json_pack("{si so}", "hubid", (int)h->id, "entries",
-			 hub_fdb_json(h, now));
+	json_t *entries = hub_fdb_json(h, now), *e;
+	size_t i;
+
+	json_array_foreach(entries, i, e)
+		qmp_fdb_entry_nic(e);
+	return json_pack("{si so}", "hubid", (int)h->id, "entries", entries);
 }
 
 /* query-fdb: [HubFdb] of every hub, or of the one "hubid" names */
@@ -579,20 +605,21 @@ static const struct port_observer qmp_port_observer = {
     .peer_disconnected = qmp_on_peer_disconnected,
 };
 
-void qmp_cmds_init(void)
+void qmp_cmds_init(uv_loop_t *loop)
 {
-	port_set_observer(&qmp_port_observer);
+	qmp_loop = loop;
+	port_add_observer(&qmp_port_observer);
 	nic_set_change_cb(qmp_on_nic_changed);
 	if (!qmp_announcer)
 		qmp_announcer =
-		    announcer_new(uv_default_loop(), qmp_announce_round, NULL);
+		    announcer_new(loop, qmp_announce_round, NULL);
 	if (!qmp_announcer)
 		log_err("announce-self: out of memory; it will fail");
 }
 
 void qmp_cmds_fini(void)
 {
-	port_set_observer(NULL);
+	port_remove_observer(&qmp_port_observer);
 	nic_set_change_cb(NULL);
 	announcer_free(qmp_announcer);
 	qmp_announcer = NULL;

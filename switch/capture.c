@@ -30,7 +30,7 @@
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
-#include "nic.h"
+#include "guest_nic.h"
 #include "opts.h"
 #include "port.h"
 
@@ -99,7 +99,7 @@ struct capture {
 	struct capture *next;
 };
 
-unsigned capture_active;
+static unsigned capture_active;
 static struct capture *captures;
 
 static const char *const queue_names[] = {
@@ -188,11 +188,12 @@ static bool capture_watches(const struct capture *c, const struct port *p,
 		return c->port == p;
 	if (!p->netdev)
 		return false;
+	/* a capture of a NIC sees its backend's ports */
 	return p->netdev == c->netdev ||
-	       (p->netdev->nic && p->netdev->nic->nd == c->netdev);
+	       (p->netdev->front && p->netdev->peer == c->netdev);
 }
 
-void capture_port_rx_hook(struct port *p, struct frame *const *frames,
+static void capture_port_rx(struct port *p, struct frame *const *frames,
 			  unsigned n)
 {
 	struct timespec ts = { 0, 0 };
@@ -202,7 +203,7 @@ void capture_port_rx_hook(struct port *p, struct frame *const *frames,
 			capture_burst(c, frames, n, &ts);
 }
 
-void capture_port_tx_hook(struct port *p, struct frame *const *frames,
+static void capture_port_tx(struct port *p, struct frame *const *frames,
 			  unsigned n)
 {
 	struct timespec ts = { 0, 0 };
@@ -212,7 +213,7 @@ void capture_port_tx_hook(struct port *p, struct frame *const *frames,
 			capture_burst(c, frames, n, &ts);
 }
 
-void capture_hub_hook(const struct hub *h, struct frame *const *frames,
+static void capture_hub_in(const struct hub *h, struct frame *const *frames,
 		      unsigned n)
 {
 	struct timespec ts = { 0, 0 };
@@ -466,13 +467,49 @@ struct capture *capture_find(const char *id)
 	return NULL;
 }
 
+static void capture_port_removed(struct port *p);
+static void capture_netdev_removed(struct netdev *nd);
+
+static const struct hub_tap capture_tap = {
+	.port_rx = capture_port_rx,
+	.port_tx = capture_port_tx,
+	.hub_in = capture_hub_in,
+};
+static const struct port_observer capture_port_observer = {
+	.removed = capture_port_removed,
+};
+static const struct netdev_observer capture_netdev_observer = {
+	.removing = capture_netdev_removed,
+};
+
+unsigned capture_count(void)
+{
+	return capture_active;
+}
+
+/* The first capture starts listening to the datapath and to ports and
+ * netdevs going; the last one stops */
+static void capture_listen(bool on)
+{
+	if (on) {
+		hub_set_tap(&capture_tap);
+		port_add_observer(&capture_port_observer);
+		netdev_add_observer(&capture_netdev_observer);
+	} else {
+		hub_set_tap(NULL);
+		port_remove_observer(&capture_port_observer);
+		netdev_remove_observer(&capture_netdev_observer);
+	}
+}
+
 /* Take @c off the list and free it (its file flushed and closed) */
 static void capture_remove(struct capture *c)
 {
 	for (struct capture **pp = &captures; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
-			capture_active--;
+			if (--capture_active == 0)
+				capture_listen(false);
 			break;
 		}
 	}
@@ -497,7 +534,7 @@ void capture_del_all(void)
 		capture_remove(captures);
 }
 
-void capture_port_removed(struct port *p)
+static void capture_port_removed(struct port *p)
 {
 	struct capture *c = captures, *next;
 
@@ -508,7 +545,7 @@ void capture_port_removed(struct port *p)
 	}
 }
 
-void capture_netdev_removed(struct netdev *nd)
+static void capture_netdev_removed(struct netdev *nd)
 {
 	struct capture *c = captures, *next;
 
@@ -795,7 +832,8 @@ struct capture *capture_add(const json_t *args, struct nh_error **errp)
 		;
 	*tail = c;
 	c->listed = true;
-	capture_active++;
+	if (capture_active++ == 0)
+		capture_listen(true);
 	if (c->on_hub)
 		log_info("capture %s: hub %d to %s", c->id, c->hubid, c->file);
 	else

@@ -18,8 +18,8 @@
  *   queue=all		both, in the order they passed
  *   hubid=N		(nethub) every frame entering hub N (hub_input())
  *
- * Data path: the hooks below are called once per burst, and only while
- * capture_active is not zero.  Per frame they run the capture's BPF filter
+ * Data path: while a capture exists the module listens on the hub tap
+ * (hub.h), called once per burst.  Per frame it runs the capture's BPF filter
  * (if any) and copy up to maxlen bytes with a timestamp into the capture's
  * bounded ring; a full ring, a FIFO without reader and a failed capture
  * count the frame as dropped.  They never block, allocate or make a system
@@ -30,7 +30,11 @@
  * Accounting, per capture, once its ring is drained:
  *   frames seen = frames (written) + filtered + dropped
  *
- * Everything but the hooks runs on the control path of the daemon's loop.
+ * A capture ends with what it watches: the module observes ports and
+ * netdevs going (port_add_observer(), netdev_add_observer()) while a
+ * capture exists, as QEMU removes a netdev's filters with the netdev.
+ *
+ * Everything but the tap runs on the control path of the daemon's loop.
  */
 #ifndef NH_CAPTURE_H
 #define NH_CAPTURE_H
@@ -70,8 +74,8 @@ struct capture_stats {
 	uint64_t dropped;  /* ring full, no reader, write error */
 };
 
-/* How many captures exist; the data-path hooks are skipped while 0 */
-extern unsigned capture_active;
+/* capture_count() - how many captures exist */
+unsigned capture_count(void);
 
 /**
  * capture_add() - create and start a capture from object-add arguments
@@ -126,50 +130,5 @@ void capture_get_stats(const struct capture *c, struct capture_stats *st);
  * and for readers of the counters that want them settled.
  */
 bool capture_sync(struct capture *c, unsigned timeout_ms);
-
-/*
- * Data-path hooks; each borrows @frames for the call.  Call them only when
- * capture_active is not zero (the inline wrappers below do).
- */
-/* capture_port_rx_hook() - @p received these from its medium (queue tx) */
-void capture_port_rx_hook(struct port *p, struct frame *const *frames,
-			  unsigned n);
-/* capture_port_tx_hook() - @p's backend took these (queue rx) */
-void capture_port_tx_hook(struct port *p, struct frame *const *frames,
-			  unsigned n);
-/* capture_hub_hook() - these entered hub @h */
-void capture_hub_hook(const struct hub *h, struct frame *const *frames,
-		      unsigned n);
-
-static inline void capture_port_rx(struct port *p, struct frame *const *f,
-				   unsigned n)
-{
-	if (__builtin_expect(capture_active != 0, 0))
-		capture_port_rx_hook(p, f, n);
-}
-
-static inline void capture_port_tx(struct port *p, struct frame *const *f,
-				   unsigned n)
-{
-	if (__builtin_expect(capture_active != 0, 0))
-		capture_port_tx_hook(p, f, n);
-}
-
-static inline void capture_hub(const struct hub *h, struct frame *const *f,
-			       unsigned n)
-{
-	if (__builtin_expect(capture_active != 0, 0))
-		capture_hub_hook(h, f, n);
-}
-
-/*
- * Life cycle hooks: what a capture watches goes away, and so does the
- * capture (its file flushed and closed), as QEMU removes a netdev's filters
- * with the netdev.
- */
-/* capture_port_removed() - port @p is being detached */
-void capture_port_removed(struct port *p);
-/* capture_netdev_removed() - netdev @nd is being deleted */
-void capture_netdev_removed(struct netdev *nd);
 
 #endif /* NH_CAPTURE_H */

@@ -25,7 +25,7 @@
 #include "io.h"
 #include "log.h"
 #include "netdev.h"
-#include "nic.h"
+#include "guest_nic.h"
 #include "port.h"
 
 #define DAEMON_AGE_INTERVAL_MS 1000
@@ -279,6 +279,7 @@ int daemon_run(const struct daemon_config *cfg)
 	log_hold();
 	d.cfg = cfg;
 	d.loop = uv_default_loop();
+	clock_use_loop(d.loop);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (cfg->daemonize)
@@ -306,7 +307,8 @@ int daemon_run(const struct daemon_config *cfg)
 	uv_timer_init(d.loop, &d.age_timer);
 
 	for (size_t i = 0; i < json_array_size(cfg->netdevs); i++) {
-		if (!netdev_add(json_array_get(cfg->netdevs, i), &err)) {
+		if (!netdev_add(d.loop, json_array_get(cfg->netdevs, i),
+				&err)) {
 			log_release(false);
 			fprintf(stderr, "nethubd: %s: %s\n",
 				json_string_value(json_array_get(cfg->labels, i)),

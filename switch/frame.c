@@ -7,6 +7,7 @@
  * buffer back.  Nothing here ever calls malloc on the per-frame path.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -102,11 +103,6 @@ void frame_pool_set_current(struct frame_pool *pool)
 	pool_current = pool;
 }
 
-struct frame_pool *frame_pool_current(void)
-{
-	return pool_current;
-}
-
 void frame_pool_stats(const struct frame_pool *pool,
 		      struct frame_pool_stats *st)
 {
@@ -176,4 +172,11 @@ void frame_unref_many(struct frame *const *frames, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		frame_unref(frames[i]);
+}
+
+char *mac_format(const uint8_t *mac, char *buf)
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+		 mac[2], mac[3], mac[4], mac[5]);
+	return buf;
 }

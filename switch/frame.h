@@ -84,7 +84,6 @@ void frame_pool_free(struct frame_pool *pool);
 
 /* frame_pool_set_current() - the pool frame_alloc() uses on this thread */
 void frame_pool_set_current(struct frame_pool *pool);
-struct frame_pool *frame_pool_current(void);
 
 struct frame_pool_stats {
 	unsigned small_total, small_free;
@@ -164,5 +163,9 @@ static inline bool mac_is_zero(const uint8_t *mac)
 {
 	return (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0;
 }
+
+/* mac_format() - @mac as "xx:xx:xx:xx:xx:xx" into @buf (18 bytes);
+ * returns @buf */
+char *mac_format(const uint8_t *mac, char *buf);
 
 #endif /* NH_FRAME_H */

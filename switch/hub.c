@@ -12,6 +12,9 @@
  * on each egress port as sent or dropped with a reason.
  *
  * Never: block, allocate or log per frame, or touch a backend's medium.
+ * Knows ports, netdevs and the provider interface as data; calls nothing
+ * above it: what captures and NICs need comes through hub_tap and
+ * netdev->front.
  */
 
 #include <errno.h>
@@ -20,17 +23,17 @@
 #include <string.h>
 
 #include "backend.h"
-#include "capture.h"
 #include "clock.h"
 #include "fdb.h"
 #include "gso.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
-#include "nic.h"
 #include "port.h"
+#include "rxfilter.h"
 
 static struct hub *hubs;
+const struct hub_tap *hub_tap;
 static struct hub_config hub_cfg = {
 	.fdb_age_ms = FDB_AGE_DEFAULT_S * 1000ull,
 	.fdb_max = FDB_MAX_DEFAULT,
@@ -49,6 +52,11 @@ void hub_configure(const struct hub_config *cfg)
 void hub_get_config(struct hub_config *cfg)
 {
 	*cfg = hub_cfg;
+}
+
+void hub_set_tap(const struct hub_tap *tap)
+{
+	hub_tap = tap;
 }
 
 struct hub *hub_find(int32_t id)
@@ -145,7 +153,6 @@ void hub_attach(int32_t id, struct port *p)
 	h->nports++;
 	p->port_no = no;
 	p->hub = h;
-	nic_port_attached(p); /* a NIC's MAC is pinned on its port */
 }
 
 void hub_detach(struct port *p)
@@ -170,6 +177,18 @@ void hub_detach(struct port *p)
 struct port *hub_port(const struct hub *h, uint32_t port_no)
 {
 	return port_no < h->nports_cap ? h->ports[port_no] : NULL;
+}
+
+bool hub_fdb_pin(struct port *p, const uint8_t mac[6], uint16_t vlan)
+{
+	return p->hub && fdb_add_static(p->hub->fdb, mac, vlan, p->port_no);
+}
+
+void hub_fdb_unpin(struct port *p, const uint8_t mac[6], uint16_t vlan)
+{
+	if (p->hub && fdb_lookup(p->hub->fdb, mac, vlan, clock_now_ms()) ==
+			  p->port_no)
+		fdb_remove(p->hub->fdb, mac, vlan);
 }
 
 unsigned hub_flush_port(struct port *p)
@@ -203,7 +222,6 @@ static void hub_fdb_entry(const struct fdb_entry_info *e, void *ctx)
 {
 	struct hub_fdb_walk *w = ctx;
 	const struct port *p;
-	const struct nic *nic;
 	uint64_t idle_s = 0;
 	char mac[18];
 	json_t *o;
@@ -217,12 +235,6 @@ static void hub_fdb_entry(const struct fdb_entry_info *e, void *ctx)
 	o = json_pack("{ss sI ss sI sb}", "mac", mac_format(e->mac, mac),
 		      "vlan", (json_int_t)e->vlan, "port", p ? p->name : "?",
 		      "age", (json_int_t)idle_s, "static", e->is_static);
-	/* A NIC's pinned MAC shows the NIC and its snooped addresses */
-	nic = p && p->netdev ? p->netdev->nic : NULL;
-	if (o && nic && e->is_static && !memcmp(e->mac, nic->mac, 6)) {
-		json_object_set_new(o, "nic", json_string(nic_name(nic)));
-		json_object_set_new(o, "addresses", nic_addresses(nic));
-	}
 	json_array_append_new(w->entries, o);
 }
 
@@ -290,13 +302,13 @@ static inline bool hub_fits_mtu(const struct port *out, const struct frame *f)
 /* Give @out's backend @k frames; what it does not take is counted */
 static void hub_send(struct port *out, struct frame **batch, unsigned k)
 {
-	bool captured = capture_active != 0;
+	const struct hub_tap *tap = hub_tap;
 	uint64_t bytes = 0;
 	unsigned sent;
 
 	/* A backend may free what it takes within send(): a capture keeps
 	 * the batch alive until it has seen which frames were taken */
-	if (__builtin_expect(captured, 0))
+	if (__builtin_expect(tap != NULL, 0))
 		for (unsigned i = 0; i < k; i++)
 			frame_ref(batch[i]);
 	sent = out->netdev->ops->send(out, batch, k);
@@ -307,13 +319,13 @@ static void hub_send(struct port *out, struct frame **batch, unsigned k)
 	out->stats.tx_frames += sent;
 	out->stats.tx_bytes += bytes;
 	port_tx_check(out);
-	if (__builtin_expect(captured, 0))
-		capture_port_tx(out, batch, sent); /* what the netdev is sent */
+	if (__builtin_expect(tap != NULL, 0))
+		tap->port_tx(out, batch, sent); /* what the netdev is sent */
 	if (sent < k) {
 		out->stats.tx_drops[PORT_DROP_QUEUE_FULL] += k - sent;
 		frame_unref_many(batch + sent, k - sent);
 	}
-	if (__builtin_expect(captured, 0))
+	if (__builtin_expect(tap != NULL, 0))
 		frame_unref_many(batch, k);
 }
 
@@ -339,9 +351,11 @@ static bool hub_batch_add(struct hub *h, struct port *out, struct frame **batch,
  * that does not take offloaded frames (out->gso) gets them segmented and
  * checksummed: one offer then becomes several frames on the medium, counted
  * in tx_gso_frames and tx_gso_segments. */
-static void hub_flush_egress(struct hub *h, struct port *out)
+static void hub_egress(struct hub *h, struct port *out)
 {
 	struct frame *txq[FRAME_BURST_MAX], *batch[FRAME_BURST_MAX];
+	const struct netdev_front *front;
+	const struct rxfilter *filter;
 	unsigned n = out->txq_len, k = 0, i;
 
 	out->txq_len = 0;
@@ -355,14 +369,16 @@ static void hub_flush_egress(struct hub *h, struct port *out)
 		frame_unref_many(out->txq, n);
 		return;
 	}
+	front = out->netdev->front;
+	filter = front ? front->filter : NULL;
 	memcpy(txq, out->txq, n * sizeof(txq[0]));
 	for (i = 0; i < n; i++) {
 		struct frame *f = txq[i], *segs[GSO_SEGS_MAX];
 		bool gso = f->vnet.gso_type != FRAME_GSO_NONE;
 		int ns;
 
-		/* A port carrying a NIC gets what the NIC's filter takes */
-		if (out->netdev->nic && !nic_accept(out->netdev->nic, f)) {
+		/* A port with a NIC in front gets what its filter takes */
+		if (filter && !rxfilter_accept(filter, f->data, f->len)) {
 			out->stats.tx_drops[PORT_DROP_FILTERED]++;
 			frame_unref(f);
 			continue;
@@ -481,7 +497,7 @@ static void hub_input_burst(struct hub *h, struct port *in,
 		pending = out->txq_next;
 		out->txq_next = NULL;
 		out->txq_unicast = false;
-		hub_flush_egress(h, out);
+		hub_egress(h, out);
 		/* A point-to-point flow into a full queue: slow its sender */
 		if (unicast && out->tx_blocked && in->hub == h)
 			port_rx_pause(in);
@@ -494,7 +510,8 @@ void hub_input(struct hub *h, struct port *in, struct frame **frames,
 	/* A send() may end a connection and with it ports, even the last one
 	 * of this hub: hold the hub until the whole input is forwarded */
 	h->holders++;
-	capture_hub(h, frames, n);
+	if (__builtin_expect(hub_tap != NULL, 0))
+		hub_tap->hub_in(h, frames, n);
 	while (n) {
 		unsigned k = n < FRAME_BURST_MAX ? n : FRAME_BURST_MAX;
 

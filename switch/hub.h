@@ -98,4 +98,39 @@ json_t *hub_fdb_json(const struct hub *hub, uint64_t now_ms);
 /* hub_port() - the port numbered @port_no, or NULL */
 struct port *hub_port(const struct hub *hub, uint32_t port_no);
 
+/**
+ * hub_fdb_pin() - a static entry: @mac on @vlan is at port @p, never learned
+ * elsewhere, never aged
+ * Return: false if @p is on no hub, the table is full, or another static
+ * entry holds that address already.
+ */
+bool hub_fdb_pin(struct port *p, const uint8_t mac[6], uint16_t vlan);
+
+/* hub_fdb_unpin() - remove the entry for @mac on @vlan if it is at @p */
+void hub_fdb_unpin(struct port *p, const uint8_t mac[6], uint16_t vlan);
+
+/**
+ * struct hub_tap - a listener on the datapath (captures): it sees each
+ * burst a port received from its medium (@port_rx), each burst a port's
+ * backend took from the switch (@port_tx) and each burst entering a hub
+ * (@hub_in).  Each callback borrows @frames for the call and runs on the
+ * per-frame path: it must not block, allocate, log, or change ports or
+ * hubs.
+ */
+struct hub_tap {
+	void (*port_rx)(struct port *p, struct frame *const *frames,
+			unsigned n);
+	void (*port_tx)(struct port *p, struct frame *const *frames,
+			unsigned n);
+	void (*hub_in)(const struct hub *h, struct frame *const *frames,
+		       unsigned n);
+};
+
+/* The tap in effect, or NULL: while NULL the datapath pays one predicted
+ * branch per burst for it */
+extern const struct hub_tap *hub_tap;
+
+/* hub_set_tap() - install @tap (NULL removes it); one listener at a time */
+void hub_set_tap(const struct hub_tap *tap);
+
 #endif /* NH_HUB_H */

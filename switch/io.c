@@ -354,11 +354,6 @@ void *io_chan_opaque(const struct io_chan *c)
 	return c->cfg.opaque;
 }
 
-int io_chan_fd(const struct io_chan *c)
-{
-	return c->fd;
-}
-
 unsigned io_chan_send(struct io_chan *c, struct frame *const *frames,
 		      unsigned n)
 {

@@ -170,9 +170,8 @@ struct io_chan_cfg {
 struct io_chan *io_chan_open(int fd, const struct io_chan_cfg *cfg,
 			     struct nh_error **errp);
 
-/* io_chan_opaque() - cfg->opaque; io_chan_fd() - the fd */
+/* io_chan_opaque() - cfg->opaque */
 void *io_chan_opaque(const struct io_chan *c);
-int io_chan_fd(const struct io_chan *c);
 
 /**
  * io_chan_send() - queue frames for sending, in order

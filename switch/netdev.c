@@ -3,7 +3,10 @@
  *
  * Owns the list of netdevs and the rules QEMU applies to them (identifier
  * syntax, duplicate ids, unknown or missing backends).  Talks to a backend
- * only through its ops table; never looks inside a backend's state.
+ * only through its ops table, to a NIC only through netdev->front, and to
+ * captures only through the observers.
+ *
+ * Never: look inside a backend's state, or name a driver.
  */
 
 #include <stdio.h>
@@ -11,15 +14,32 @@
 #include <string.h>
 
 #include "backend.h"
-#include "capture.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
-#include "nic.h"
 #include "opts.h"
 #include "port.h"
 
 static struct netdev *netdevs;
+static const struct netdev_observer *observers[NETDEV_OBSERVERS_MAX];
+
+void netdev_add_observer(const struct netdev_observer *obs)
+{
+	for (unsigned i = 0; i < NETDEV_OBSERVERS_MAX; i++) {
+		if (!observers[i]) {
+			observers[i] = obs;
+			return;
+		}
+	}
+	log_err("netdev: too many observers");
+}
+
+void netdev_remove_observer(const struct netdev_observer *obs)
+{
+	for (unsigned i = 0; i < NETDEV_OBSERVERS_MAX; i++)
+		if (observers[i] == obs)
+			observers[i] = NULL;
+}
 
 bool netdev_valid_id(const char *id)
 {
@@ -141,7 +161,8 @@ bool netdev_check(const json_t *args, struct nh_error **errp)
 	return !ops->check || ops->check(args, errp);
 }
 
-struct netdev *netdev_add(const json_t *args, struct nh_error **errp)
+struct netdev *netdev_add(uv_loop_t *loop, const json_t *args,
+			  struct nh_error **errp)
 {
 	const struct backend_ops *ops = netdev_check_common(args, errp);
 	struct nh_error *err = NULL;
@@ -155,6 +176,7 @@ struct netdev *netdev_add(const json_t *args, struct nh_error **errp)
 	snprintf(nd->id, sizeof(nd->id), "%s",
 		 json_string_value(json_object_get(args, "id")));
 	nd->ops = ops;
+	nd->loop = loop;
 	nd->opts = json_deep_copy(args);
 	nd->link_up = true;
 	nd->next_peer = 1;
@@ -191,11 +213,12 @@ static void netdev_destroy(struct netdev *nd)
 	if (nd->attached_by)
 		nd->attached_by->attaches = NULL;
 	/* A NIC in front of it stays, without a backend (as in QEMU) */
-	if (nd->nic)
-		nic_backend_gone(nd);
+	if (nd->front)
+		nd->front->gone(nd->front);
 	/* Its captures end first, as QEMU removes a netdev's filters */
-	if (capture_active)
-		capture_netdev_removed(nd);
+	for (unsigned i = 0; i < NETDEV_OBSERVERS_MAX; i++)
+		if (observers[i] && observers[i]->removing)
+			observers[i]->removing(nd);
 	nd->ops->close(nd);
 	netdev_detach_leftovers(nd);
 	if (nd->hub_held)
@@ -251,15 +274,11 @@ bool netdev_set_link(const char *name, bool up, struct nh_error **errp)
 	struct port *p;
 
 	if (nd) {
-		struct nic *nic = nic_from_netdev(nd);
-
 		netdev_apply_link(nd, up);
 		/* A NIC and its backend share one link: QEMU sets a NIC
 		 * peer's too, and nethub the backend of a NIC as well */
-		if (nic && nic->backend)
-			netdev_apply_link(nic->backend, up);
-		else if (nd->nic)
-			netdev_apply_link(nd->nic->nd, up);
+		if (nd->peer)
+			netdev_apply_link(nd->peer, up);
 		return true;
 	}
 	p = port_find(name);
@@ -279,26 +298,17 @@ void netdev_move_to_hub(struct netdev *nd, int32_t hubid, struct netdev *by)
 		return;
 	nd->hubid = hubid;
 	/* A hubport naming a NIC moves the backend's ports */
-	if (nic_from_netdev(nd) && nic_from_netdev(nd)->backend)
-		netdev_move_to_hub(nic_from_netdev(nd)->backend, hubid, NULL);
+	if (nd->ops->portless && nd->peer)
+		netdev_move_to_hub(nd->peer, hubid, NULL);
 	if (nd->hub_held) {
 		struct hub *old = nd->hub_held;
 
 		nd->hub_held = hub_hold(hubid);
 		hub_release(old);
 	}
-	for (struct port *p = nd->ports; p; p = p->netdev_next) {
-		hub_detach(p);
-		hub_attach(hubid, p);
-	}
+	for (struct port *p = nd->ports; p; p = p->netdev_next)
+		port_move(p, hubid);
 	log_info("netdev %s: moved to hub %d", nd->id, hubid);
-}
-
-char *mac_format(const uint8_t *mac, char *buf)
-{
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-		 mac[2], mac[3], mac[4], mac[5]);
-	return buf;
 }
 
 static json_t *drops_json(const uint64_t *drops)

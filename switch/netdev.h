@@ -11,31 +11,69 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "error.h"
 
 struct backend_ops;
-struct nic;
+struct frame;
+struct netdev_front;
 struct port;
+struct rxfilter;
 
 #define NETDEV_ID_MAX 128
 
 struct netdev {
 	char id[NETDEV_ID_MAX];
 	const struct backend_ops *ops;
+	uv_loop_t *loop;	   /* the loop its ports and handles run on */
 	json_t *opts;		   /* the netdev_add arguments, owned */
 	int32_t hubid;		   /* the hub its ports are on */
 	struct netdev *attached_by; /* hubport that set hubid, or NULL */
 	struct netdev *attaches;   /* for a hubport: the netdev it names */
 	struct hub *hub_held;	   /* the hub it keeps in existence */
 	bool link_up;
-	struct nic *nic;	   /* the NIC in front of it (nic.h), or NULL */
+	struct netdev *peer;	   /* shares its link: a NIC and its backend */
+	struct netdev_front *front; /* what stands in front of its ports */
 	struct port *ports;	   /* list through port->netdev_next */
 	unsigned nports;
 	unsigned next_peer;	   /* next N for "ID.N" port names */
 	void *priv;		   /* the backend's state */
 	struct netdev *next;
 };
+
+/**
+ * struct netdev_front - what stands in front of a netdev's ports: a guest
+ * NIC (guest_nic.h).  The core calls it at fixed points; its owner sets
+ * and clears netdev->front.
+ * @filter:	frames delivered to the netdev's ports must pass it
+ *		(rxfilter_accept()); refusals count as "filtered"; NULL: all
+ * @ingress:	sees each burst the netdev's ports received, before the hub
+ *		does; per-frame path (no allocation, no log)
+ * @attached:	one of the netdev's ports was attached to a hub
+ * @gone:	the netdev is being deleted: let go of it (clear ->front)
+ */
+struct netdev_front {
+	const struct rxfilter *filter;
+	void (*ingress)(struct netdev_front *fr, struct frame *const *frames,
+			unsigned n);
+	void (*attached)(struct netdev_front *fr, struct port *p);
+	void (*gone)(struct netdev_front *fr);
+};
+
+/**
+ * struct netdev_observer - who wants to hear of netdevs going
+ * @removing:	@nd is being deleted; its ports are still attached
+ *
+ * Up to NETDEV_OBSERVERS_MAX at once.  Runs on the control path; must not
+ * add or delete netdevs.
+ */
+struct netdev_observer {
+	void (*removing)(struct netdev *nd);
+};
+#define NETDEV_OBSERVERS_MAX 4
+void netdev_add_observer(const struct netdev_observer *obs);
+void netdev_remove_observer(const struct netdev_observer *obs);
 
 /**
  * netdev_valid_id() - QEMU's identifier rule: a letter, then letters, digits,
@@ -45,6 +83,7 @@ bool netdev_valid_id(const char *id);
 
 /**
  * netdev_add() - create a netdev from netdev_add arguments
+ * @loop:	the loop its backend runs on
  * @args:	a JSON object {"id", "type", options...}; borrowed (copied)
  *
  * Errors are QEMU's: "Parameter 'id' expects an identifier",
@@ -52,7 +91,8 @@ bool netdev_valid_id(const char *id);
  * binary", the backend's own messages, else "Device 'X' could not be
  * initialized".  On failure nothing is left behind.
  */
-struct netdev *netdev_add(const json_t *args, struct nh_error **errp);
+struct netdev *netdev_add(uv_loop_t *loop, const json_t *args,
+			  struct nh_error **errp);
 
 /**
  * netdev_check() - everything netdev_add() would check before opening: the
@@ -84,6 +124,8 @@ bool netdev_set_link(const char *name, bool up, struct nh_error **errp);
 /**
  * netdev_move_to_hub() - put @nd's ports (present and future) on @hubid
  * @by:		the hubport doing it, or NULL when reverting to hub 0
+ *
+ * A netdev without ports of its own (a NIC) moves its peer's.
  */
 void netdev_move_to_hub(struct netdev *nd, int32_t hubid, struct netdev *by);
 
@@ -93,8 +135,5 @@ json_t *netdev_info(const struct netdev *nd);
 
 /* port_info() - a JSON object describing one port, with its counters */
 json_t *port_info(const struct port *p);
-
-/* mac_format() - "xx:xx:xx:xx:xx:xx" into @buf (18 bytes) */
-char *mac_format(const uint8_t *mac, char *buf);
 
 #endif /* NH_NETDEV_H */

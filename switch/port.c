@@ -4,6 +4,9 @@
  * Owns the port objects and their counters.  Forwarding is the hub's; the
  * medium is the backend's.  Ingress is counted here before anything else can
  * drop a frame, so that every frame a backend hands over is accounted for.
+ *
+ * Never: call above the core's port/hub/netdev floor (captures and the QMP
+ * layer hear through observers and the hub tap, a NIC through its front).
  */
 
 #include <stdio.h>
@@ -12,11 +15,9 @@
 #include <uv.h>
 
 #include "backend.h"
-#include "capture.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
-#include "nic.h"
 #include "port.h"
 
 static const char *const drop_names[PORT_DROP__COUNT] = {
@@ -32,7 +33,7 @@ static const char *const drop_names[PORT_DROP__COUNT] = {
 	[PORT_DROP_ERROR] = "error",
 };
 
-static const struct port_observer *port_obs;
+static const struct port_observer *observers[PORT_OBSERVERS_MAX];
 static struct port *paused_ports; /* through paused_next */
 static struct port *watched_ports; /* blocked, through blocked_next */
 static uv_check_t tx_watch;
@@ -46,9 +47,48 @@ const char *port_drop_name(enum port_drop why)
 	return drop_names[why];
 }
 
-void port_set_observer(const struct port_observer *obs)
+void port_add_observer(const struct port_observer *obs)
 {
-	port_obs = obs;
+	for (unsigned i = 0; i < PORT_OBSERVERS_MAX; i++) {
+		if (!observers[i]) {
+			observers[i] = obs;
+			return;
+		}
+	}
+	log_err("port: too many observers");
+}
+
+void port_remove_observer(const struct port_observer *obs)
+{
+	for (unsigned i = 0; i < PORT_OBSERVERS_MAX; i++)
+		if (observers[i] == obs)
+			observers[i] = NULL;
+}
+
+/* Call member @cb of every observer that has it, with the arguments given */
+#define port_notify(cb, ...)                                                   \
+	do {                                                                   \
+		for (unsigned i_ = 0; i_ < PORT_OBSERVERS_MAX; i_++)           \
+			if (observers[i_] && observers[i_]->cb)                \
+				observers[i_]->cb(__VA_ARGS__);                \
+	} while (0)
+
+/* Put @p on hub @hubid and tell what stands in front of its netdev */
+static void port_attach(struct port *p, int32_t hubid)
+{
+	struct netdev_front *fr = p->netdev->front;
+
+	hub_attach(hubid, p);
+	if (fr && fr->attached)
+		fr->attached(fr, p); /* a NIC pins its MAC on its port */
+}
+
+void port_move(struct port *p, int32_t hubid)
+{
+	if (!p->netdev)
+		return;
+	hub_detach(p);
+	port_attach(p, hubid);
 }
 
 void port_set_stream_peer(struct port *p, const struct sockaddr *addr,
@@ -57,8 +97,7 @@ void port_set_stream_peer(struct port *p, const struct sockaddr *addr,
 	if (!p->netdev || p->stream_peer)
 		return;
 	p->stream_peer = true;
-	if (port_obs && port_obs->peer_connected)
-		port_obs->peer_connected(p, addr, len);
+	port_notify(peer_connected, p, addr, len);
 }
 
 struct port *port_new(struct netdev *nd, const char *suffix, void *priv)
@@ -84,10 +123,9 @@ struct port *port_new(struct netdev *nd, const char *suffix, void *priv)
 	*tail = p;
 	nd->nports++;
 
-	hub_attach(nd->hubid, p);
+	port_attach(p, nd->hubid);
 	log_debug("port %s: attached to hub %d", p->name, nd->hubid);
-	if (port_obs && port_obs->added)
-		port_obs->added(p);
+	port_notify(added, p);
 	return p;
 }
 
@@ -217,13 +255,9 @@ void port_detach(struct port *p)
 	}
 	if (p->stream_peer) {
 		p->stream_peer = false;
-		if (port_obs && port_obs->peer_disconnected)
-			port_obs->peer_disconnected(p);
+		port_notify(peer_disconnected, p);
 	}
-	if (port_obs && port_obs->removed)
-		port_obs->removed(p);
-	if (capture_active) /* a capture of this port ends with it */
-		capture_port_removed(p);
+	port_notify(removed, p); /* a capture of this port ends with it */
 	if (p->hub)
 		hub_detach(p);
 	for (struct port **pp = &nd->ports; *pp; pp = &(*pp)->netdev_next) {
@@ -254,15 +288,18 @@ void port_input(struct port *p, struct frame **frames, unsigned n)
 		bytes += frames[i]->len;
 	p->stats.rx_frames += n;
 	p->stats.rx_bytes += bytes;
-	capture_port_rx(p, frames, n); /* what the netdev sends */
+	if (__builtin_expect(hub_tap != NULL, 0))
+		hub_tap->port_rx(p, frames, n); /* what the netdev sends */
 
 	if (!p->hub)
 		why = PORT_DROP_NO_HUB;
 	else if (!port_is_up(p))
 		why = PORT_DROP_LINK_DOWN;
 	else {
-		if (p->netdev && p->netdev->nic) /* what the NIC sends */
-			nic_ingress(p->netdev->nic, frames, n);
+		struct netdev_front *fr = p->netdev ? p->netdev->front : NULL;
+
+		if (fr && fr->ingress) /* what the NIC sends */
+			fr->ingress(fr, frames, n);
 		hub_input(p->hub, p, frames, n);
 		return;
 	}

@@ -113,6 +113,10 @@ struct port *port_new(struct netdev *nd, const char *suffix, void *priv);
 /* port_detach() - take @p off its hub and its netdev; idempotent */
 void port_detach(struct port *p);
 
+/* port_move() - take @p off its hub and attach it to hub @hubid (its
+ * netdev was moved there by a hubport) */
+void port_move(struct port *p, int32_t hubid);
+
 /* port_free() - detach if needed and free @p */
 void port_free(struct port *p);
 
@@ -191,8 +195,8 @@ struct port *port_next(const struct port *p);
  *			before @removed
  *
  * Any member may be NULL.  Callbacks run on the daemon's loop, on the
- * control path; they must not add, detach or free ports.  There is one
- * observer (the QMP layer's events); port_set_observer(NULL) removes it.
+ * control path; they must not add, detach or free ports.  Up to
+ * PORT_OBSERVERS_MAX observers at once (the QMP layer's events, captures).
  */
 struct port_observer {
 	void (*added)(struct port *p);
@@ -201,7 +205,9 @@ struct port_observer {
 			       socklen_t len);
 	void (*peer_disconnected)(struct port *p);
 };
-void port_set_observer(const struct port_observer *obs);
+#define PORT_OBSERVERS_MAX 4
+void port_add_observer(const struct port_observer *obs);
+void port_remove_observer(const struct port_observer *obs);
 
 /**
  * port_set_stream_peer() - a backend says @p stands for one stream

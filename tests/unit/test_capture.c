@@ -22,6 +22,7 @@
 #include "hub.h"
 #include "netdev.h"
 #include "port.h"
+#include "registry.h"
 #include "tap.h"
 
 #define REC_MAX 256
@@ -71,7 +72,7 @@ static const struct backend_ops *none_ops;
 static struct netdev *make_netdev(const char *id)
 {
 	json_t *args = json_pack("{ss ss}", "type", "none", "id", id);
-	struct netdev *nd = netdev_add(args, NULL);
+	struct netdev *nd = netdev_add(uv_default_loop(), args, NULL);
 
 	json_decref(args);
 	none_ops = nd->ops;
@@ -107,7 +108,7 @@ static void teardown(void)
 	struct frame_pool_stats st;
 
 	capture_del_all();
-	CHECK_EQ(capture_active, 0);
+	CHECK_EQ(capture_count(), 0);
 	port_free(p0);
 	port_free(p1);
 	nd0->ops = none_ops;
@@ -252,7 +253,7 @@ static void test_capture_directions_match_port_counters(void)
 	addf("rx", "\"netdev\": \"n0.1\"", "b.pcap", "\"queue\": \"rx\"");
 	addf("all", "\"netdev\": \"n0\"", "c.pcap", NULL);
 	addf("hub", "\"hubid\": 0", "d.pcap", NULL);
-	CHECK_EQ(capture_active, 4);
+	CHECK_EQ(capture_count(), 4);
 	inject(p0, 100, 60, 0x88b5);
 	inject(p1, 70, 100, 0x88b5);
 
@@ -433,7 +434,7 @@ static void test_captures_end_with_their_port_and_netdev(void)
 	port_free(p1);
 	CHECK(netdev_del("n1", NULL));
 	CHECK(capture_find("nd") == NULL);
-	CHECK_EQ(capture_active, 0);
+	CHECK_EQ(capture_count(), 0);
 	CHECK(read_back("b.pcap", &rb));
 	CHECK_EQ(rb.n, 3);
 	nd1 = make_netdev("n1");
@@ -512,7 +513,7 @@ static void test_errors_are_qemus_and_create_nothing(void)
 		 "net dump: can't open %s/none/x: No such file or directory",
 		 dir);
 	check_error(json, want);
-	CHECK_EQ(capture_active, 1);
+	CHECK_EQ(capture_count(), 1);
 	CHECK(access("/tmp/x", F_OK) != 0 || errno == ENOENT);
 	{
 		struct nh_error *err = NULL;
@@ -530,6 +531,7 @@ static void test_errors_are_qemus_and_create_nothing(void)
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	backends_register_all();
 	TAP_RUN(test_capture_directions_match_port_counters);
 	TAP_RUN(test_maxlen_truncates_the_copy_not_the_length);
 	TAP_RUN(test_filter_writes_matching_frames_only);

@@ -17,6 +17,7 @@
 #include "hub.h"
 #include "netdev.h"
 #include "port.h"
+#include "registry.h"
 #include "qmp.h"
 #include "schema.h"
 #include "tap.h"
@@ -430,7 +431,7 @@ static void test_stream_peer_is_announced_once_and_on_detach(void)
 
 	snprintf(nd.id, sizeof(nd.id), "s");
 	obs_log[0] = '\0';
-	port_set_observer(&obs);
+	port_add_observer(&obs);
 	stream = port_new(&nd, "1", NULL);
 	port_set_stream_peer(stream, (struct sockaddr *)&a, sizeof(a));
 	port_set_stream_peer(stream, (struct sockaddr *)&a, sizeof(a));
@@ -447,7 +448,7 @@ static void test_stream_peer_is_announced_once_and_on_detach(void)
 		printf("# observer saw: %s\n", obs_log);
 
 	/* unhooked: nothing more is heard */
-	port_set_observer(NULL);
+	port_remove_observer(&obs);
 	obs_log[0] = '\0';
 	stream = port_new(&nd, "3", NULL);
 	port_set_stream_peer(stream, (struct sockaddr *)&a, sizeof(a));
@@ -463,6 +464,7 @@ int main(void)
 		printf("Bail out! schema: %s\n", err ? err->msg : "?");
 		return 1;
 	}
+	backends_register_all();
 	TAP_RUN(test_table_and_schema_list_the_same_commands);
 	TAP_RUN(test_answers_fit_the_schema);
 	TAP_RUN(test_query_version_is_nethubs_version);

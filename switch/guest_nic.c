@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
-/* nic.c - guest NICs: MAC pinning, receive filter, snooping, announcements
+/* guest_nic.c - guest NICs: MAC pinning, receive filter, snooping,
+ * announcements
  *
  * Owns the list of NICs and each NIC's filter and snooped addresses.  The
- * datapath calls in at two points (nic_accept() on delivery, nic_ingress()
- * on input); the control plane through the rest.  Must never: allocate or
+ * datapath calls in through the backend's front at two points (the filter
+ * on delivery, nic_ingress() on input); the control plane through the rest.  Must never: allocate or
  * log on the per-frame path, talk to the QMP layer other than through the
  * change callback, or look inside its backend's state.
  */
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
-#include "nic.h"
+#include "guest_nic.h"
 #include "opts.h"
 #include "port.h"
 
@@ -80,34 +82,37 @@ struct nic *nic_from_netdev(const struct netdev *nd)
 	return nd->priv;
 }
 
-struct nic *nic_find(const char *id)
-{
-	for (struct nic *nic = nics; nic; nic = nic->next)
-		if (!strcmp(nic->nd->id, id))
-			return nic;
-	return NULL;
-}
+#define nic_of_front(fr) ((struct nic *)((char *)(fr) - offsetof(struct nic, front)))
 
 /* Pin the MAC on @p if it is attached and nothing static holds it */
 static void nic_pin(struct nic *nic, struct port *p)
 {
-	if (p->hub && !fdb_add_static(p->hub->fdb, nic->mac, 0, p->port_no))
+	if (p->hub && !hub_fdb_pin(p, nic->mac, 0))
 		log_debug("nic %s: MAC already pinned elsewhere on hub %d",
 			  nic_name(nic), p->hub->id);
 }
 
-/* Remove the pin of the MAC if it is on @p */
-static void nic_unpin(struct nic *nic, struct port *p)
+/* The front's hooks (netdev.h): what the core tells the NIC */
+static void nic_front_attached(struct netdev_front *fr, struct port *p)
 {
-	if (p->hub && fdb_lookup(p->hub->fdb, nic->mac, 0, clock_now_ms()) ==
-			  p->port_no)
-		fdb_remove(p->hub->fdb, nic->mac, 0);
+	nic_pin(nic_of_front(fr), p);
 }
 
-void nic_port_attached(struct port *p)
+static void nic_front_ingress(struct netdev_front *fr,
+			      struct frame *const *frames, unsigned n)
 {
-	if (p->netdev && p->netdev->nic)
-		nic_pin(p->netdev->nic, p);
+	nic_ingress(nic_of_front(fr), frames, n);
+}
+
+static void nic_release_backend(struct nic *nic);
+
+static void nic_front_gone(struct netdev_front *fr)
+{
+	struct nic *nic = nic_of_front(fr);
+
+	log_info("nic %s: its netdev %s was deleted", nic_name(nic),
+		 nic->backend->id);
+	nic_release_backend(nic);
 }
 
 struct nic *nic_new(struct netdev *nd, struct netdev *backend,
@@ -127,9 +132,17 @@ struct nic *nic_new(struct netdev *nd, struct netdev *backend,
 	for (tail = &nics; *tail; tail = &(*tail)->next)
 		;
 	*tail = nic;
+	nic->front = (struct netdev_front){
+		.filter = &nic->filter,
+		.ingress = nic_front_ingress,
+		.attached = nic_front_attached,
+		.gone = nic_front_gone,
+	};
 	nd->priv = nic;
 	nd->hubid = backend->hubid;
-	backend->nic = nic;
+	nd->peer = backend;
+	backend->peer = nd;
+	backend->front = &nic->front;
 	for (struct port *p = backend->ports; p; p = p->netdev_next)
 		nic_pin(nic, p);
 	return nic;
@@ -142,20 +155,16 @@ static void nic_release_backend(struct nic *nic)
 	if (!be)
 		return;
 	for (struct port *p = be->ports; p; p = p->netdev_next)
-		nic_unpin(nic, p);
-	be->nic = NULL;
+		hub_fdb_unpin(p, nic->mac, 0);
+	be->front = NULL;
+	be->peer = NULL;
+	nic->nd->peer = NULL;
 	nic->backend = NULL;
 }
 
-void nic_backend_gone(struct netdev *backend)
+struct nic *nic_of_backend(const struct netdev *backend)
 {
-	struct nic *nic = backend->nic;
-
-	if (!nic)
-		return;
-	log_info("nic %s: its netdev %s was deleted", nic_name(nic),
-		 backend->id);
-	nic_release_backend(nic);
+	return backend->front ? nic_of_front(backend->front) : NULL;
 }
 
 void nic_free(struct nic *nic)

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* nic.h - guest NICs: a MAC, a receive filter and snooped addresses in front
- * of a backend netdev
+/* guest_nic.h - guest NICs: a MAC, a receive filter and snooped addresses
+ * in front of a backend netdev (the module's prefix is nic_)
  *
  * A netdev of type "nic" (backends/nic.c) stands for a guest's NIC in front
  * of another netdev, its backend: the backend's port(s) carry the guest's
  * traffic, so what the backend receives is what the NIC sends, and what the
  * switch delivers to the backend's ports is what the NIC receives.  The pair
- * is one switch port (a listening backend's peers are each one).  The
- * backend's netdev points at its NIC (netdev->nic) while the NIC exists;
- * the NIC netdev has no ports of its own.
+ * is one switch port (a listening backend's peers are each one).  While
+ * the NIC exists the backend's netdev carries its front (netdev->front,
+ * netdev.h), through which the core calls the NIC, and the two netdevs are
+ * each other's peer (one link); the NIC netdev has no ports of its own.
  *
  * While it exists a NIC:
  *	- pins its MAC as a static FDB entry on its backend's first attached
@@ -24,7 +25,7 @@
  * nic_query_rx_filter() reads the filter: QEMU's NIC_RX_FILTER_CHANGED rule.
  *
  * Everything here runs on the daemon's loop.  The per-frame functions
- * (nic_accept(), nic_ingress()) never allocate or log.
+ * (the front's filter and nic_ingress()) never allocate or log.
  */
 #ifndef NH_NIC_H
 #define NH_NIC_H
@@ -36,6 +37,7 @@
 #include "addrsnoop.h"
 #include "error.h"
 #include "frame.h"
+#include "netdev.h"
 #include "rxfilter.h"
 
 struct netdev;
@@ -49,6 +51,7 @@ struct nic {
 	uint8_t mac[6];
 	char path[NIC_PATH_MAX]; /* "/nethub/nic/ID", the event's path */
 	bool event_armed;	 /* the next filter change calls back */
+	struct netdev_front front; /* the backend's ->front while it has one */
 	struct rxfilter filter;
 	struct addrsnoop addrs;
 	struct nic *next;
@@ -87,34 +90,14 @@ void nic_free(struct nic *nic);
  * netdevs */
 struct nic *nic_from_netdev(const struct netdev *nd);
 
-/* nic_find() - the NIC of netdev id @id, or NULL */
-struct nic *nic_find(const char *id);
+/* nic_of_backend() - the NIC in front of @backend, or NULL */
+struct nic *nic_of_backend(const struct netdev *backend);
 
 /* nic_first() - every NIC, through ->next, in creation order */
 struct nic *nic_first(void);
 
 /* nic_name() - the NIC's netdev id */
 const char *nic_name(const struct nic *nic);
-
-/**
- * nic_backend_gone() - @backend, which a NIC fronts, is being deleted: the
- * NIC stays (QEMU keeps a NIC whose netdev was deleted), without a backend,
- * so it neither sends nor receives
- */
-void nic_backend_gone(struct netdev *backend);
-
-/* nic_port_attached() - @p, a port of a NIC's backend, was attached to a
- * hub: pin the NIC's MAC on it unless it is pinned on another port */
-void nic_port_attached(struct port *p);
-
-/**
- * nic_accept() - whether the NIC takes frame @f (the delivery filter)
- * Return: false to drop it, counted as filtered.
- */
-static inline bool nic_accept(const struct nic *nic, const struct frame *f)
-{
-	return rxfilter_accept(&nic->filter, f->data, f->len);
-}
 
 /* nic_ingress() - snoop @n frames the NIC sent (its backend received) */
 void nic_ingress(struct nic *nic, struct frame *const *frames, unsigned n);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* backend.h - the interface every netdev driver implements
  *
- * One file per driver in backends/, each filling one struct backend_ops,
- * listed in backends/registry.c under its NetClientDriver name.
+ * The core owns this interface; drivers live a floor above it, one file
+ * per driver in backends/, each filling one struct backend_ops.  The layer
+ * above registers them by QEMU's NetClientDriver name (backend_register(),
+ * from backends/registry.c at start-up): the core never names a driver.
  *
  * Life cycle of a netdev and its ports:
  *
@@ -92,11 +94,22 @@ struct backend_ops {
 	void (*port_info)(const struct port *p, json_t *obj);
 };
 
-/* backend_find() - the compiled-in driver for @type, or NULL */
+/**
+ * backend_register() - make @type a known netdev type, driven by @ops
+ * @type:	QEMU's NetClientDriver name (or a nethub extension's);
+ *		borrowed for the process's life
+ * @ops:	the driver, or NULL for a type that is known but not built
+ *		into this binary (netdev_add then says so in QEMU's words)
+ *
+ * Registering a type again replaces its driver.  Called at start-up,
+ * before any netdev is added.
+ */
+void backend_register(const char *type, const struct backend_ops *ops);
+
+/* backend_find() - the registered driver for @type, or NULL */
 const struct backend_ops *backend_find(const char *type);
 
-/* backend_type_known() - @type is a NetClientDriver of the schema on this
- * platform (compiled in or not; vmnet-* are not, on Linux) */
+/* backend_type_known() - @type was registered, with a driver or without */
 bool backend_type_known(const char *type);
 
 #endif /* NH_BACKEND_H */
