@@ -324,6 +324,19 @@ static void socket_on_recv_ignore(struct io_chan *c, const struct io_msg *msgs,
 /* socket_on_tx_drop() - frames the kernel refused; a datagram too long
  * for the medium (a VLAN-tagged frame at the MTU) is oversize, the rest
  * are errors (ECONNREFUSED from a connected UDP peer, ENETUNREACH) */
+/* The send queue drains after io_chan_tx_busy() (backend.h's contract) */
+static void socket_on_tx_drain(struct io_chan *c, bool ready)
+{
+	struct socket_peer *peer = io_chan_opaque(c);
+
+	if (!peer->port || peer->closing)
+		return;
+	if (ready)
+		port_tx_ready(peer->port);
+	else
+		port_tx_progress(peer->port);
+}
+
 static void socket_on_tx_drop(struct io_chan *c, unsigned n, int err)
 {
 	struct socket_peer *peer = io_chan_opaque(c);
@@ -552,6 +565,7 @@ static void socket_stream_cfg(struct io_chan_cfg *cfg)
 	cfg->on_stream = socket_on_stream;
 	cfg->on_error = socket_on_error;
 	cfg->on_tx_drop = socket_on_tx_drop;
+	cfg->on_tx_drain = socket_on_tx_drain;
 	cfg->tx_header = socket_tx_header;
 }
 
@@ -567,6 +581,7 @@ static void socket_dgram_cfg(struct io_chan_cfg *cfg,
 	cfg->on_recv = socket_on_recv;
 	cfg->on_error = socket_on_error;
 	cfg->on_tx_drop = socket_on_tx_drop;
+	cfg->on_tx_drain = socket_on_tx_drain;
 }
 
 /* socket_set_nodelay() - frames go out as they come; not for unix sockets */
@@ -1497,33 +1512,17 @@ static unsigned socket_send(struct port *p, struct frame *const *frames,
 {
 	struct socket_peer *peer = p->priv;
 	struct io_chan *c;
+	unsigned took;
 
 	if (!peer || peer->closing)
 		return 0;
 	c = peer->txchan ? peer->txchan : peer->chan;
-	return c ? io_chan_send(c, frames, n) : 0;
-}
-
-static struct io_chan *socket_tx_chan(const struct port *p)
-{
-	const struct socket_peer *peer = p->priv;
-
-	if (!peer || peer->closing)
-		return NULL;
-	return peer->txchan ? peer->txchan : peer->chan;
-}
-
-static unsigned socket_tx_queue(const struct port *p, unsigned *cap)
-{
-	struct io_chan *c = socket_tx_chan(p);
-	struct io_chan_stats st;
-
-	*cap = 0;
 	if (!c)
 		return 0;
-	io_chan_get_stats(c, &st);
-	*cap = st.txq_max;
-	return st.txq_len;
+	took = io_chan_send(c, frames, n);
+	if (io_chan_tx_busy(c))
+		port_tx_blocked(p);
+	return took;
 }
 
 static void socket_rx_pause(struct port *p, bool pause)
@@ -1579,7 +1578,6 @@ const struct backend_ops socket_backend = {
     .open = socket_open,
     .close = socket_close,
     .send = socket_send,
-    .tx_queue = socket_tx_queue,
     .rx_pause = socket_rx_pause,
     .set_link = NULL,
     .info = socket_info,

@@ -103,6 +103,7 @@ struct tap_queue {
 	struct tap_state *s;
 	struct io_chan *chan; /* NULL until made, and once closing */
 	int fd;		      /* -1 once the channel owns it and closes */
+	bool busy;	      /* its send queue said busy (io_chan_tx_busy) */
 };
 
 /* The backend's state for one netdev (nd->priv) */
@@ -111,6 +112,7 @@ struct tap_state {
 	struct netdev *nd;	/* NULL once closed */
 	struct port *port;
 	unsigned refs; /* open + channels + handles */
+	unsigned nbusy; /* queues whose send queue is busy */
 	enum tap_mode mode;
 	char ifname[IFNAMSIZ];
 	char *script, *downscript, *helper, *br; /* as used, for info */
@@ -440,40 +442,51 @@ static unsigned tap_send_mq(struct tap_state *s, struct frame *const *frames,
 	return k;
 }
 
+/* Flow control: the port is blocked while any queue is busy, ready once
+ * none is (the contract of backend.h) */
+static void tap_note_busy(struct tap_state *s)
+{
+	for (unsigned i = 0; i < s->nq; i++) {
+		struct tap_queue *q = &s->q[i];
+
+		if (!q->busy && q->chan && io_chan_tx_busy(q->chan)) {
+			q->busy = true;
+			if (s->nbusy++ == 0)
+				port_tx_blocked(s->port);
+		}
+	}
+}
+
+static void tap_on_tx_drain(struct io_chan *c, bool ready)
+{
+	struct tap_queue *q = io_chan_opaque(c);
+	struct tap_state *s = q->s;
+
+	if (!q->busy || !s->port || s->gone)
+		return;
+	if (!ready) {
+		port_tx_progress(s->port);
+		return;
+	}
+	q->busy = false;
+	if (--s->nbusy == 0)
+		port_tx_ready(s->port);
+}
+
 static unsigned tap_send(struct port *p, struct frame *const *frames,
 			 unsigned n)
 {
 	struct tap_state *s = p->priv;
+	unsigned took;
 
 	if (!s || s->gone || !s->nq || !s->q[0].chan)
 		return 0;
 	if (s->nq == 1)
-		return io_chan_send(s->q[0].chan, frames, n);
-	return tap_send_mq(s, frames, n);
-}
-
-/* tap_tx_queue() - the fullest queue speaks for the port */
-static unsigned tap_tx_queue(const struct port *p, unsigned *cap)
-{
-	const struct tap_state *s = p->priv;
-	unsigned len = 0;
-
-	*cap = 0;
-	if (!s || s->gone)
-		return 0;
-	for (unsigned i = 0; i < s->nq; i++) {
-		struct io_chan_stats st;
-
-		if (!s->q[i].chan)
-			continue;
-		io_chan_get_stats(s->q[i].chan, &st);
-		if (!*cap ||
-		    (uint64_t)st.txq_len * *cap > (uint64_t)len * st.txq_max) {
-			len = st.txq_len;
-			*cap = st.txq_max;
-		}
-	}
-	return len;
+		took = io_chan_send(s->q[0].chan, frames, n);
+	else
+		took = tap_send_mq(s, frames, n);
+	tap_note_busy(s);
+	return took;
 }
 
 static void tap_rx_pause(struct port *p, bool pause)
@@ -985,6 +998,7 @@ static bool tap_start(struct tap_state *s, struct nh_error **errp)
 		cfg.on_recv = tap_on_recv;
 		cfg.on_error = tap_on_error;
 		cfg.on_tx_drop = tap_on_tx_drop;
+		cfg.on_tx_drain = tap_on_tx_drain;
 		cfg.tx_header = s->vnet_hlen ? tap_tx_header : NULL;
 		cfg.opaque = &s->q[i];
 		s->q[i].chan = io_chan_open(s->q[i].fd, &cfg, errp);
@@ -1214,7 +1228,6 @@ const struct backend_ops tap_backend = {
     .open = tap_open,
     .close = tap_close,
     .send = tap_send,
-    .tx_queue = tap_tx_queue,
     .rx_pause = tap_rx_pause,
     .set_link = tap_set_link,
     .info = tap_info,
@@ -1226,7 +1239,6 @@ const struct backend_ops bridge_backend = {
     .open = bridge_open,
     .close = tap_close,
     .send = tap_send,
-    .tx_queue = tap_tx_queue,
     .rx_pause = tap_rx_pause,
     .set_link = tap_set_link,
     .info = tap_info,

@@ -20,6 +20,7 @@
 #include "fdb.h"
 #include "log.h"
 #include "opts.h"
+#include "port.h"
 #include "qmp.h"
 #include "registry.h"
 
@@ -67,6 +68,10 @@ static const char usage_text[] =
 	"  --fdb-age SECONDS   forget a learned MAC after this idle time (default %d)\n"
 	"  --fdb-max N         learned MACs per hub at most (default %u)\n"
 	"  --fdb-port-max N    learned MACs per port at most (default %u)\n"
+	"  --stall-ms MS       longest a receiver that does not drain may slow the\n"
+	"                      ports sending to it; then frames to it are dropped\n"
+	"                      (queue-full) until it drains (default %u; 0: never\n"
+	"                      slow a sender)\n"
 	"  --io auto|uring|epoll\n"
 	"                      datapath I/O engine (default auto: io_uring, else\n"
 	"                      epoll)\n"
@@ -89,6 +94,7 @@ enum {
 	OPT_PIDFILE,
 	OPT_STATS_FILE,
 	OPT_FDB_AGE,
+	OPT_STALL_MS,
 	OPT_FDB_MAX,
 	OPT_FDB_PORT_MAX,
 	OPT_QMP,
@@ -103,6 +109,7 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 	{ "stats-file", required_argument, NULL, OPT_STATS_FILE },
 	{ "fdb-age", required_argument, NULL, OPT_FDB_AGE },
+	{ "stall-ms", required_argument, NULL, OPT_STALL_MS },
 	{ "fdb-max", required_argument, NULL, OPT_FDB_MAX },
 	{ "fdb-port-max", required_argument, NULL, OPT_FDB_PORT_MAX },
 	{ "qmp", required_argument, NULL, OPT_QMP },
@@ -116,7 +123,7 @@ static const struct option long_opts[] = {
 static void usage(FILE *to)
 {
 	fprintf(to, usage_text, FDB_AGE_DEFAULT_S, FDB_MAX_DEFAULT,
-		FDB_PORT_MAX_DEFAULT);
+		FDB_PORT_MAX_DEFAULT, PORT_STALL_DEFAULT_MS);
 }
 
 static void die_option(const char *opt, const char *expects, const char *arg)
@@ -349,6 +356,10 @@ int main(int argc, char **argv)
 				parse_count("--fdb-age", optarg, 1,
 					    FDB_AGE_MAX_S) *
 				1000;
+			break;
+		case OPT_STALL_MS:
+			port_set_stall_limit((uint32_t)parse_count(
+				"--stall-ms", optarg, 0, PORT_STALL_MAX_MS));
 			break;
 		case OPT_FDB_MAX:
 			cfg.hub.fdb_max = (uint32_t)parse_count(

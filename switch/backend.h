@@ -1,29 +1,67 @@
 /* SPDX-License-Identifier: MIT */
-/* backend.h - the interface every netdev driver implements
+/* backend.h - the provider interface: what a netdev driver implements
  *
  * The core owns this interface; drivers live a floor above it, one file
  * per driver in backends/, each filling one struct backend_ops.  The layer
  * above registers them by QEMU's NetClientDriver name (backend_register(),
  * from backends/registry.c at start-up): the core never names a driver.
  *
- * Life cycle of a netdev and its ports:
+ * Life cycle of a netdev and its ports
  *
- *   open      validate options, acquire resources, make ports (or start
- *             listening and make them as peers arrive).  On failure: fill
- *             errp, release everything acquired, return false; close is
- *             not called.
- *   traffic   the backend delivers received frames with port_input(); the
- *             switch calls send() with bursts for each port that is attached
- *             and up.
+ *   check     optional: validate options without acquiring anything, so
+ *             nethubd can refuse a bad command line before it starts.
+ *   open      validate options, acquire resources, make ports with
+ *             port_new() (or start listening and make them as peers
+ *             arrive).  On failure: fill errp, release everything, return
+ *             false; close is not called, and any port left is detached
+ *             by the core (with a warning: that is a driver bug).
+ *   traffic   the driver hands received frames to port_input(); the switch
+ *             calls send() with bursts for each port that is attached and
+ *             up.  Ports may come and go (port_new(), port_detach()).
  *   close     release everything.  Called once, after a successful open,
  *             when the netdev is deleted or the daemon stops.  Ports must be
- *             detached (port_detach()) before close returns; their memory,
- *             and the backend's, may be freed later, once in-flight I/O has
- *             completed (the netdev struct itself is freed right after close
- *             returns, so deferred work must not touch it).
+ *             detached before close returns; their memory, and the
+ *             driver's, may be freed later, once in-flight I/O has
+ *             completed (the struct netdev itself is freed right after
+ *             close returns, so deferred work must not touch it).
  *
- * A backend includes the port, frame, io and options APIs and never touches
- * the FDB, other ports or the QMP layer.
+ * Who owns frames
+ *
+ *   receive   the driver allocates frames (frame_alloc()), fills them and
+ *             gives their references to port_input(), which always takes
+ *             them (forwarded or dropped and counted).  Input it could not
+ *             turn into a frame is counted with port_count_rx_drop().
+ *   send      send() takes over the references of the first N frames it
+ *             accepts and returns N; the rest stay the switch's, which
+ *             drops and counts them (queue-full).  A frame the driver
+ *             accepted and then lost (the medium refused it, the peer went)
+ *             is counted with port_count_tx_drop().
+ *
+ * Flow control: one contract, QEMU's
+ *
+ *   A driver's send queue is bounded.  When send() leaves it past the
+ *   high-water mark the driver calls port_tx_blocked(p) (from inside send()
+ *   is fine); while it drains but is still above the low mark,
+ *   port_tx_progress(p) now and then; below the low mark, port_tx_ready(p).
+ *   Both from the loop.  The switch never polls a driver's queue.  While a
+ *   port is blocked its unicast senders are paused through their drivers'
+ *   rx_pause op; a port that makes no progress for the stall limit
+ *   (port.h) is given up on: its senders resume and frames to it are
+ *   dropped and counted until it is ready.  The io engine does the
+ *   bookkeeping for channels: io_chan_tx_busy() after io_chan_send(), and
+ *   the channel's on_tx_drain callback.
+ *
+ * What may be called from where
+ *
+ *   send(), rx_pause() and set_link() run inside the switch's per-burst
+ *   loop: they must not detach or free ports, close channels or call
+ *   port_input().  A failure found there (a write error, a peer gone) is
+ *   handled later, from the loop: io channels report on_error() that way.
+ *   Everything else (open, close, the driver's own callbacks) runs from the
+ *   loop and may use any port API.
+ *
+ * A driver includes the core's port, frame, io, options and netdev APIs and
+ * never touches the FDB, other ports or the QMP layer.
  */
 #ifndef NH_BACKEND_H
 #define NH_BACKEND_H
@@ -66,21 +104,15 @@ struct backend_ops {
 	/**
 	 * send() - transmit a burst on @p.  Never blocks.  Takes over the
 	 * references of the first N frames and returns N; the switch drops
-	 * the rest, counted as queue-full.  Required.
+	 * the rest, counted as queue-full.  Calls port_tx_blocked() when its
+	 * queue passes high water (see above).  Required.
 	 */
 	unsigned (*send)(struct port *p, struct frame *const *frames,
 			 unsigned n);
 
-	/**
-	 * tx_queue() - frames waiting in @p's send queue now; *@cap set to
-	 * the queue's size.  May be NULL.  The switch uses it for flow
-	 * control: a queue past half full blocks the port (see
-	 * port_tx_blocked()) until it has drained to a quarter.
-	 */
-	unsigned (*tx_queue)(const struct port *p, unsigned *cap);
-
 	/* rx_pause() - stop (@pause) or restart receiving on @p, for flow
-	 * control; may be NULL (the port is then never paused) */
+	 * control; bytes or datagrams wait in the kernel meanwhile.  May be
+	 * NULL (the port is then never paused) */
 	void (*rx_pause)(struct port *p, bool pause);
 
 	/* set_link() - reflect @p's link state on the medium (carrier); may

@@ -222,6 +222,7 @@ static void daemon_teardown(void)
 	uv_close((uv_handle_t *)&d.sig_term, NULL);
 	uv_close((uv_handle_t *)&d.sig_usr1, NULL);
 	uv_close((uv_handle_t *)&d.age_timer, NULL);
+	port_shutdown();
 	io_shutdown();
 	uv_walk(d.loop, daemon_close_walk, NULL);
 	uv_run(d.loop, UV_RUN_DEFAULT);

@@ -318,7 +318,6 @@ static void hub_send(struct port *out, struct frame **batch, unsigned k)
 		bytes += batch[i]->len;
 	out->stats.tx_frames += sent;
 	out->stats.tx_bytes += bytes;
-	port_tx_check(out);
 	if (__builtin_expect(tap != NULL, 0))
 		tap->port_tx(out, batch, sent); /* what the netdev is sent */
 	if (sent < k) {
@@ -329,51 +328,38 @@ static void hub_send(struct port *out, struct frame **batch, unsigned k)
 		frame_unref_many(batch, k);
 }
 
-/* Append @f to @out's send batch, sending the batch first when it is full;
- * false (and @f dropped, counted) when a send took @out off its hub */
-static bool hub_batch_add(struct hub *h, struct port *out, struct frame **batch,
-			  unsigned *k, struct frame *f)
+/* Append @f to @out's send batch, sending the batch first when it is full */
+static void hub_batch_add(struct port *out, struct frame **batch, unsigned *k,
+			  struct frame *f)
 {
 	if (*k == FRAME_BURST_MAX) {
 		hub_send(out, batch, *k);
 		*k = 0;
 	}
-	if (out->hub != h || !out->netdev) {
-		out->stats.tx_drops[PORT_DROP_LINK_DOWN]++;
-		frame_unref(f);
-		return false;
-	}
 	batch[(*k)++] = f;
-	return true;
 }
 
 /* Hand one egress port its batch; everything not sent is counted.  A port
  * that does not take offloaded frames (out->gso) gets them segmented and
  * checksummed: one offer then becomes several frames on the medium, counted
- * in tx_gso_frames and tx_gso_segments. */
-static void hub_egress(struct hub *h, struct port *out)
+ * in tx_gso_frames and tx_gso_segments.  No send() can take the port away
+ * meanwhile (backend.h), so the loop needs no re-entrancy guard. */
+static void hub_egress(struct port *out)
 {
-	struct frame *txq[FRAME_BURST_MAX], *batch[FRAME_BURST_MAX];
-	const struct netdev_front *front;
-	const struct rxfilter *filter;
-	unsigned n = out->txq_len, k = 0, i;
+	struct frame *batch[FRAME_BURST_MAX];
+	const struct netdev_front *front = out->netdev->front;
+	const struct rxfilter *filter = front ? front->filter : NULL;
+	unsigned n = out->txq_len, k = 0;
 
 	out->txq_len = 0;
 	out->txq_listed = false;
-	if (out->hub != h || !out->netdev) {
-		/* detached while we were sorting: hub_detach() counted it */
-		return;
-	}
 	if (!port_is_up(out)) {
 		out->stats.tx_drops[PORT_DROP_LINK_DOWN] += n;
 		frame_unref_many(out->txq, n);
 		return;
 	}
-	front = out->netdev->front;
-	filter = front ? front->filter : NULL;
-	memcpy(txq, out->txq, n * sizeof(txq[0]));
-	for (i = 0; i < n; i++) {
-		struct frame *f = txq[i], *segs[GSO_SEGS_MAX];
+	for (unsigned i = 0; i < n; i++) {
+		struct frame *f = out->txq[i], *segs[GSO_SEGS_MAX];
 		bool gso = f->vnet.gso_type != FRAME_GSO_NONE;
 		int ns;
 
@@ -389,8 +375,7 @@ static void hub_egress(struct hub *h, struct port *out)
 			continue;
 		}
 		if (out->gso || !gso_offloaded(f)) {
-			if (!hub_batch_add(h, out, batch, &k, f))
-				break;
+			hub_batch_add(out, batch, &k, f);
 			continue;
 		}
 		ns = gso_resolve(f, segs, GSO_SEGS_MAX);
@@ -399,41 +384,25 @@ static void hub_egress(struct hub *h, struct port *out)
 							   : PORT_DROP_MALFORMED]++;
 			continue;
 		}
-		if (gso) {
+		if (gso) { /* segmented, not only checksummed */
 			out->stats.tx_gso_frames++;
 			out->stats.tx_gso_segments += (unsigned)ns;
 		}
-		for (int j = 0; j < ns; j++) {
-			if (!hub_batch_add(h, out, batch, &k, segs[j])) {
-				out->stats.tx_drops[PORT_DROP_LINK_DOWN] +=
-				    (unsigned)(ns - j - 1);
-				frame_unref_many(segs + j + 1,
-						 (unsigned)(ns - j - 1));
-				break;
-			}
-		}
-		if (out->hub != h || !out->netdev)
-			break;
+		for (int j = 0; j < ns; j++)
+			hub_batch_add(out, batch, &k, segs[j]);
 	}
-	/* A send took the port away: the rest of its batch cannot go */
-	if (i < n) {
-		out->stats.tx_drops[PORT_DROP_LINK_DOWN] += n - i - 1;
-		frame_unref_many(txq + i + 1, n - i - 1);
-	}
-	if (k && out->hub == h && out->netdev) {
+	if (k)
 		hub_send(out, batch, k);
-	} else if (k) {
-		out->stats.tx_drops[PORT_DROP_LINK_DOWN] += k;
-		frame_unref_many(batch, k);
-	}
 }
 
-/* Forward at most FRAME_BURST_MAX frames: every egress batch then fits */
-static void hub_input_burst(struct hub *h, struct port *in,
+/* Forward at most FRAME_BURST_MAX frames: every egress batch then fits.
+ * Return: known-unicast frames went to a blocked, not stalled port. */
+static bool hub_input_burst(struct hub *h, struct port *in,
 			    struct frame **frames, unsigned n)
 {
 	uint64_t now = clock_now_ms();
 	struct port *pending = NULL;
+	bool pause = false;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct frame *f = frames[i];
@@ -497,32 +466,27 @@ static void hub_input_burst(struct hub *h, struct port *in,
 		pending = out->txq_next;
 		out->txq_next = NULL;
 		out->txq_unicast = false;
-		hub_egress(h, out);
+		hub_egress(out);
 		/* A point-to-point flow into a full queue: slow its sender */
-		if (unicast && out->tx_blocked && in->hub == h)
-			port_rx_pause(in);
+		if (unicast && out->tx_blocked && !out->tx_stalled)
+			pause = true;
 	}
+	return pause;
 }
 
-void hub_input(struct hub *h, struct port *in, struct frame **frames,
+bool hub_input(struct hub *h, struct port *in, struct frame **frames,
 	       unsigned n)
 {
-	/* A send() may end a connection and with it ports, even the last one
-	 * of this hub: hold the hub until the whole input is forwarded */
-	h->holders++;
+	bool pause = false;
+
 	if (__builtin_expect(hub_tap != NULL, 0))
 		hub_tap->hub_in(h, frames, n);
 	while (n) {
 		unsigned k = n < FRAME_BURST_MAX ? n : FRAME_BURST_MAX;
 
-		if (in->hub != h) {
-			in->stats.rx_drops[PORT_DROP_NO_HUB] += n;
-			frame_unref_many(frames, n);
-			break;
-		}
-		hub_input_burst(h, in, frames, k);
+		pause |= hub_input_burst(h, in, frames, k);
 		frames += k;
 		n -= k;
 	}
-	hub_release(h);
+	return pause;
 }

@@ -58,8 +58,11 @@ void hub_detach(struct port *p);
 /**
  * hub_input() - forward a burst that came in on @in
  * @frames:	the references are taken over
+ *
+ * Return: true if known-unicast frames of it went to a port that is
+ * blocked and not stalled (port.h): the caller should pause @in.
  */
-void hub_input(struct hub *hub, struct port *in, struct frame **frames,
+bool hub_input(struct hub *hub, struct port *in, struct frame **frames,
 	       unsigned n);
 
 /* hub_expire_all() - age every hub's FDB; called once a second */

@@ -115,6 +115,7 @@ bool io_init(uv_loop_t *loop, enum io_engine want, struct nh_error **errp)
 	memset(&io_core, 0, sizeof(io_core));
 	io_core.loop = loop;
 	io_core.done_tail = &io_core.done_head;
+	io_core.events_tail = &io_core.events_head;
 
 	if (want != IO_ENGINE_EPOLL) {
 		if (!io_ur_engine.start(loop, why, sizeof(why))) {
@@ -373,7 +374,16 @@ unsigned io_chan_send(struct io_chan *c, struct frame *const *frames,
 	}
 	c->txq_len += k;
 	io_core.ops->chan_kick_tx(c);
+	if (!c->tx_waiting && (k < n || c->txq_len >= c->txq_cap / 2)) {
+		c->tx_waiting = true;
+		c->tx_drain_mark = c->st.tx_msgs + c->st.tx_errors;
+	}
 	return k;
+}
+
+bool io_chan_tx_busy(const struct io_chan *c)
+{
+	return c->tx_waiting;
 }
 
 void io_chan_pause(struct io_chan *c)
@@ -399,6 +409,8 @@ void io_chan_get_stats(const struct io_chan *c, struct io_chan_stats *st)
 	st->txq_max = c->txq_cap;
 }
 
+static void io_events_unlist(struct io_chan *c);
+
 /* io_txq_drop() - drop the queued frames from position @from on */
 static void io_txq_drop(struct io_chan *c, unsigned from)
 {
@@ -423,15 +435,71 @@ void io_chan_close(struct io_chan *c,
 	}
 	c->closing = true;
 	c->done = done;
+	io_events_unlist(c);
 	/* Frames no operation holds go now; those in flight when their
 	 * operation ends (io_tx_complete or io_chan_quiesced) */
 	io_txq_drop(c, c->tx_busy);
 	io_core.ops->chan_close(c);
 }
 
-static void io_done_run(uv_idle_t *h)
+/* Take @c off the list of channels with events to report */
+static void io_events_unlist(struct io_chan *c)
+{
+	if (!c->events)
+		return;
+	c->events = 0;
+	for (struct io_chan **pp = &io_core.events_head; *pp;
+	     pp = &(*pp)->events_next) {
+		if (*pp == c) {
+			*pp = c->events_next;
+			if (!*pp)
+				io_core.events_tail = pp;
+			break;
+		}
+	}
+	c->events_next = NULL;
+}
+
+static void io_idle_run(uv_idle_t *h);
+
+void io_chan_defer(struct io_chan *c, unsigned ev)
+{
+	if (c->closing)
+		return;
+	if (!c->events) {
+		c->events_next = NULL;
+		*io_core.events_tail = c;
+		io_core.events_tail = &c->events_next;
+	}
+	c->events |= ev;
+	uv_idle_start(&io_core.done_idle, io_idle_run);
+}
+
+/* Report the deferred events; a channel closed meanwhile was unlisted */
+static void io_events_run(void)
+{
+	while (io_core.events_head) {
+		struct io_chan *c = io_core.events_head;
+		unsigned ev = c->events;
+
+		io_core.events_head = c->events_next;
+		if (!io_core.events_head)
+			io_core.events_tail = &io_core.events_head;
+		c->events = 0;
+		c->events_next = NULL;
+		if (ev & IO_EV_FAIL)
+			c->cfg.on_error(c, c->fail_err);
+		/* on_error may have closed it: freed only by io_idle_run */
+		if ((ev & (IO_EV_TX_READY | IO_EV_TX_DRAIN)) && !c->closing &&
+		    c->cfg.on_tx_drain)
+			c->cfg.on_tx_drain(c, ev & IO_EV_TX_READY);
+	}
+}
+
+static void io_idle_run(uv_idle_t *h)
 {
 	(void)h;
+	io_events_run();
 	while (io_core.done_head) {
 		struct io_chan *c = io_core.done_head;
 
@@ -445,7 +513,8 @@ static void io_done_run(uv_idle_t *h)
 		if (--io_core.live == 0 && io_core.ops->hold)
 			io_core.ops->hold(false);
 	}
-	uv_idle_stop(&io_core.done_idle);
+	if (!io_core.events_head)
+		uv_idle_stop(&io_core.done_idle);
 }
 
 void io_chan_quiesced(struct io_chan *c)
@@ -458,7 +527,7 @@ void io_chan_quiesced(struct io_chan *c)
 	c->done_next = NULL;
 	*io_core.done_tail = c;
 	io_core.done_tail = &c->done_next;
-	uv_idle_start(&io_core.done_idle, io_done_run);
+	uv_idle_start(&io_core.done_idle, io_idle_run);
 }
 
 void io_chan_fail(struct io_chan *c, int err)
@@ -472,7 +541,8 @@ void io_chan_fail(struct io_chan *c, int err)
 			  strerror(-err));
 	else
 		log_debug("io: fd %d: peer closed the connection", c->fd);
-	c->cfg.on_error(c, err);
+	c->fail_err = err;
+	io_chan_defer(c, IO_EV_FAIL);
 }
 
 bool io_rx_error_transient(int err)
@@ -630,10 +700,10 @@ void io_tx_complete(struct io_chan *c, int res, struct io_tx_drops *drops)
 	struct frame *f = c->txq[c->txq_head];
 
 	c->txq[c->txq_head] = NULL;
-	io_txq_advance(c, 1);
 	if (c->tx_busy)
 		c->tx_busy--;
 	io_tx_account(c, f, res, drops);
+	io_txq_advance(c, 1);
 }
 
 void io_tx_report(struct io_chan *c, const struct io_tx_drops *drops)
@@ -708,6 +778,7 @@ void io_stream_wrote(struct io_chan *c, size_t bytes)
 		frame_unref(f);
 		c->st.tx_msgs++;
 	}
+	io_tx_check_ready(c);
 	/* The new head's header moves to index 0 if it is partly written */
 	if (i && i < c->tx_gathered && c->tx_off) {
 		memcpy(c->shdr[0], c->shdr[i], c->shlen[i]);

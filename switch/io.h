@@ -139,9 +139,20 @@ struct io_chan_cfg {
 	/**
 	 * on_error() - the channel stopped: 0 for end of stream (peer closed),
 	 * else -errno.  Receiving has stopped; the backend closes the channel
-	 * (typically from here).  Called at most once.
+	 * (typically from here).  Called at most once, always from the loop,
+	 * never from inside io_chan_send() or another callback: a backend may
+	 * detach its port here without pulling it from under the switch.
 	 */
 	void (*on_error)(struct io_chan *c, int err);
+
+	/**
+	 * on_tx_drain() - optional: the send queue, which io_chan_send() had
+	 * left busy (io_chan_tx_busy()), is draining: @ready once it is down
+	 * to a quarter (no longer busy), else each time another eighth of
+	 * its size went out while still busy (the peer is slow, not stuck).
+	 * Called from the loop, like on_error().
+	 */
+	void (*on_tx_drain)(struct io_chan *c, bool ready);
 
 	/**
 	 * on_tx_drop() - optional: @n frames that io_chan_send() had taken
@@ -180,6 +191,13 @@ void *io_chan_opaque(const struct io_chan *c);
  */
 unsigned io_chan_send(struct io_chan *c, struct frame *const *frames,
 		      unsigned n);
+
+/**
+ * io_chan_tx_busy() - the last io_chan_send() left the queue at least half
+ * full, or could not take everything: stop offering more until
+ * on_tx_drain() says ready (the flow-control contract of backend.h)
+ */
+bool io_chan_tx_busy(const struct io_chan *c);
 
 /**
  * io_chan_pause(), io_chan_resume() - stop and restart receiving (flow

@@ -101,6 +101,13 @@ struct io_chan {
 	bool paused;			/* io_chan_pause() in effect */
 	bool tx_dead;			/* stream write failed: send takes none */
 	bool eof_on_zero;		/* a 0-byte read means end of stream */
+	bool tx_waiting;		/* io_chan_tx_busy(): tell when drained */
+	uint64_t tx_drain_mark;		/* frames done at the last report */
+
+	/* Events for the backend, reported from the loop (io_chan_defer()) */
+	unsigned events;		/* IO_EV_* */
+	int fail_err;			/* on_error()'s argument */
+	struct io_chan *events_next;
 
 	size_t max_msg;			/* dgram: largest message received whole */
 	/* dgram with IO_CHAN_F_UDP_GSO: longest message sent segmented (the
@@ -175,6 +182,7 @@ struct io_core {
 	uint32_t nslots, nfree;
 	unsigned live;			/* channels not yet freed */
 	struct io_chan *done_head, **done_tail;
+	struct io_chan *events_head, **events_tail; /* io_chan_defer() */
 	uv_idle_t done_idle;
 	bool idle_open;
 };
@@ -269,6 +277,36 @@ static inline void io_txq_set(struct io_chan *c, unsigned i, struct frame *f)
 	c->txq[p] = f;
 }
 
+#define IO_EV_FAIL	0x1 /* on_error(fail_err) */
+#define IO_EV_TX_READY	0x2 /* on_tx_drain(ready) */
+#define IO_EV_TX_DRAIN	0x4 /* on_tx_drain(not yet ready) */
+
+/**
+ * io_chan_defer() - report @ev (IO_EV_*) to the backend from the loop, so
+ * that no callback runs inside io_chan_send() or inside another callback
+ */
+void io_chan_defer(struct io_chan *c, unsigned ev);
+
+/* io_tx_check_ready() - the queue shrank: if it was busy, tell the backend
+ * (deferred) that it is ready again, or that it is making progress */
+static inline void io_tx_check_ready(struct io_chan *c)
+{
+	uint64_t done;
+
+	if (__builtin_expect(!c->tx_waiting, 1))
+		return;
+	if (c->txq_len <= c->txq_cap / 4) {
+		c->tx_waiting = false;
+		io_chan_defer(c, IO_EV_TX_READY);
+		return;
+	}
+	done = c->st.tx_msgs + c->st.tx_errors;
+	if (done - c->tx_drain_mark >= c->txq_cap / 8) {
+		c->tx_drain_mark = done;
+		io_chan_defer(c, IO_EV_TX_DRAIN);
+	}
+}
+
 /* io_txq_advance() - forget the first @n positions of the queue (their
  * frames were accounted for or moved) */
 static inline void io_txq_advance(struct io_chan *c, unsigned n)
@@ -277,6 +315,7 @@ static inline void io_txq_advance(struct io_chan *c, unsigned n)
 	if (c->txq_head >= c->txq_cap)
 		c->txq_head -= c->txq_cap;
 	c->txq_len -= n;
+	io_tx_check_ready(c);
 }
 
 /**
@@ -336,8 +375,8 @@ void io_stream_deliver(struct io_chan *c);
  * io_chan_fail() - the channel stopped receiving for good
  * @err:	0 for end of stream, else -errno
  *
- * Stops the engine's receiving and reports @err through on_error(), once;
- * nothing happens on a closing or already failed channel.
+ * Stops the engine's receiving and reports @err through on_error(), once,
+ * from the loop; nothing happens on a closing or already failed channel.
  */
 void io_chan_fail(struct io_chan *c, int err);
 

@@ -341,6 +341,8 @@ json_t *port_info(const struct port *p)
 			    json_integer((json_int_t)s->tx_gso_frames));
 	json_object_set_new(st, "tx-gso-segments",
 			    json_integer((json_int_t)s->tx_gso_segments));
+	json_object_set_new(st, "tx-stalls",
+			    json_integer((json_int_t)s->tx_stalls));
 	json_object_set_new(st, "rx-drops", drops_json(s->rx_drops));
 	json_object_set_new(st, "tx-drops", drops_json(s->tx_drops));
 	json_object_set_new(o, "stats", st);

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
@@ -35,9 +36,6 @@ static const char *const drop_names[PORT_DROP__COUNT] = {
 
 static const struct port_observer *observers[PORT_OBSERVERS_MAX];
 static struct port *paused_ports; /* through paused_next */
-static struct port *watched_ports; /* blocked, through blocked_next */
-static uv_check_t tx_watch;
-static bool tx_watch_init;
 static uint64_t port_uid_next = 1;
 
 const char *port_drop_name(enum port_drop why)
@@ -129,6 +127,32 @@ struct port *port_new(struct netdev *nd, const char *suffix, void *priv)
 	return p;
 }
 
+/*
+ * Flow control (the contract is in backend.h).  A backend says a port is
+ * blocked when its send queue passes high water and ready when it drained.
+ * While an egress port is blocked, an ingress port whose burst put
+ * known-unicast frames into it is paused (its backend's rx_pause op), so a
+ * point-to-point flow runs at the receiver's pace without loss.  The pause
+ * is bounded: a port blocked for longer than the stall limit is marked
+ * stalled, its senders resume, and what it cannot take is dropped and
+ * counted (queue-full) until it is ready again.  A paused VM or a hung peer
+ * thus slows the ports talking to it for at most the limit, never longer.
+ */
+static uint32_t port_stall_ms = PORT_STALL_DEFAULT_MS;
+static struct port *blocked_ports; /* through blocked_next */
+static uv_timer_t stall_timer;
+static bool stall_timer_init;
+
+void port_set_stall_limit(uint32_t ms)
+{
+	port_stall_ms = ms;
+}
+
+uint32_t port_stall_limit(void)
+{
+	return port_stall_ms;
+}
+
 static void port_unlist_paused(struct port *p)
 {
 	for (struct port **pp = &paused_ports; *pp; pp = &(*pp)->paused_next) {
@@ -164,22 +188,9 @@ static void port_resume_all(void)
 	}
 }
 
-void port_tx_blocked(struct port *p)
+static void port_unlist_blocked(struct port *p)
 {
-	p->tx_blocked = true;
-}
-
-void port_tx_ready(struct port *p)
-{
-	if (!p->tx_blocked)
-		return;
-	p->tx_blocked = false;
-	port_resume_all();
-}
-
-static void port_unwatch(struct port *p)
-{
-	for (struct port **pp = &watched_ports; *pp;
+	for (struct port **pp = &blocked_ports; *pp;
 	     pp = &(*pp)->blocked_next) {
 		if (*pp == p) {
 			*pp = p->blocked_next;
@@ -187,56 +198,94 @@ static void port_unwatch(struct port *p)
 		}
 	}
 	p->blocked_next = NULL;
-	p->tx_watched = false;
-	if (!watched_ports && tx_watch_init)
-		uv_check_stop(&tx_watch);
 }
 
-static unsigned port_tx_queue(const struct port *p, unsigned *cap)
+static void port_on_stall_timer(uv_timer_t *t);
+
+/* Arm the timer for the earliest blocked port that is not stalled yet */
+static void port_stall_timer_arm(void)
 {
-	*cap = 0;
-	if (!p->netdev || !p->netdev->ops->tx_queue)
-		return 0;
-	return p->netdev->ops->tx_queue(p, cap);
-}
+	uint64_t now = clock_now_ms(), due = UINT64_MAX;
 
-/* Once per loop turn while ports are blocked: release the drained ones */
-static void port_on_tx_watch(uv_check_t *h)
-{
-	struct port *p = watched_ports, *next;
-
-	(void)h;
-	for (; p; p = next) {
-		unsigned cap, len = port_tx_queue(p, &cap);
-
-		next = p->blocked_next;
-		if (len <= cap / 4) {
-			port_unwatch(p);
-			port_tx_ready(p); /* may resume ports, never frees */
-		}
-	}
-}
-
-void port_tx_check(struct port *p)
-{
-	unsigned cap, len;
-
-	if (p->tx_watched)
+	for (struct port *p = blocked_ports; p; p = p->blocked_next)
+		if (!p->tx_stalled && p->blocked_at_ms + port_stall_ms < due)
+			due = p->blocked_at_ms + port_stall_ms;
+	if (due == UINT64_MAX) {
+		uv_timer_stop(&stall_timer);
 		return;
-	len = port_tx_queue(p, &cap);
-	if (!cap || len < cap / 2)
-		return;
-	if (!tx_watch_init) {
-		uv_check_init(uv_default_loop(), &tx_watch);
-		uv_unref((uv_handle_t *)&tx_watch);
-		tx_watch_init = true;
 	}
-	if (!watched_ports)
-		uv_check_start(&tx_watch, port_on_tx_watch);
-	p->tx_watched = true;
-	p->blocked_next = watched_ports;
-	watched_ports = p;
-	port_tx_blocked(p);
+	uv_timer_start(&stall_timer, port_on_stall_timer,
+		       due > now ? due - now : 0, 0);
+}
+
+static void port_on_stall_timer(uv_timer_t *t)
+{
+	uint64_t now = clock_now_ms();
+	bool stalled = false;
+
+	(void)t;
+	for (struct port *p = blocked_ports; p; p = p->blocked_next) {
+		if (p->tx_stalled || p->blocked_at_ms + port_stall_ms > now)
+			continue;
+		p->tx_stalled = true;
+		p->stats.tx_stalls++;
+		stalled = true;
+		log_info("port %s: not draining for %u ms; frames to it are "
+			 "dropped until it does", p->name, port_stall_ms);
+	}
+	if (stalled)
+		port_resume_all();
+	port_stall_timer_arm();
+}
+
+void port_tx_blocked(struct port *p)
+{
+	if (p->tx_blocked || !p->netdev)
+		return;
+	p->tx_blocked = true;
+	p->blocked_at_ms = clock_now_ms();
+	p->blocked_next = blocked_ports;
+	blocked_ports = p;
+	if (!stall_timer_init) {
+		uv_timer_init(p->netdev->loop, &stall_timer);
+		uv_unref((uv_handle_t *)&stall_timer);
+		stall_timer_init = true;
+	}
+	if (port_stall_ms == 0) {
+		p->tx_stalled = true; /* no waiting at all: drop at once */
+		return;
+	}
+	if (!uv_is_active((uv_handle_t *)&stall_timer))
+		port_stall_timer_arm();
+}
+
+void port_tx_progress(struct port *p)
+{
+	/* a slow receiver is not a stuck one: its wait starts again */
+	if (p->tx_blocked && !p->tx_stalled)
+		p->blocked_at_ms = clock_now_ms();
+}
+
+void port_tx_ready(struct port *p)
+{
+	if (!p->tx_blocked)
+		return;
+	if (p->tx_stalled)
+		log_info("port %s: draining again", p->name);
+	p->tx_blocked = false;
+	p->tx_stalled = false;
+	port_unlist_blocked(p);
+	port_resume_all();
+	if (stall_timer_init)
+		port_stall_timer_arm();
+}
+
+void port_shutdown(void)
+{
+	if (stall_timer_init) {
+		uv_close((uv_handle_t *)&stall_timer, NULL);
+		stall_timer_init = false;
+	}
 }
 
 void port_detach(struct port *p)
@@ -245,14 +294,9 @@ void port_detach(struct port *p)
 
 	if (!nd)
 		return;
-	if (p->tx_watched)
-		port_unwatch(p);
 	if (p->rx_paused)
 		port_unlist_paused(p);
-	if (p->tx_blocked) {
-		p->tx_blocked = false;
-		port_resume_all();
-	}
+	port_tx_ready(p);
 	if (p->stream_peer) {
 		p->stream_peer = false;
 		port_notify(peer_disconnected, p);
@@ -300,7 +344,9 @@ void port_input(struct port *p, struct frame **frames, unsigned n)
 
 		if (fr && fr->ingress) /* what the NIC sends */
 			fr->ingress(fr, frames, n);
-		hub_input(p->hub, p, frames, n);
+		/* A point-to-point flow into a blocked port: slow its sender */
+		if (hub_input(p->hub, p, frames, n) && p->netdev)
+			port_rx_pause(p);
 		return;
 	}
 	p->stats.rx_drops[why] += n;

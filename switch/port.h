@@ -63,10 +63,14 @@ struct port_stats {
 	 * segments they became (each one counted in tx_frames or tx_drops):
 	 * offers = tx_frames + sum(tx_drops) - tx_gso_segments + tx_gso_frames */
 	uint64_t tx_gso_frames, tx_gso_segments;
+	/* Times the port was marked stalled (blocked past the stall limit) */
+	uint64_t tx_stalls;
 };
 
 #define PORT_NAME_MAX	 160
 #define PORT_MTU_DEFAULT (FRAME_MAX_LEN - FRAME_ETH_HLEN)
+#define PORT_STALL_DEFAULT_MS 100 /* longest a stuck port slows senders */
+#define PORT_STALL_MAX_MS 60000
 
 struct port {
 	char name[PORT_NAME_MAX];
@@ -91,11 +95,12 @@ struct port {
 
 	/* Flow control (see port_tx_blocked()) */
 	bool tx_blocked;	/* its backend's send queue is past high water */
+	bool tx_stalled;	/* blocked past the stall limit: senders go on */
+	uint64_t blocked_at_ms;	/* when it was blocked */
 	bool txq_unicast;	/* this burst's batch holds known-unicast frames */
 	bool rx_paused;		/* its backend was told to stop receiving */
 	struct port *paused_next; /* list of paused ports */
-	struct port *blocked_next; /* list of watched blocked ports */
-	bool tx_watched;
+	struct port *blocked_next; /* list of blocked ports */
 
 	bool stream_peer;	/* port_set_stream_peer() was called */
 };
@@ -154,24 +159,37 @@ void port_set_link(struct port *p, bool up);
 
 /**
  * port_tx_blocked(), port_tx_ready() - flow control, called by a backend
+ * (the contract is in backend.h)
  *
  * A backend calls port_tx_blocked() when its send queue for @p passes its
- * high-water mark, and port_tx_ready() once it has drained below its low
- * mark.  While an egress port is blocked, an ingress port that sends it
- * known-unicast frames is paused (its backend's rx_pause op) until some
- * blocked port is ready again: a point-to-point flow slows down to the
- * receiver's pace instead of losing frames, as QEMU's peers do.  Flooded
- * frames never pause anyone: one slow peer does not stall a broadcast
- * domain; what it cannot take is dropped and counted as queue-full.
+ * high-water mark (from inside send() is fine), and port_tx_ready() from
+ * the loop once it has drained below its low mark.  While an egress port
+ * is blocked, an ingress port that sends it known-unicast frames is paused
+ * (its backend's rx_pause op) until the blocked port is ready again: a
+ * point-to-point flow slows down to the receiver's pace instead of losing
+ * frames, as QEMU's peers do.  The wait is bounded: a port that made no
+ * progress (port_tx_progress()) for the stall limit
+ * (port_set_stall_limit()) is marked stalled, its
+ * senders resume, and what it cannot take is dropped and counted as
+ * queue-full until it is ready again.  Flooded frames never pause anyone.
  */
 void port_tx_blocked(struct port *p);
 void port_tx_ready(struct port *p);
 
-/**
- * port_tx_check() - after a send: block @p if its backend's queue (tx_queue
- * op) is past half full, and watch it until it drained to a quarter
- */
-void port_tx_check(struct port *p);
+/* port_tx_progress() - the blocked port @p is draining, slowly: a backend
+ * calls it, from the loop, each time a good part of its queue went out
+ * while still above the low mark.  The stall limit counts from the last
+ * progress, so a slow receiver keeps its senders paused (lossless) while a
+ * stopped one is given up on. */
+void port_tx_progress(struct port *p);
+
+/* port_set_stall_limit() - how long (ms) a blocked port may slow its
+ * senders; 0 never pauses a sender.  port_stall_limit() reads it. */
+void port_set_stall_limit(uint32_t ms);
+uint32_t port_stall_limit(void);
+
+/* port_shutdown() - close the flow-control timer (daemon shutdown) */
+void port_shutdown(void);
 
 /* port_rx_pause() - pause @p's receiving until a blocked port is ready
  * (no-op if its backend cannot pause) */

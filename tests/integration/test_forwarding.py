@@ -230,8 +230,11 @@ def test_burst_of_2000_frames_arrives_complete_and_in_order():
 
 def test_fast_unicast_sender_is_slowed_to_receiver_pace_without_loss():
     """Flow control: a TCP sender far faster than its (learned, unicast)
-    receiver is paused instead of overflowing the receiver's queue."""
-    d, p, (a, b, c) = start_hub(3)
+    receiver is paused instead of overflowing the receiver's queue.  The
+    receiver here is a Python thread sharing its interpreter with the
+    sender, which a loaded machine can keep off the CPU for longer than the
+    default stall limit: a generous limit keeps it a well-behaved peer."""
+    d, p, (a, b, c) = start_hub(3, "--stall-ms", "5000")
     learn(d, b, others=[a, c])
     n = 20000
     frames = [nethub.tagged(b.mac, a.mac, "fc %d" % i, size=1400)
@@ -247,6 +250,71 @@ def test_fast_unicast_sender_is_slowed_to_receiver_pace_without_loss():
     st = d.state()
     pb = nethub.port(st, b.port_name)
     assert pb["stats"]["tx-drops"]["queue-full"] == 0, pb["stats"]
+
+
+def test_stalled_receiver_does_not_freeze_its_senders():
+    """Bounded backpressure: peer C stops reading (as a paused VM does)
+    while A streams unicast to C and, now and then, a frame to B.  A may
+    wait for C for the stall limit, then C is marked stalled and A goes on:
+    B gets every frame A sent it, and what C could not take is counted."""
+    d, p, (a, b) = start_hub(2, "--stall-ms", "50")
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    raw.connect(("127.0.0.1", p))
+    nethub.at_cleanup(raw.close)
+    c_addr = nethub.addr_str(raw.getsockname())
+    st = d.wait_state(lambda s: nethub.port_of_peer(s, "vms", c_addr),
+                      what="the stopped peer's port")
+    c_name = nethub.port_of_peer(st, "vms", c_addr)["name"]
+    c_mac = nethub.mac_for(9999)
+    hello = nethub.tagged(BROADCAST, c_mac, "c is here")
+    raw.sendall(struct.pack(">I", len(hello)) + hello)
+    for x in (a, b):
+        assert_frame(x.expect_frame(), hello, x.name)
+    learn(d, b, others=[a])
+    d.wait_state(lambda s: nethub.fdb_port(s, c_mac, 0) == c_name,
+                 what="C learned on %s" % c_name)
+    # ~20 MB for C (far beyond its queue and socket buffers), one frame
+    # in fifty for B
+    n, every = 20000, 50
+    frames, to_b = [], []
+    for i in range(n):
+        if i % every == 0:
+            f = nethub.tagged(b.mac, a.mac, "to b %d" % i, size=200)
+            to_b.append(f)
+        else:
+            f = nethub.tagged(c_mac, a.mac, "to c %d" % i, size=1000)
+        frames.append(f)
+    sender = threading.Thread(target=a.send_many, args=(frames,),
+                              daemon=True)
+    sender.start()
+    for k, want in enumerate(to_b):
+        got = b.expect_frame(timeout=10)
+        assert got == want, "b, frame %d: got %s" % (k, nethub.describe(got))
+    sender.join(20)
+    assert not sender.is_alive(), "A is still held back by the stopped C"
+    st = d.wait_state(
+        lambda s: nethub.port(s, c_name)["stats"]["tx-stalls"] >= 1,
+        what="%s marked stalled" % c_name)
+    pc = nethub.port(st, c_name)
+    assert nethub.tx_drops(pc, "queue-full") > 0, pc["stats"]
+    for name in (a.port_name, b.port_name, c_name):
+        nethub.check_port_accounting(nethub.port(st, name))
+    # C reads again: it drains, is no longer stalled, and gets new frames
+    c = nethub.StreamPeer(raw, name="c")
+    d.wait_state(lambda s: nethub.port(s, c_name)["stats"]["tx-frames"] ==
+                 pc["stats"]["tx-frames"], what="nothing more for C yet")
+    got = 0
+    while True:
+        try:
+            c.expect_frame(2)
+            got += 1
+        except AssertionError:
+            break
+    print("# c read %d queued frames" % got)
+    a.send_frame(c_mac, "after the stall")
+    f = c.expect_frame(10)
+    assert b"after the stall" in f, nethub.describe(f)
 
 
 def _accounting_ok(st, names):

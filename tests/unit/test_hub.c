@@ -7,6 +7,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <uv.h>
 
 #include "backend.h"
 #include "clock.h"
@@ -87,6 +89,7 @@ static void setup(int32_t hubid, unsigned nports)
 		snprintf(nds[i].id, sizeof(nds[i].id), "p%u", i);
 		nds[i].ops = &rec_ops;
 		nds[i].hubid = hubid;
+		nds[i].loop = uv_default_loop();
 		nds[i].link_up = true;
 		recs[i].accept_max = REC_MAX;
 		ports[i] = port_new(&nds[i], NULL, &recs[i]);
@@ -448,6 +451,50 @@ static void test_hub_blocked_unicast_receiver_pauses_its_sender(void)
 	teardown(3);
 }
 
+static void no_timer_cb(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* A receiver blocked past the stall limit stops holding its senders back:
+ * they resume, it is counted as stalled, and readiness clears it */
+static void test_hub_stalled_receiver_releases_its_senders(void)
+{
+	uint32_t limit = port_stall_limit();
+	uv_timer_t alive; /* the stall timer does not keep a loop alive */
+
+	uv_timer_init(uv_default_loop(), &alive);
+	uv_timer_start(&alive, no_timer_cb, 1000, 0);
+	setup(0, 3);
+	port_set_stall_limit(20);
+	send_to_host(1, 9, 1); /* host 1 learned on port 1 */
+	port_tx_blocked(ports[1]);
+	send_to_host(0, 1, 0);
+	CHECK(recs[0].paused);
+	fake_now += 25; /* the limit passes; the loop's timer notices */
+	for (int i = 0; i < 100 && !ports[1]->tx_stalled; i++)
+		uv_run(uv_default_loop(), UV_RUN_NOWAIT), usleep(1000);
+	CHECK(ports[1]->tx_stalled);
+	CHECK(!recs[0].paused);
+	CHECK_EQ(ports[1]->stats.tx_stalls, 1);
+	/* a stalled receiver pauses nobody; its frames still go as far as
+	 * its queue takes them */
+	send_to_host(0, 1, 0);
+	CHECK(!recs[0].paused);
+	CHECK_EQ(recs[1].n, 2);
+	port_tx_ready(ports[1]);
+	CHECK(!ports[1]->tx_stalled && !ports[1]->tx_blocked);
+	/* blocked again: it slows its senders again, for the limit */
+	port_tx_blocked(ports[1]);
+	send_to_host(0, 1, 0);
+	CHECK(recs[0].paused);
+	port_tx_ready(ports[1]);
+	port_set_stall_limit(limit);
+	teardown(3);
+	uv_close((uv_handle_t *)&alive, NULL);
+	uv_run(uv_default_loop(), UV_RUN_NOWAIT);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_ERROR);
@@ -468,5 +515,6 @@ int main(void)
 	TAP_RUN(test_hub_detach_flushes_and_removes_empty_hub);
 	TAP_RUN(test_hub_accounting_adds_up);
 	TAP_RUN(test_hub_blocked_unicast_receiver_pauses_its_sender);
+	TAP_RUN(test_hub_stalled_receiver_releases_its_senders);
 	return tap_done();
 }

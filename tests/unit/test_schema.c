@@ -545,6 +545,7 @@ static void test_schema_nested_member_paths(void)
 		  "\"stats\": {\"rx-frames\": 0, \"rx-bytes\": 0, "
 		  "\"rx-forwarded\": 0, \"tx-frames\": 0, \"tx-bytes\": 0, "
 		  "\"tx-gso-frames\": 0, \"tx-gso-segments\": 0, "
+		  "\"tx-stalls\": 0, "
 		  "\"rx-drops\": {\"link-down\": \"0\"}}}]}");
 	CHECK(!schema_check_type("NetdevInfo", v, "netdev", &err));
 	CHECK(err && !strcmp(err->msg,
