@@ -78,13 +78,17 @@ static const char usage_text[] =
 	"\n"
 	"Process:\n"
 	"  -d, --daemonize     run in the background once started\n"
-	"  --pidfile FILE      write the process id to FILE once started\n"
+	"  --pidfile FILE      write the process id to FILE once started; FILE\n"
+	"                      stays locked while nethubd runs, so a second\n"
+	"                      nethubd given the same FILE refuses to start\n"
 	"  --stats-file FILE   on SIGUSR1, write the whole state as JSON to FILE\n"
 	"  --log-level LEVEL   error, warn, info (default) or debug\n"
 	"  -h, --help          show this help and exit\n"
 	"  -V, --version       show the version and exit\n"
 	"\n"
-	"Signals: SIGINT/SIGTERM stop cleanly; SIGUSR1 dumps the state.\n";
+	"Signals: SIGINT, SIGTERM and SIGQUIT stop cleanly (exit status 0; the\n"
+	"pidfile and QMP socket files removed); SIGUSR1 dumps the state; SIGHUP\n"
+	"(nothing to reload yet) and SIGUSR2 (reserved) are logged and ignored.\n";
 
 enum {
 	OPT_NETDEV = 256,

@@ -6,6 +6,17 @@
  * netdev cannot start, what was started is taken down and the exit status
  * is 1.  With --daemonize the parent waits on a pipe until the child is
  * serving (or has failed), so its exit status tells which.
+ *
+ * Signals: SIGINT, SIGTERM and SIGQUIT shut down cleanly (services
+ * stopped, so the QMP socket files go; netdevs closed; the pidfile
+ * removed); SIGUSR1 dumps the state; SIGHUP and SIGUSR2 are logged and
+ * change nothing; SIGPIPE is ignored.  The pidfile is locked for the
+ * daemon's whole life, so a second nethubd given the same one refuses to
+ * start and never touches it.
+ *
+ * Never: exit with a pidfile or a QMP socket file of its own left behind
+ * after a signal it handles; remove or rewrite a pidfile it does not hold
+ * the lock of.
  */
 
 #include <errno.h>
@@ -29,16 +40,25 @@
 #include "port.h"
 
 #define DAEMON_AGE_INTERVAL_MS 1000
+#define DAEMON_PIDFILE_MODE    0644
+#define DAEMON_PIDFILE_TRIES   4 /* opens racing a holder's unlink */
+
+/* The signals the daemon handles; daemon_on_signal() says what each does */
+static const int daemon_signals[] = {
+	SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2,
+};
+#define DAEMON_NSIGNALS (sizeof(daemon_signals) / sizeof(daemon_signals[0]))
 
 static struct {
 	const struct daemon_config *cfg;
 	uv_loop_t *loop;
-	uv_signal_t sig_int, sig_term, sig_usr1;
+	uv_signal_t sigs[DAEMON_NSIGNALS];
 	uv_timer_t age_timer;
 	struct frame_pool *pool;
+	int pidfile_fd; /* locked; -1 without --pidfile */
 	bool stopping;
 	unsigned services_started;
-} d;
+} d = { .pidfile_fd = -1 };
 
 json_t *daemon_state(void)
 {
@@ -118,23 +138,146 @@ void daemon_request_stop(const char *why)
 static void daemon_on_signal(uv_signal_t *h, int signum)
 {
 	(void)h;
-	if (signum == SIGUSR1) {
+	if (d.stopping)
+		return; /* already shutting down: nothing to add */
+	switch (signum) {
+	case SIGUSR1:
 		daemon_dump_state();
-		return;
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: nothing to reload (nethubd has no reloadable "
+			 "configuration yet; change it over QMP); still running");
+		break;
+	case SIGUSR2:
+		log_info("SIGUSR2: reserved, ignored; still running");
+		break;
+	default: /* SIGINT, SIGTERM, SIGQUIT */
+		daemon_request_stop(strsignal(signum));
+		break;
 	}
-	daemon_request_stop(strsignal(signum));
 }
 
+/* Handle daemon_signals from now on (dispatched once the loop runs) */
+static void daemon_start_signals(void)
+{
+	for (size_t i = 0; i < DAEMON_NSIGNALS; i++) {
+		uv_signal_init(d.loop, &d.sigs[i]);
+		uv_signal_start(&d.sigs[i], daemon_on_signal,
+				daemon_signals[i]);
+	}
+}
+
+/* The pid of the process holding @fd's file locked, or 0 if unknown: the
+ * lock's owner, else the number the file holds */
+static long daemon_pidfile_holder(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char buf[32];
+	ssize_t n;
+
+	if (!fcntl(fd, F_GETLK, &fl) && fl.l_type != F_UNLCK && fl.l_pid > 0)
+		return fl.l_pid;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/*
+ * Open @path and take its write lock (held until the daemon exits, as
+ * long as the fd stays open); clear a stale pid.  A lock another process
+ * holds means a nethubd runs with this pidfile: say so and touch nothing.
+ * Return the locked fd, or -1 with the reason on stderr.
+ */
+static int daemon_lock_pidfile(const char *path)
+{
+	for (int tries = 0; tries < DAEMON_PIDFILE_TRIES; tries++) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		struct stat by_fd, by_path;
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+			      DAEMON_PIDFILE_MODE);
+
+		if (fd < 0) {
+			fprintf(stderr, "nethubd: --pidfile %s: %s\n", path,
+				strerror(errno));
+			return -1;
+		}
+		if (fcntl(fd, F_SETLK, &fl)) {
+			long pid;
+
+			if (errno != EAGAIN && errno != EACCES) {
+				fprintf(stderr,
+					"nethubd: --pidfile %s: cannot lock "
+					"it: %s\n",
+					path, strerror(errno));
+				close(fd);
+				return -1;
+			}
+			pid = daemon_pidfile_holder(fd);
+			close(fd);
+			if (pid > 0)
+				fprintf(stderr,
+					"nethubd: --pidfile %s: nethubd pid "
+					"%ld is running with this pidfile "
+					"(its lock is held); not starting\n",
+					path, pid);
+			else
+				fprintf(stderr,
+					"nethubd: --pidfile %s: another "
+					"process holds its lock; not "
+					"starting\n",
+					path);
+			return -1;
+		}
+		/* the holder may have removed it between our open and lock:
+		 * then the lock is on a file nobody will find; open anew */
+		if (fstat(fd, &by_fd) || stat(path, &by_path) ||
+		    by_fd.st_dev != by_path.st_dev ||
+		    by_fd.st_ino != by_path.st_ino) {
+			close(fd);
+			continue;
+		}
+		if (ftruncate(fd, 0)) {
+			fprintf(stderr, "nethubd: --pidfile %s: %s\n", path,
+				strerror(errno));
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	fprintf(stderr, "nethubd: --pidfile %s: removed again each time it "
+		"was opened; not starting\n", path);
+	return -1;
+}
+
+/* Write our pid into the locked pidfile (start-up is complete) */
 static bool daemon_write_pidfile(const char *path)
 {
-	FILE *f = fopen(path, "w");
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 
-	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
-		fprintf(stderr, "nethubd: --pidfile %s: %s\n", path,
-			strerror(errno));
+	errno = 0;
+	if (pwrite(d.pidfile_fd, buf, (size_t)n, 0) != n) {
+		fprintf(stderr, "nethubd: --pidfile %s: cannot write it: %s\n",
+			path, strerror(errno ? errno : ENOSPC));
 		return false;
 	}
 	return true;
+}
+
+/* Remove the pidfile (still ours: the lock is held until the close) */
+static void daemon_release_pidfile(const char *path)
+{
+	struct stat by_fd, by_path;
+
+	if (d.pidfile_fd < 0)
+		return;
+	if (!fstat(d.pidfile_fd, &by_fd) && !stat(path, &by_path) &&
+	    by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino)
+		unlink(path);
+	close(d.pidfile_fd);
+	d.pidfile_fd = -1;
 }
 
 /*
@@ -200,14 +343,20 @@ static void daemon_print_attach_help(void)
 	fflush(stdout);
 }
 
+/* Close every handle but the signal watchers (closed last) */
 static void daemon_close_walk(uv_handle_t *h, void *arg)
 {
 	(void)arg;
-	if (!uv_is_closing(h))
+	if (!uv_is_closing(h) && uv_handle_get_type(h) != UV_SIGNAL)
 		uv_close(h, NULL);
 }
 
-/* Take everything down; the loop runs until every close completed */
+/*
+ * Take everything down; the loop runs until every close completed.  The
+ * signal watchers stay until the end (unreferenced, so the loop can end),
+ * so that a second SIGINT while shutting down does not kill the process
+ * half way, with its files left behind.
+ */
 static void daemon_teardown(void)
 {
 	while (d.services_started > 0) {
@@ -218,13 +367,15 @@ static void daemon_teardown(void)
 	}
 	capture_del_all(); /* every file flushed and closed */
 	netdev_del_all();
-	uv_close((uv_handle_t *)&d.sig_int, NULL);
-	uv_close((uv_handle_t *)&d.sig_term, NULL);
-	uv_close((uv_handle_t *)&d.sig_usr1, NULL);
+	for (size_t i = 0; i < DAEMON_NSIGNALS; i++)
+		uv_unref((uv_handle_t *)&d.sigs[i]);
 	uv_close((uv_handle_t *)&d.age_timer, NULL);
 	port_shutdown();
 	io_shutdown();
 	uv_walk(d.loop, daemon_close_walk, NULL);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	for (size_t i = 0; i < DAEMON_NSIGNALS; i++)
+		uv_close((uv_handle_t *)&d.sigs[i], NULL);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(d.loop))
 		log_warn("event loop closed with handles still open");
@@ -286,10 +437,22 @@ int daemon_run(const struct daemon_config *cfg)
 	if (cfg->daemonize)
 		ready_fd = daemon_detach();
 
+	/* before anything else: a second nethubd stops here, having
+	 * touched nothing (not the first one's QMP socket either) */
+	if (cfg->pidfile) {
+		d.pidfile_fd = daemon_lock_pidfile(cfg->pidfile);
+		if (d.pidfile_fd < 0) {
+			log_release(false);
+			return 1;
+		}
+	}
+
 	d.pool = frame_pool_new(FRAME_POOL_SMALL_DEFAULT,
 				FRAME_POOL_LARGE_DEFAULT);
 	if (!d.pool) {
 		fprintf(stderr, "nethubd: cannot allocate the frame pool\n");
+		if (cfg->pidfile)
+			daemon_release_pidfile(cfg->pidfile);
 		return 1;
 	}
 	frame_pool_set_current(d.pool);
@@ -300,11 +463,13 @@ int daemon_run(const struct daemon_config *cfg)
 		fprintf(stderr, "nethubd: --io: %s\n", err->msg);
 		nh_error_free(err);
 		frame_pool_free(d.pool);
+		if (cfg->pidfile)
+			daemon_release_pidfile(cfg->pidfile);
 		return 1;
 	}
-	uv_signal_init(d.loop, &d.sig_int);
-	uv_signal_init(d.loop, &d.sig_term);
-	uv_signal_init(d.loop, &d.sig_usr1);
+	/* from here a signal that stops the daemon is acted on once the
+	 * loop runs, so even one during start-up cleans up */
+	daemon_start_signals();
 	uv_timer_init(d.loop, &d.age_timer);
 
 	for (size_t i = 0; i < json_array_size(cfg->netdevs); i++) {
@@ -350,9 +515,6 @@ int daemon_run(const struct daemon_config *cfg)
 	}
 	log_release(true);
 
-	uv_signal_start(&d.sig_int, daemon_on_signal, SIGINT);
-	uv_signal_start(&d.sig_term, daemon_on_signal, SIGTERM);
-	uv_signal_start(&d.sig_usr1, daemon_on_signal, SIGUSR1);
 	uv_timer_start(&d.age_timer, daemon_on_age, DAEMON_AGE_INTERVAL_MS,
 		       DAEMON_AGE_INTERVAL_MS);
 
@@ -373,8 +535,8 @@ out:
 		log_hold(); /* the error said it all: no chatter after it */
 	daemon_teardown();
 	log_release(false);
-	if (cfg->pidfile && status == 0)
-		unlink(cfg->pidfile);
+	if (cfg->pidfile)
+		daemon_release_pidfile(cfg->pidfile);
 	if (ready_fd >= 0)
 		close(ready_fd); /* the parent reads EOF: failed */
 	return status;

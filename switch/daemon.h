@@ -50,10 +50,19 @@ struct daemon_config {
 };
 
 /**
- * daemon_run() - start everything in @cfg, serve until SIGINT/SIGTERM
- * Return: the process exit status: 0 after a clean shutdown, 1 when
- * something in @cfg could not be started (the reason is on stderr and
- * nothing is left running).
+ * daemon_run() - start everything in @cfg, serve until SIGINT, SIGTERM,
+ * SIGQUIT or daemon_request_stop()
+ *
+ * With @cfg->pidfile, the pidfile is opened and locked first (the lock is
+ * held until daemon_run() returns) and the pid written into it once
+ * everything serves; if another process holds its lock nothing is started
+ * and the file is left alone.  SIGHUP and SIGUSR2 are logged and change
+ * nothing, SIGUSR1 dumps the state, SIGPIPE is ignored.
+ *
+ * Return: the process exit status: 0 after a clean shutdown (services
+ * stopped, netdevs closed, the pidfile removed), 1 when something in @cfg
+ * could not be started (the reason is on stderr and nothing is left
+ * running).
  */
 int daemon_run(const struct daemon_config *cfg);
 

@@ -25,7 +25,9 @@
 #define FRAME_SMALL_CAP	  2048	 /* data bytes of a small buffer */
 #define FRAME_MAX_LEN	  65535	 /* largest frame carried (jumbo, GSO) */
 #define FRAME_ETH_HLEN	  14	 /* dst, src, ethertype */
-#define FRAME_VLAN_HLEN	  4	 /* one 802.1Q tag */
+#define FRAME_VLAN_HLEN	  4	 /* one 802.1Q or 802.1ad tag */
+#define FRAME_ETH_P_8021Q  0x8100 /* TPID of a customer VLAN tag */
+#define FRAME_ETH_P_8021AD 0x88a8 /* TPID of a service VLAN tag (QinQ) */
 #define FRAME_MIN_LEN	  FRAME_ETH_HLEN
 
 /* Default pool sizes for a datapath thread */
@@ -138,15 +140,32 @@ static inline uint16_t frame_ethertype(const struct frame *f)
 }
 
 /**
- * frame_vlan() - the 802.1Q VLAN ID of a frame, 0 when untagged
+ * frame_is_tagged() - the frame's outer ethertype is a VLAN tag's TPID:
+ * 802.1Q (0x8100) or 802.1ad (0x88a8)
  *
- * A frame whose outer ethertype is 0x8100 but is too short to hold the tag
- * is reported as untagged; the hub counts it malformed.
+ * The one answer to "is this frame VLAN-tagged" for the hub: which VLAN it
+ * learns and looks up on (frame_vlan()), whether a tag's bytes are missing
+ * (a tagged frame shorter than FRAME_ETH_HLEN + FRAME_VLAN_HLEN is
+ * malformed), and the one tag a port's MTU allows on top of it.
+ */
+static inline bool frame_is_tagged(const struct frame *f)
+{
+	uint16_t type = frame_ethertype(f);
+
+	return type == FRAME_ETH_P_8021Q || type == FRAME_ETH_P_8021AD;
+}
+
+/**
+ * frame_vlan() - the VLAN ID of a frame's outer tag, 0 when untagged
+ *
+ * The outer tag counts, 802.1Q or 802.1ad alike: a QinQ frame (0x88a8
+ * outer, 0x8100 inner) is on its service VLAN.  The priority and DEI bits
+ * are not part of the ID.  A tagged frame too short to hold its tag is
+ * reported as untagged; the hub counts it malformed.
  */
 static inline uint16_t frame_vlan(const struct frame *f)
 {
-	if (frame_ethertype(f) != 0x8100 ||
-	    f->len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN)
+	if (!frame_is_tagged(f) || f->len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN)
 		return 0;
 	return (uint16_t)((f->data[14] << 8 | f->data[15]) & 0x0fff);
 }

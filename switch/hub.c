@@ -294,7 +294,7 @@ static inline bool hub_fits_mtu(const struct port *out, const struct frame *f)
 	uint32_t len = f->vnet.gso_type == FRAME_GSO_NONE ? f->len
 							  : gso_wire_len(f);
 
-	if (frame_ethertype(f) == 0x8100)
+	if (frame_is_tagged(f))
 		max += FRAME_VLAN_HLEN;
 	return len <= max;
 }
@@ -411,7 +411,7 @@ static bool hub_input_burst(struct hub *h, struct port *in,
 		uint16_t vlan;
 
 		if (f->len < FRAME_ETH_HLEN ||
-		    (frame_ethertype(f) == 0x8100 &&
+		    (frame_is_tagged(f) &&
 		     f->len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN)) {
 			in->stats.rx_drops[PORT_DROP_MALFORMED]++;
 			frame_unref(f);

@@ -10,6 +10,7 @@ import signal
 import socket
 import stat
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nethub  # noqa: E402
@@ -256,15 +257,22 @@ def test_no_netdev_starts_default_config_on_port_5555():
 
 
 def _signal_stops_cleanly(sig):
+    """@sig stops nethubd with status 0: its peer sees EOF, the listen
+    port is closed, the pidfile and the QMP socket file are gone."""
     p = free_port()
-    d = Nethubd("-netdev", listen_spec(p)).start()
+    d = Nethubd("-netdev", listen_spec(p), qmp=True).start()
     a = d.attach(p)
+    assert d.qmp_cmd("query-netdevs"), "no netdevs before the signal"
     rc = d.stop(sig)
-    assert rc == 0, "exit status %d after %s:\n%s" % (
-        rc, signal.Signals(sig).name, d.log())
-    assert not os.path.exists(d.pidfile), "pidfile not removed"
+    name = signal.Signals(sig).name
+    assert rc == 0, "exit status %d after %s:\n%s" % (rc, name, d.log())
+    assert not os.path.exists(d.pidfile), "pidfile left after %s" % name
+    assert not os.path.exists(d.qmp_path), \
+        "QMP socket %s left after %s" % (d.qmp_path, name)
     a.expect_eof()
-    assert not nethub.tcp_listening(p), "still listening"
+    assert not nethub.tcp_listening(p), "still listening after %s" % name
+    assert "shutting down" in d.stderr(), \
+        "no shutdown line after %s:\n%s" % (name, d.log())
 
 
 def test_sigterm_shuts_down_cleanly():
@@ -273,6 +281,157 @@ def test_sigterm_shuts_down_cleanly():
 
 def test_sigint_shuts_down_cleanly():
     _signal_stops_cleanly(signal.SIGINT)
+
+
+def test_sigquit_shuts_down_cleanly():
+    _signal_stops_cleanly(signal.SIGQUIT)
+
+
+def _signal_keeps_running(sig, words):
+    """@sig is logged (a line with all of @words) and changes nothing:
+    nethubd still forwards, answers QMP and keeps its pidfile."""
+    p = free_port()
+    d = Nethubd("-netdev", listen_spec(p), qmp=True).start()
+    a = d.attach(p)
+    b = d.attach(p)
+    c = d.qmp()
+    name = signal.Signals(sig).name
+    d.send_signal(sig)
+    if words:
+        nethub.poll(lambda: any(all(w in ln for w in words)
+                                for ln in d.stderr().splitlines())
+                    or d._died(), 10, what="the log line for %s" % name)
+    else:
+        # no log line to wait for: give a wrongly fatal signal time to act
+        time.sleep(1.0)
+    assert d.alive(), "nethubd died of %s:\n%s" % (name, d.log())
+    assert "shutting down" not in d.stderr(), \
+        "nethubd started shutting down after %s:\n%s" % (name, d.log())
+    nds = c.cmd("query-netdevs")
+    assert any(nd.get("id") == "vms" for nd in nds), \
+        "query-netdevs after %s: %r" % (name, nds)
+    assert d.qmp().cmd("query-netdevs") == nds, \
+        "a new QMP client after %s sees other netdevs" % name
+    f = a.send_frame(nethub.BROADCAST)
+    nethub.assert_frame(b.expect_frame(), f, "b after %s" % name)
+    assert d.read_pidfile() == d.pid, "pidfile changed after %s" % name
+    assert d.stop() == 0
+    assert not os.path.exists(d.pidfile), "pidfile not removed"
+    assert not os.path.exists(d.qmp_path), "QMP socket not removed"
+
+
+def test_sighup_is_logged_and_keeps_running():
+    _signal_keeps_running(signal.SIGHUP, ("SIGHUP", "nothing to reload",
+                                          "still running"))
+
+
+def test_sigusr2_is_logged_and_keeps_running():
+    _signal_keeps_running(signal.SIGUSR2, ("SIGUSR2", "ignored"))
+
+
+def test_sigpipe_is_ignored():
+    _signal_keeps_running(signal.SIGPIPE, ())
+
+
+def test_sigint_while_shutting_down_still_cleans_up():
+    # two signals in quick succession (an impatient ^C ^C): the second
+    # arrives while the first one's shutdown runs and must not kill it
+    p = free_port()
+    d = Nethubd("-netdev", listen_spec(p), qmp=True).start()
+    d.attach(p)
+    for _ in range(20):
+        try:
+            d.send_signal(signal.SIGINT)
+        except ProcessLookupError:
+            break
+    rc = d.wait_exit(20)
+    assert rc == 0, "exit status %d after repeated SIGINT:\n%s" % (
+        rc, d.log())
+    assert not os.path.exists(d.pidfile), "pidfile left"
+    assert not os.path.exists(d.qmp_path), "QMP socket left"
+
+
+def _pidfile_text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def test_second_daemon_with_same_pidfile_refuses_and_disturbs_nothing():
+    p, q = free_port(), free_port()
+    first = Nethubd("-netdev", listen_spec(p), qmp=True).start()
+    a = first.attach(p)
+    b = first.attach(p)
+    before = _pidfile_text(first.pidfile)
+    st = os.stat(first.pidfile)
+    # the same pidfile and even the same QMP socket path: the second one
+    # must stop before it opens anything
+    rc, out, err = run_cli("-netdev", listen_spec(q, "other"),
+                           "-qmp", "unix:%s,server=on,wait=off"
+                           % first.qmp_path,
+                           "--pidfile", first.pidfile, io=True)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 1, "second nethubd: exit status %d, want 1 (%r)" % (rc, err)
+    assert len(lines) == 1, "want one stderr line, got %r" % err
+    assert first.pidfile in lines[0] and str(first.pid) in lines[0], \
+        "the error names neither the pidfile nor pid %d: %r" % (
+            first.pid, lines[0])
+    assert not nethub.tcp_listening(q), "second nethubd opened its netdev"
+    assert _pidfile_text(first.pidfile) == before, "pidfile rewritten"
+    st2 = os.stat(first.pidfile)
+    assert (st2.st_ino, st2.st_mtime_ns) == (st.st_ino, st.st_mtime_ns), \
+        "pidfile replaced or touched by the second nethubd"
+    assert first.alive(), "first nethubd died:\n" + first.log()
+    assert os.path.exists(first.qmp_path), "first's QMP socket removed"
+    assert first.qmp().cmd("query-netdevs"), "first's QMP does not answer"
+    f = a.send_frame(nethub.BROADCAST)
+    nethub.assert_frame(b.expect_frame(), f, "b")
+    assert first.stop() == 0
+    assert not os.path.exists(first.pidfile), "pidfile not removed"
+
+
+def test_second_daemonized_nethubd_with_same_pidfile_refuses():
+    p, q = free_port(), free_port()
+    first = Nethubd("-netdev", listen_spec(p)).start()
+    before = _pidfile_text(first.pidfile)
+    rc, out, err = run_cli("-netdev", listen_spec(q, "other"), "--daemonize",
+                           "--pidfile", first.pidfile, io=True)
+    assert rc == 1, "exit status %d, want 1 (%r)" % (rc, err)
+    assert first.pidfile in err and str(first.pid) in err, \
+        "the error names neither the pidfile nor the pid: %r" % err
+    assert not nethub.tcp_listening(q), "second nethubd opened its netdev"
+    assert _pidfile_text(first.pidfile) == before, "pidfile rewritten"
+    assert first.alive(), "first nethubd died:\n" + first.log()
+    assert first.stop() == 0
+
+
+def test_stale_pidfile_is_taken_over():
+    p = free_port()
+    d = Nethubd("-netdev", listen_spec(p), qmp=True)
+    # a pid that is not nethubd's and longer than the real one will be:
+    # a left-over tail would show
+    with open(d.pidfile, "w") as f:
+        f.write("999999999\n")
+    d.start()
+    assert _pidfile_text(d.pidfile) == "%d\n" % d.pid, \
+        "pidfile holds %r, want %d" % (_pidfile_text(d.pidfile), d.pid)
+    assert d.qmp().cmd("query-netdevs"), "no QMP after taking over"
+    assert d.stop() == 0
+    assert not os.path.exists(d.pidfile), "pidfile not removed"
+
+
+def test_pidfile_is_locked_while_running():
+    import fcntl
+    p = free_port()
+    d = Nethubd("-netdev", listen_spec(p)).start()
+    with open(d.pidfile, "r+") as f:
+        try:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pass
+        else:
+            raise AssertionError("the pidfile of a running nethubd is not "
+                                 "locked")
+    assert d.stop() == 0
 
 
 def test_daemonize_detaches_writes_pidfile_and_serves():

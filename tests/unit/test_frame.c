@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* test_frame.c - frame pools: size classes, exhaustion, reference counts */
+/* test_frame.c - frame pools: size classes, exhaustion, reference counts;
+ * the Ethernet and VLAN header helpers */
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "frame.h"
@@ -113,6 +115,66 @@ static void test_frame_vlan_and_mac_helpers(void)
 	frame_pool_free(pool);
 }
 
+/* One frame's outer header and what the helpers must say about it */
+struct vlan_case {
+	const char *what;
+	uint16_t tpid;	 /* ethertype at bytes 12-13 */
+	uint16_t tci;	 /* bytes 14-15 */
+	uint32_t len;	 /* frame length */
+	bool tagged;	 /* frame_is_tagged() */
+	uint16_t vlan;	 /* frame_vlan() */
+};
+
+static const struct vlan_case vlan_cases[] = {
+	{ "802.1Q", 0x8100, 10, 64, true, 10 },
+	{ "802.1ad outer tag (QinQ)", 0x88a8, 20, 64, true, 20 },
+	{ "802.1Q, priority and DEI bits set", 0x8100, 0xf00a, 64, true, 10 },
+	{ "802.1ad, priority and DEI bits set", 0x88a8, 0xb0c8, 64, true,
+	  0x0c8 },
+	{ "802.1Q, highest VID", 0x8100, 0x0fff, 64, true, 4095 },
+	{ "802.1Q, priority tag only", 0x8100, 0x6000, 64, true, 0 },
+	{ "IPv4", 0x0800, 0x4500, 64, false, 0 },
+	{ "old QinQ TPID 0x9100 (not a tag here)", 0x9100, 30, 64, false, 0 },
+	{ "802.1Q cut inside the tag", 0x8100, 10, 16, true, 0 },
+	{ "802.1ad cut inside the tag", 0x88a8, 10, 17, true, 0 },
+	{ "802.1Q tag with nothing after it", 0x8100, 10, 18, true, 10 },
+	{ "802.1ad tag with nothing after it", 0x88a8, 10, 18, true, 10 },
+	{ "802.1ad, header only", 0x88a8, 10, 14, true, 0 },
+};
+
+static void test_frame_vlan_same_rule_for_8021q_and_8021ad(void)
+{
+	struct frame_pool *pool = pool_setup(2, 0);
+
+	for (size_t i = 0; i < sizeof(vlan_cases) / sizeof(vlan_cases[0]);
+	     i++) {
+		const struct vlan_case *c = &vlan_cases[i];
+		uint8_t bytes[64] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				      2,    0,	  0,	0,    0,    1 };
+		struct frame *f;
+
+		bytes[12] = (uint8_t)(c->tpid >> 8);
+		bytes[13] = (uint8_t)c->tpid;
+		bytes[14] = (uint8_t)(c->tci >> 8);
+		bytes[15] = (uint8_t)c->tci;
+		/* a QinQ frame's inner tag must not be what is read */
+		bytes[16] = 0x81;
+		bytes[17] = 0x00;
+		bytes[18] = 0x0f;
+		bytes[19] = 0xfe;
+		f = frame_alloc_copy(bytes, c->len);
+		CHECK(f != NULL);
+		if (!f)
+			continue;
+		CHECK_EQ(frame_is_tagged(f), c->tagged);
+		CHECK_EQ(frame_vlan(f), c->vlan);
+		if (frame_is_tagged(f) != c->tagged || frame_vlan(f) != c->vlan)
+			printf("# in case '%s'\n", c->what);
+		frame_unref(f);
+	}
+	frame_pool_free(pool);
+}
+
 int main(void)
 {
 	TAP_RUN(test_frame_alloc_returns_buffer_to_pool);
@@ -120,5 +182,6 @@ int main(void)
 	TAP_RUN(test_frame_exhaustion_is_counted_not_fatal);
 	TAP_RUN(test_frame_shared_until_last_reference);
 	TAP_RUN(test_frame_vlan_and_mac_helpers);
+	TAP_RUN(test_frame_vlan_same_rule_for_8021q_and_8021ad);
 	return tap_done();
 }

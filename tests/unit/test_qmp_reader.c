@@ -18,9 +18,21 @@
 #if defined(__SANITIZE_ADDRESS__)
 #define NH_TEST_ASAN 1
 #endif
-#ifdef NH_TEST_ASAN
+/*
+ * Under ASan the heap is the sanitizer's, so its own counter measures it.
+ * clang ships the header that declares it; gcc (12 at least) ships the
+ * runtime function but not the header, so it is declared here then.
+ */
+#if defined(NH_TEST_ASAN) && defined(__has_include)
+#if __has_include(<sanitizer/allocator_interface.h>)
 #include <sanitizer/allocator_interface.h>
-#else
+#define NH_TEST_ASAN_HEADER 1
+#endif
+#endif
+#if defined(NH_TEST_ASAN) && !defined(NH_TEST_ASAN_HEADER)
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+#ifndef NH_TEST_ASAN
 #include <malloc.h>
 #endif
 
