@@ -4,13 +4,14 @@
  * and reorder accounting; the patterns' MAC choice, broadcast loss,
  * sweep lists, the JSON and table reports and the plot files.
  *
- * nethub-bench is one self-contained program, so this test includes its
- * source with main() renamed and calls the static functions directly.
+ * It links nethub-bench's library (everything but main()) and calls the
+ * functions bench/bench.h declares.
  */
-#define main bench_main
-#include "../../bench/nethub-bench.c"
-#undef main
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "bench.h"
 #include "tap.h"
 
 static void test_lat_bucket_exact_below_64_ns(void)
