@@ -3,7 +3,8 @@
  * workers and results, the bench frame, the transport ops table, and the
  * functions one file offers the others (and tests/unit/test_bench.c)
  *
- * The files, in the order a run uses them:
+ * The files (nethub-bench.c is main(); the rest is a library that
+ * tests/unit/test_bench.c links too):
  *   options.c		--option parsing into struct bench_cfg, --help
  *   transport.c	the transport table and what every transport uses
  *   transport_udp.c	udp: one datagram per frame (QEMU's socket,udp=)
