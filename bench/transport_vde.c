@@ -1,11 +1,10 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * transport_vde.c - nethub-bench's vde transport: each bench port is a
  * native port of a VDE switch (--connect SOCKDIR[,SOCKDIR...], one for
  * all ports or one per port), as QEMU's -netdev vde makes one.
  *
- * #included by nethub-bench.c just before its transports[] table, after
- * transport_tap.c, whose batched datagram I/O (struct pkt_io) it uses.
+ * Frames move in batches through pkt_io.c where the data socket allows.
  * Owns its ports' VDE connections and each port's private directory
  * (mkdtemp() under $TMPDIR or /tmp) holding its data socket.  Must never
  * create, change or remove anything in the switch's socket directory,
@@ -25,11 +24,18 @@
  * vde_send()/vde_recv() (batched as above if its data fd turns out to be a
  * connected datagram socket).
  */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #ifdef HAVE_VDEPLUG
 #include <libvdeplug.h>
 #endif
-#include <sys/stat.h>
-#include <sys/un.h>
+
+#include "bench.h"
 
 #define VDE_MAX_FRAME	 (1514u + 4u) /* Ethernet + one 802.1Q tag */
 #define VDE_RETRY_MS	 20
@@ -512,7 +518,7 @@ static int vde_port_recv(struct bench_port *p)
 	return total;
 }
 
-static const struct bench_transport transport_vde = {
+const struct bench_transport transport_vde = {
 	.name = "vde",
 	.max_frame = VDE_MAX_FRAME,
 	.open = vde_port_open,

@@ -4,13 +4,14 @@
  * and reorder accounting; the patterns' MAC choice, broadcast loss,
  * sweep lists, the JSON and table reports and the plot files.
  *
- * nethub-bench is one self-contained program, so this test includes its
- * source with main() renamed and calls the static functions directly.
+ * It links nethub-bench's library (everything but main()) and calls the
+ * functions bench/bench.h declares.
  */
-#define main bench_main
-#include "../../bench/nethub-bench.c"
-#undef main
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "bench.h"
 #include "tap.h"
 
 static void test_lat_bucket_exact_below_64_ns(void)
@@ -847,6 +848,25 @@ static void test_cfg_check_ports(void)
 	CHECK(cfg_check_ports(&cfg, 2) == NULL); /* a sweep's first ones */
 }
 
+static void test_transport_names_and_the_packet_alias(void)
+{
+	static const char *const names[] = { "udp", "tcp", "tap", "vde" };
+	unsigned i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		CHECK(transport_find(names[i]) != NULL);
+		CHECK(!strcmp(transport_find(names[i])->name, names[i]));
+	}
+	/* "packet" is the AF_PACKET transport, reported as "tap" */
+	CHECK(transport_find("packet") == &transport_packet);
+	CHECK(transport_find("tap") == &transport_packet);
+	CHECK(!strcmp(transport_find("packet")->name, "tap"));
+	CHECK(transport_find("udp") == &transport_udp);
+	CHECK(transport_find("") == NULL);
+	CHECK(transport_find("Tap") == NULL);
+	CHECK(transport_find("af_packet") == NULL);
+}
+
 int main(void)
 {
 	TAP_RUN(test_lat_bucket_exact_below_64_ns);
@@ -879,5 +899,6 @@ int main(void)
 	TAP_RUN(test_plot_files);
 	TAP_RUN(test_progress_line);
 	TAP_RUN(test_cfg_check_ports);
+	TAP_RUN(test_transport_names_and_the_packet_alias);
 	return tap_done();
 }
