@@ -38,12 +38,14 @@ struct qmp_listen_config {
 	char *port;	/* tcp: port */
 	unsigned mode;	/* unix: permission bits, default 0600 */
 	char *group;	/* unix: group owner, or NULL */
+	bool remote;	/* tcp: remote=on, an address other than loopback
+			 * may be served */
 };
 
 /**
  * qmp_listen_parse() - parse the value of a -qmp option
  * @text:	"unix:PATH[,server=on][,wait=off][,mode=0660][,group=NAME]"
- *		or "tcp:HOST:PORT[,server=on][,wait=off]"
+ *		or "tcp:HOST:PORT[,server=on][,wait=off][,remote=on]"
  * Errors name the part that is wrong ("-qmp: unknown option 'x'",
  * "-qmp: 'wait=on' is not supported: nethubd never waits for a client").
  * Return: the config, caller frees with qmp_listen_config_free(); NULL on
@@ -57,7 +59,8 @@ void qmp_listen_config_free(struct qmp_listen_config *lc);
  * qmp_start() - open the control sockets and start serving
  * A unix socket path that exists and is a socket nobody listens on is
  * replaced; anything else there is an error.  TCP on an address other than
- * loopback logs a warning (QMP has no authentication).
+ * loopback (127.0.0.0/8, ::1) is an error naming remote=on unless the
+ * config has it, and then logs a warning (QMP has no authentication).
  * Return: false with the reason if any socket could not be opened (none is
  * left open then).
  */

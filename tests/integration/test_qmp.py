@@ -866,11 +866,21 @@ def _try_connect(addr):
         return None
 
 
-def test_tcp_on_non_loopback_warns():
+def test_tcp_on_non_loopback_needs_remote_on():
     port = free_port()
     p = free_port()
+    # without the opt-in: exit 1, one line naming the option
+    for host in ("0.0.0.0", "[::]"):
+        rc, out, err = run_cli("-netdev", "socket,id=vms,listen=127.0.0.1:%d"
+                               % p, "-qmp", "tcp:%s:%d" % (host, port),
+                               io=True, timeout=10)
+        assert rc == 1, (rc, out, err)
+        assert len(err.strip().splitlines()) == 1, err
+        assert "remote=on" in err and host in err, err
+        assert _try_connect(("127.0.0.1", port)) is None
+    # with it: served, and the log warns
     d = Nethubd("-netdev", "socket,id=vms,listen=127.0.0.1:%d" % p,
-                "-qmp", "tcp:0.0.0.0:%d" % port).start()
+                "-qmp", "tcp:0.0.0.0:%d,remote=on" % port).start()
     c = poll(lambda: _try_connect(("127.0.0.1", port)), 10,
              what="QMP on tcp port %d" % port)
     nethub.at_cleanup(c.close)
@@ -977,6 +987,9 @@ BAD_QMP = [
     ("tcp:127.0.0.1:4444,mode=0600", ("mode",)),
     ("tcp:127.0.0.1:4444,group=root", ("group",)),
     ("tcp:no-such-host.invalid:4444", ("no-such-host.invalid",)),
+    ("tcp:0.0.0.0:4444", ("remote=on",)),
+    ("tcp:0.0.0.0:4444,remote=maybe", ("remote", "maybe")),
+    ("unix:{dir}/bad.sock,remote=on", ("remote",)),
 ]
 
 
