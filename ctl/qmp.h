@@ -25,8 +25,29 @@
 #include "error.h"
 
 #define QMP_MAX_OUTPUT_BYTES (16u << 20) /* unsent output per session */
-#define QMP_MAX_SESSIONS     64		 /* at once, over all sockets */
 #define QMP_MAX_FDS	     64		 /* getfd names per session */
+
+/*
+ * How many clients QMP serves and how long one may take to negotiate.
+ *
+ * A session that has not completed capabilities negotiation within
+ * handshake_timeout_s is sent an error and closed, so connections that
+ * never send a byte cannot hold slots for good.  At max_sessions (over all
+ * sockets), a new client closes the oldest session that has not
+ * negotiated yet (it is sent an error saying why); if every session has
+ * negotiated, the new client is sent one error line naming the limit and
+ * closed.  Out of file descriptors, a new client gets the same kind of
+ * line (one descriptor is kept in reserve to accept and refuse it).
+ */
+struct qmp_limits {
+	unsigned max_sessions;	      /* at once, over all sockets */
+	unsigned handshake_timeout_s; /* 0: no timeout */
+};
+
+#define QMP_MAX_SESSIONS_DEFAULT      64
+#define QMP_MAX_SESSIONS_MAX	      65536
+#define QMP_HANDSHAKE_TIMEOUT_DEFAULT_S 10
+#define QMP_HANDSHAKE_TIMEOUT_MAX_S   86400
 
 struct qmp_session;
 
@@ -57,6 +78,7 @@ void qmp_listen_config_free(struct qmp_listen_config *lc);
 
 /**
  * qmp_start() - open the control sockets and start serving
+ * @limits:	sessions and negotiation timeout; NULL for the defaults
  * A unix socket path that exists and is a socket nobody listens on is
  * replaced; anything else there is an error.  TCP on an address other than
  * loopback (127.0.0.0/8, ::1) is an error naming remote=on unless the
@@ -65,7 +87,8 @@ void qmp_listen_config_free(struct qmp_listen_config *lc);
  * left open then).
  */
 bool qmp_start(uv_loop_t *loop, struct qmp_listen_config *const *lcs,
-	       unsigned n, struct nh_error **errp);
+	       unsigned n, const struct qmp_limits *limits,
+	       struct nh_error **errp);
 
 /* qmp_stop() - close every session and socket, remove the socket files */
 void qmp_stop(void);

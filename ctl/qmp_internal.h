@@ -9,7 +9,7 @@
 #include "error.h"
 #include "qmp.h"
 
-#define QMP_LISTEN_BACKLOG 16
+#define QMP_LISTEN_BACKLOG 128 /* room for bursts of clients */
 #define QMP_LABEL_MAX	   160
 #define QMP_ACCEPT_RETRY_MS 1000 /* after accept() failed for lack of fds */
 
