@@ -40,7 +40,7 @@
 #define QMP_FDS_PER_MSG	     16		 /* SCM_RIGHTS fds taken per recvmsg */
 #define QMP_FDNAME_MAX	     64
 #define QMP_ACCEPTS_PER_WAKEUP 32	 /* then let the datapath run */
-#define QMP_REFUSAL_LOG_MS   10000	 /* at most one refusal logged per */
+#define QMP_REFUSAL_LOG_MS   10000	 /* refusals: one log line per this long */
 /*
  * A client that sends requests faster than it reads the replies: past the
  * high mark its requests wait (already read ones in a queue, the rest in

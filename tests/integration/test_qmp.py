@@ -7,9 +7,10 @@ capabilities negotiation and its errors, id echo, the checks of a request's
 shape, events only after negotiation, the byte-stream reader (no newlines,
 split writes, several objects per write, single quotes, parse errors and
 resynchronisation, size and nesting limits), several clients at once, a
-stuck client, abrupt disconnects, and the -qmp option itself (unix socket
-modes and group, tcp, several sockets, stale and foreign files, removal at
-exit, bad values).  The commands themselves: test_qmp_commands.py.
+stuck client, abrupt disconnects, lockout (handshake timeout, session limit,
+hundreds of idle connections, the fd limit), and the -qmp option itself
+(unix socket modes and group, tcp and remote=on, several sockets, stale and
+foreign files, removal at exit, bad values).  The commands themselves: test_qmp_commands.py.
 """
 
 import grp
