@@ -53,10 +53,20 @@ static const char usage_text[] =
 	"\n"
 	"Control (QMP, as QEMU speaks it; see docs/qmp-reference.md):\n"
 	"  -qmp unix:PATH[,server=on][,wait=off][,mode=0600][,group=NAME]\n"
-	"  -qmp tcp:HOST:PORT[,server=on][,wait=off]\n"
+	"  -qmp tcp:HOST:PORT[,server=on][,wait=off][,remote=on]\n"
 	"                      serve QMP on a socket (may repeat); a unix socket is\n"
-	"                      created mode 0600 unless mode= says otherwise.\n"
+	"                      created mode 0600 unless mode= says otherwise; TCP\n"
+	"                      on an address other than loopback needs remote=on.\n"
+	"                      QMP access is root-equivalent: see docs/security.md.\n"
 	"                      Talk to it with nethubctl.\n"
+	"  --qmp-max-sessions N\n"
+	"                      QMP clients served at once (default %u); at the\n"
+	"                      limit a new client displaces the oldest one still\n"
+	"                      negotiating, else it is refused with an error\n"
+	"  --qmp-handshake-timeout SECONDS\n"
+	"                      close a QMP client that has not sent\n"
+	"                      qmp_capabilities within this time (default %u;\n"
+	"                      0: never)\n"
 	"\n"
 	"Types: socket (listen=, connect=[,reconnect=S], udp=+localaddr=, mcast=,\n"
 	"fd=), tap (ifname=, fd=, script=, vnet_hdr=, queues=, ...), bridge (br=,\n"
@@ -103,6 +113,8 @@ enum {
 	OPT_FDB_PORT_MAX,
 	OPT_QMP,
 	OPT_OBJECT,
+	OPT_QMP_MAX_SESSIONS,
+	OPT_QMP_HANDSHAKE_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -118,6 +130,9 @@ static const struct option long_opts[] = {
 	{ "fdb-port-max", required_argument, NULL, OPT_FDB_PORT_MAX },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "object", required_argument, NULL, OPT_OBJECT },
+	{ "qmp-max-sessions", required_argument, NULL, OPT_QMP_MAX_SESSIONS },
+	{ "qmp-handshake-timeout", required_argument, NULL,
+	  OPT_QMP_HANDSHAKE_TIMEOUT },
 	{ "daemonize", no_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -126,8 +141,9 @@ static const struct option long_opts[] = {
 
 static void usage(FILE *to)
 {
-	fprintf(to, usage_text, FDB_AGE_DEFAULT_S, FDB_MAX_DEFAULT,
-		FDB_PORT_MAX_DEFAULT, PORT_STALL_DEFAULT_MS);
+	fprintf(to, usage_text, (unsigned)QMP_MAX_SESSIONS_DEFAULT,
+		(unsigned)QMP_HANDSHAKE_TIMEOUT_DEFAULT_S, FDB_AGE_DEFAULT_S,
+		FDB_MAX_DEFAULT, FDB_PORT_MAX_DEFAULT, PORT_STALL_DEFAULT_MS);
 }
 
 static void die_option(const char *opt, const char *expects, const char *arg)
@@ -222,6 +238,10 @@ static void add_object_spec(struct daemon_config *cfg, const char *spec)
 
 static struct qmp_listen_config *qmp_listens[QMP_LISTEN_MAX];
 static unsigned qmp_nlistens;
+static struct qmp_limits qmp_limits = {
+	.max_sessions = QMP_MAX_SESSIONS_DEFAULT,
+	.handshake_timeout_s = QMP_HANDSHAKE_TIMEOUT_DEFAULT_S,
+};
 #define RUN_DIR_MAX 1024
 static char default_qmp_note[2 * RUN_DIR_MAX + 96];
 
@@ -298,7 +318,7 @@ static bool qmp_service_start(uv_loop_t *loop, void *arg,
 			      struct nh_error **errp)
 {
 	(void)arg;
-	return qmp_start(loop, qmp_listens, qmp_nlistens, errp);
+	return qmp_start(loop, qmp_listens, qmp_nlistens, &qmp_limits, errp);
 }
 
 static void qmp_service_stop(void *arg)
@@ -378,6 +398,16 @@ int main(int argc, char **argv)
 			break;
 		case OPT_OBJECT:
 			add_object_spec(&cfg, optarg);
+			break;
+		case OPT_QMP_MAX_SESSIONS:
+			qmp_limits.max_sessions = (unsigned)parse_count(
+				"--qmp-max-sessions", optarg, 1,
+				QMP_MAX_SESSIONS_MAX);
+			break;
+		case OPT_QMP_HANDSHAKE_TIMEOUT:
+			qmp_limits.handshake_timeout_s = (unsigned)parse_count(
+				"--qmp-handshake-timeout", optarg, 0,
+				QMP_HANDSHAKE_TIMEOUT_MAX_S);
 			break;
 		case 'd':
 			cfg.daemonize = true;

@@ -8,10 +8,18 @@
  * Everything here runs on the daemon's loop, next to the datapath, so
  * nothing here may block or grow without bound: sockets are non-blocking,
  * input is read in bounded slices, and a client that does not read its
- * output is cut off at QMP_MAX_OUTPUT_BYTES.
+ * output is cut off at QMP_MAX_OUTPUT_BYTES.  Nor may clients lock others
+ * out: sessions are bounded (struct qmp_limits), one that does not
+ * negotiate in time is closed, a new client displaces the oldest session
+ * still negotiating, and a refused client is told why, even out of file
+ * descriptors (one is kept in reserve for that).
+ *
+ * Never: refuse or drop a client silently, or let idle connections make
+ * QMP unreachable.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +39,8 @@
 #define QMP_READS_PER_WAKEUP 4		 /* then let the datapath run */
 #define QMP_FDS_PER_MSG	     16		 /* SCM_RIGHTS fds taken per recvmsg */
 #define QMP_FDNAME_MAX	     64
+#define QMP_ACCEPTS_PER_WAKEUP 32	 /* then let the datapath run */
+#define QMP_REFUSAL_LOG_MS   10000	 /* refusals: one log line per this long */
 /*
  * A client that sends requests faster than it reads the replies: past the
  * high mark its requests wait (already read ones in a queue, the rest in
@@ -61,6 +71,11 @@ struct qmp_session {
 	struct qmp_reader *reader;
 	bool negotiated;
 	bool closing;
+	uv_timer_t handshake; /* closes the session if it does not negotiate */
+	unsigned handles;     /* open libuv handles; freed at 0 */
+	/* while negotiating: in qmp.pending, oldest first */
+	struct qmp_session *pending_prev, *pending_next;
+	bool pending;
 	unsigned busy;	/* > 0 while its input is being handled */
 	int passed_fd;	/* the fd of the message being handled, or -1 */
 	int incoming_fd; /* an fd not yet matched with a message, or -1 */
@@ -82,8 +97,13 @@ static struct {
 	struct qmp_session *sessions;
 	unsigned nsessions;
 	unsigned next_session_no;
+	struct qmp_session *pending_head, *pending_tail; /* not negotiated */
+	struct qmp_limits limits;
+	int reserve_fd;		 /* /dev/null, given up to refuse a client */
+	uint64_t refusal_logged; /* uv_now() of the last refusal logged */
+	unsigned refusals;	 /* refusals since then, not logged */
 	bool running;
-} qmp;
+} qmp = { .reserve_fd = -1 };
 
 /* ------------------------------------------------------------- output */
 
@@ -311,6 +331,34 @@ static int session_resolve_fd(void *ctx, const char *name)
 
 /* ------------------------------------------------------------ dispatch */
 
+static void session_pending_remove(struct qmp_session *s)
+{
+	if (!s->pending)
+		return;
+	if (s->pending_prev)
+		s->pending_prev->pending_next = s->pending_next;
+	else
+		qmp.pending_head = s->pending_next;
+	if (s->pending_next)
+		s->pending_next->pending_prev = s->pending_prev;
+	else
+		qmp.pending_tail = s->pending_prev;
+	s->pending_prev = s->pending_next = NULL;
+	s->pending = false;
+}
+
+static void session_pending_add(struct qmp_session *s)
+{
+	s->pending_prev = qmp.pending_tail;
+	s->pending_next = NULL;
+	if (qmp.pending_tail)
+		qmp.pending_tail->pending_next = s;
+	else
+		qmp.pending_head = s;
+	qmp.pending_tail = s;
+	s->pending = true;
+}
+
 /* qmp_capabilities: the only command while negotiating */
 static void negotiate(struct qmp_session *s, const json_t *args, json_t *id)
 {
@@ -332,6 +380,9 @@ static void negotiate(struct qmp_session *s, const json_t *args, json_t *id)
 		return;
 	}
 	s->negotiated = true;
+	session_pending_remove(s);
+	if (qmp.limits.handshake_timeout_s)
+		uv_timer_stop(&s->handshake);
 	session_reply(s, NULL, NULL, id);
 }
 
@@ -553,6 +604,8 @@ static void session_free(uv_handle_t *h)
 {
 	struct qmp_session *s = h->data;
 
+	if (--s->handles > 0)
+		return;
 	close(s->fd);
 	free(s);
 }
@@ -579,6 +632,7 @@ static void session_close(struct qmp_session *s, const char *why)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
 	qmp.nsessions--;
+	session_pending_remove(s);
 	qmp_reader_free(s->reader);
 	s->reader = NULL;
 	session_drop_queue(s);
@@ -593,6 +647,7 @@ static void session_close(struct qmp_session *s, const char *why)
 	free(s->out);
 	s->out = NULL;
 	uv_close((uv_handle_t *)&s->poll, session_free);
+	uv_close((uv_handle_t *)&s->handshake, session_free);
 }
 
 static void session_update_poll(struct qmp_session *s)
@@ -737,14 +792,103 @@ static void session_greet(struct qmp_session *s)
 				  "capabilities"));
 }
 
+/*
+ * Log a refused or displaced client, at most once per QMP_REFUSAL_LOG_MS
+ * (a flood of connections must not flood the log), with a count of those
+ * not logged since.
+ */
+static void log_refusal(const char *label, const char *what)
+{
+	uint64_t now = uv_now(qmp.loop);
+
+	if (qmp.refusal_logged &&
+	    now - qmp.refusal_logged < QMP_REFUSAL_LOG_MS) {
+		qmp.refusals++;
+		return;
+	}
+	if (qmp.refusals)
+		log_warn("%s: %s (and %u more since the last such message)",
+			 label, what, qmp.refusals);
+	else
+		log_warn("%s: %s", label, what);
+	qmp.refusal_logged = now ? now : 1;
+	qmp.refusals = 0;
+}
+
+/* Tell a client we do not serve why, in one QMP error line, and close it */
+static void refuse_client(struct qmp_listener *l, int fd, const char *desc)
+{
+	struct nh_error err = { .cls = NH_ERR_GENERIC };
+	char line[sizeof(err.msg) * 2 + 64];
+	json_t *msg;
+	char *text;
+
+	snprintf(err.msg, sizeof(err.msg), "%s", desc);
+	msg = error_reply(&err);
+	text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(msg);
+	if (text) {
+		int len = snprintf(line, sizeof(line), "%s\r\n", text);
+
+		/* one short line into an empty socket buffer: best effort */
+		if (len > 0 && (size_t)len < sizeof(line))
+			(void)send(fd, line, (size_t)len,
+				   MSG_DONTWAIT | MSG_NOSIGNAL);
+		free(text);
+	}
+	close(fd);
+	log_refusal(l->label, desc);
+}
+
+static void on_handshake_timeout(uv_timer_t *t)
+{
+	struct qmp_session *s = t->data;
+
+	session_error(s, NH_ERR_GENERIC, NULL,
+		      "Capabilities negotiation was not completed within %u "
+		      "s (--qmp-handshake-timeout); closing the connection",
+		      qmp.limits.handshake_timeout_s);
+	session_close(s, "no capabilities negotiation in time");
+}
+
+/*
+ * At the session limit: close the oldest session still negotiating to make
+ * room; a client that negotiates promptly is never displaced by idle
+ * connections opened after it.  False if every session has negotiated.
+ */
+static bool make_room(void)
+{
+	struct qmp_session *old = qmp.pending_head;
+	char what[sizeof(old->label) + 128];
+
+	if (!old)
+		return false;
+	session_error(old, NH_ERR_GENERIC, NULL,
+		      "Closed to make room for a new client: %u sessions are "
+		      "open (--qmp-max-sessions) and this one has not "
+		      "negotiated capabilities",
+		      qmp.limits.max_sessions);
+	snprintf(what, sizeof(what),
+		 "%u sessions open (--qmp-max-sessions): closed %s, which had "
+		 "not negotiated, to make room",
+		 qmp.limits.max_sessions, old->label);
+	log_refusal("qmp", what);
+	session_close(old, "closed to make room for a new client");
+	return true;
+}
+
 static void session_new(struct qmp_listener *l, int fd)
 {
 	struct qmp_session *s;
 
-	if (qmp.nsessions >= QMP_MAX_SESSIONS) {
-		log_warn("%s: refused a client: %d sessions are open already",
-			 l->label, QMP_MAX_SESSIONS);
-		close(fd);
+	if (qmp.nsessions >= qmp.limits.max_sessions && !make_room()) {
+		char desc[160];
+
+		snprintf(desc, sizeof(desc),
+			 "Too many QMP sessions: %u are open, the most "
+			 "nethubd serves at once (--qmp-max-sessions)",
+			 qmp.limits.max_sessions);
+		refuse_client(l, fd, desc);
 		return;
 	}
 	s = calloc(1, sizeof(*s));
@@ -761,12 +905,19 @@ static void session_new(struct qmp_listener *l, int fd)
 		free(s);
 		return;
 	}
+	uv_timer_init(qmp.loop, &s->handshake);
+	s->handles = 2;
 	s->poll.data = s;
+	s->handshake.data = s;
+	if (qmp.limits.handshake_timeout_s)
+		uv_timer_start(&s->handshake, on_handshake_timeout,
+			       qmp.limits.handshake_timeout_s * 1000ull, 0);
 	s->next = qmp.sessions;
 	if (qmp.sessions)
 		qmp.sessions->prev = s;
 	qmp.sessions = s;
 	qmp.nsessions++;
+	session_pending_add(s);
 	log_debug("%s: client connected", s->label);
 	session_update_poll(s);
 	session_greet(s);
@@ -776,10 +927,52 @@ static void session_new(struct qmp_listener *l, int fd)
 
 static void on_listener_poll(uv_poll_t *h, int status, int events);
 
+/* Keep one descriptor in reserve (see accept_refusing()) */
+static void reserve_fill(void)
+{
+	if (qmp.reserve_fd < 0)
+		qmp.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * accept() failed with EMFILE/ENFILE: nethubd is out of descriptors.  Give
+ * up the reserve for a moment to accept the client, tell it why it is not
+ * served and close it, rather than leave it hanging in the backlog.
+ * Return: 1 a client was refused, 0 none was waiting, -1 no reserve (or
+ * still no descriptor): the caller backs off.
+ */
+static int accept_refusing(struct qmp_listener *l, int why)
+{
+	char desc[160];
+	int fd, err;
+
+	if (qmp.reserve_fd < 0)
+		return -1;
+	close(qmp.reserve_fd);
+	qmp.reserve_fd = -1;
+	fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	err = errno;
+	if (fd >= 0) {
+		snprintf(desc, sizeof(desc),
+			 "nethubd is out of file descriptors (%s); QMP "
+			 "cannot take a new connection now, try again later",
+			 strerror(why));
+		refuse_client(l, fd, desc);
+	}
+	reserve_fill();
+	if (qmp.reserve_fd < 0)
+		log_warn("%s: cannot keep a descriptor in reserve: %s",
+			 l->label, strerror(errno));
+	if (fd >= 0)
+		return 1;
+	return err == EAGAIN || err == EWOULDBLOCK ? 0 : -1;
+}
+
 static void on_listener_retry(uv_timer_t *t)
 {
 	struct qmp_listener *l = t->data;
 
+	reserve_fill();
 	uv_poll_start(&l->poll, UV_READABLE, on_listener_poll);
 }
 
@@ -792,19 +985,29 @@ static void on_listener_poll(uv_poll_t *h, int status, int events)
 		log_warn("%s: %s", l->label, uv_strerror(status));
 		return;
 	}
-	for (;;) {
+	reserve_fill();
+	for (unsigned i = 0; i < QMP_ACCEPTS_PER_WAKEUP; i++) {
 		int fd = accept4(l->fd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			int err = errno, rc;
+
+			if (err == EINTR || err == ECONNABORTED)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (err == EAGAIN || err == EWOULDBLOCK)
 				return;
-			/* out of fds or memory: the socket stays readable,
-			 * so stop watching it for a while, not spin */
+			if (err == EMFILE || err == ENFILE) {
+				rc = accept_refusing(l, err);
+				if (rc > 0)
+					continue;
+				if (rc == 0)
+					return;
+			}
+			/* out of fds or memory, without a reserve: the socket
+			 * stays readable, so stop watching it for a while */
 			log_warn("%s: accept: %s; trying again in %d ms",
-				 l->label, strerror(errno),
+				 l->label, strerror(err),
 				 QMP_ACCEPT_RETRY_MS);
 			uv_poll_stop(&l->poll);
 			uv_timer_start(&l->retry, on_listener_retry,
@@ -882,11 +1085,22 @@ static void qmp_close_listeners(void)
 }
 
 bool qmp_start(uv_loop_t *loop, struct qmp_listen_config *const *lcs,
-	       unsigned n, struct nh_error **errp)
+	       unsigned n, const struct qmp_limits *limits,
+	       struct nh_error **errp)
 {
 	if (!schema_init(errp))
 		return false;
 	qmp.loop = loop;
+	qmp.limits = limits ? *limits : (struct qmp_limits){
+		.max_sessions = QMP_MAX_SESSIONS_DEFAULT,
+		.handshake_timeout_s = QMP_HANDSHAKE_TIMEOUT_DEFAULT_S,
+	};
+	if (qmp.limits.max_sessions == 0)
+		qmp.limits.max_sessions = 1;
+	reserve_fill();
+	if (qmp.reserve_fd < 0)
+		log_warn("QMP: cannot keep a descriptor in reserve: %s",
+			 strerror(errno));
 	qmp.listeners = calloc(n ? n : 1, sizeof(*qmp.listeners));
 	for (unsigned i = 0; i < n; i++) {
 		struct qmp_listener *l = calloc(1, sizeof(*l));
@@ -897,6 +1111,8 @@ bool qmp_start(uv_loop_t *loop, struct qmp_listen_config *const *lcs,
 		if (!listener_open(l, errp)) {
 			qmp_close_listeners();
 			schema_fini();
+			close(qmp.reserve_fd);
+			qmp.reserve_fd = -1;
 			return false;
 		}
 	}
@@ -924,4 +1140,7 @@ void qmp_stop(void)
 	}
 	qmp_close_listeners();
 	schema_fini();
+	if (qmp.reserve_fd >= 0)
+		close(qmp.reserve_fd);
+	qmp.reserve_fd = -1;
 }

@@ -25,8 +25,29 @@
 #include "error.h"
 
 #define QMP_MAX_OUTPUT_BYTES (16u << 20) /* unsent output per session */
-#define QMP_MAX_SESSIONS     64		 /* at once, over all sockets */
 #define QMP_MAX_FDS	     64		 /* getfd names per session */
+
+/*
+ * How many clients QMP serves and how long one may take to negotiate.
+ *
+ * A session that has not completed capabilities negotiation within
+ * handshake_timeout_s is sent an error and closed, so connections that
+ * never send a byte cannot hold slots for good.  At max_sessions (over all
+ * sockets), a new client closes the oldest session that has not
+ * negotiated yet (it is sent an error saying why); if every session has
+ * negotiated, the new client is sent one error line naming the limit and
+ * closed.  Out of file descriptors, a new client gets the same kind of
+ * line (one descriptor is kept in reserve to accept and refuse it).
+ */
+struct qmp_limits {
+	unsigned max_sessions;	      /* at once, over all sockets */
+	unsigned handshake_timeout_s; /* 0: no timeout */
+};
+
+#define QMP_MAX_SESSIONS_DEFAULT      64
+#define QMP_MAX_SESSIONS_MAX	      65536
+#define QMP_HANDSHAKE_TIMEOUT_DEFAULT_S 10
+#define QMP_HANDSHAKE_TIMEOUT_MAX_S   86400
 
 struct qmp_session;
 
@@ -38,12 +59,14 @@ struct qmp_listen_config {
 	char *port;	/* tcp: port */
 	unsigned mode;	/* unix: permission bits, default 0600 */
 	char *group;	/* unix: group owner, or NULL */
+	bool remote;	/* tcp: remote=on, an address other than loopback
+			 * may be served */
 };
 
 /**
  * qmp_listen_parse() - parse the value of a -qmp option
  * @text:	"unix:PATH[,server=on][,wait=off][,mode=0660][,group=NAME]"
- *		or "tcp:HOST:PORT[,server=on][,wait=off]"
+ *		or "tcp:HOST:PORT[,server=on][,wait=off][,remote=on]"
  * Errors name the part that is wrong ("-qmp: unknown option 'x'",
  * "-qmp: 'wait=on' is not supported: nethubd never waits for a client").
  * Return: the config, caller frees with qmp_listen_config_free(); NULL on
@@ -55,14 +78,17 @@ void qmp_listen_config_free(struct qmp_listen_config *lc);
 
 /**
  * qmp_start() - open the control sockets and start serving
+ * @limits:	sessions and negotiation timeout; NULL for the defaults
  * A unix socket path that exists and is a socket nobody listens on is
  * replaced; anything else there is an error.  TCP on an address other than
- * loopback logs a warning (QMP has no authentication).
+ * loopback (127.0.0.0/8, ::1) is an error naming remote=on unless the
+ * config has it, and then logs a warning (QMP has no authentication).
  * Return: false with the reason if any socket could not be opened (none is
  * left open then).
  */
 bool qmp_start(uv_loop_t *loop, struct qmp_listen_config *const *lcs,
-	       unsigned n, struct nh_error **errp);
+	       unsigned n, const struct qmp_limits *limits,
+	       struct nh_error **errp);
 
 /* qmp_stop() - close every session and socket, remove the socket files */
 void qmp_stop(void);

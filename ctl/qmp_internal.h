@@ -9,7 +9,7 @@
 #include "error.h"
 #include "qmp.h"
 
-#define QMP_LISTEN_BACKLOG 16
+#define QMP_LISTEN_BACKLOG 128 /* room for bursts of clients */
 #define QMP_LABEL_MAX	   160
 #define QMP_ACCEPT_RETRY_MS 1000 /* after accept() failed for lack of fds */
 
@@ -32,7 +32,8 @@ struct qmp_listener {
  */
 int qmp_listen_unix(struct qmp_listener *l, struct nh_error **errp);
 
-/* qmp_listen_tcp() - the same for TCP; warns about non-loopback addresses */
+/* qmp_listen_tcp() - the same for TCP; an address other than loopback is
+ * refused unless the config says remote=on (then a warning is logged) */
 int qmp_listen_tcp(struct qmp_listener *l, struct nh_error **errp);
 
 #endif /* NH_QMP_INTERNAL_H */

@@ -102,6 +102,21 @@ static bool parse_listen_option(struct qmp_listen_config *lc, char *item,
 	}
 	if (!strcmp(key, "nowait") && !val)
 		return true;
+	if (!strcmp(key, "remote")) {
+		if (lc->kind != QMP_LISTEN_TCP) {
+			nh_error_setg(errp, "-qmp: 'remote' applies to tcp "
+					    "sockets only");
+			return false;
+		}
+		if (val && !parse_onoff(val, &lc->remote)) {
+			nh_error_setg(errp, "-qmp: remote=%s: expects on or off",
+				      val);
+			return false;
+		}
+		if (!val)
+			lc->remote = true;
+		return true;
+	}
 	if (!strcmp(key, "mode") || !strcmp(key, "group")) {
 		if (lc->kind != QMP_LISTEN_UNIX) {
 			nh_error_setg(errp, "-qmp: '%s' applies to unix sockets "
@@ -364,10 +379,20 @@ int qmp_listen_tcp(struct qmp_listener *l, struct nh_error **errp)
 		freeaddrinfo(res);
 		return -1;
 	}
-	if (!addr_is_loopback(res->ai_addr))
+	if (!addr_is_loopback(res->ai_addr)) {
+		if (!lc->remote) {
+			nh_error_setg(errp, "%s: not a loopback address; QMP has "
+					    "no authentication, so serving it "
+					    "to other hosts needs remote=on",
+				      l->label);
+			close(fd);
+			freeaddrinfo(res);
+			return -1;
+		}
 		log_warn("%s: QMP has no authentication, and this address is "
-			 "reachable from other hosts",
+			 "reachable from other hosts (remote=on)",
 			 l->label);
+	}
 	freeaddrinfo(res);
 	return fd;
 }

@@ -9,7 +9,9 @@
  *
  * Owns: the buffer of the message in progress, never more than max_bytes.
  * Must never: buffer past the limit, look at a byte twice (no rescans on
- * short feeds), or stop reporting and resynchronising after an error.
+ * short feeds), or stop reporting and resynchronising after an error:
+ * whatever came before, a line end followed by a valid message gets that
+ * message through.
  */
 
 #include <stdbool.h>
@@ -29,12 +31,12 @@ struct qmp_reader {
 	unsigned max_depth;
 	char *buf; /* the message so far, as JSON */
 	size_t len, cap;
-	size_t depth;	 /* open braces and brackets, also when discarding */
+	size_t depth;	 /* open braces and brackets */
 	uint8_t *braces; /* bit per level up to max_depth: 1 '{', 0 '[' */
 	char quote;	 /* inside a string: its quote, else 0 */
 	bool escape;	 /* the previous byte was a backslash in a string */
 	bool scalar;	 /* inside a bare top-level scalar (42, true, ...) */
-	bool discard;	 /* the message was reported bad: drop to its end */
+	bool discard;	 /* after an error: skip to the end of the line */
 };
 
 struct qmp_reader *qmp_reader_new(size_t max_bytes, unsigned max_depth)
@@ -121,21 +123,23 @@ static void sanitize_text(char *out, const char *text)
 	out[o] = '\0';
 }
 
-/* Report an error for the current message and drop the rest of it */
-static void reader_error(struct qmp_reader *r, qmp_reader_fn fn, void *ctx,
-			 const char *what)
+/*
+ * Report an error and forget the message in progress.  With @skip_line the
+ * error was found inside a message whose end is not known (too long, too
+ * deep, a closer of the wrong kind): the rest of the line goes too, up to
+ * and including the next line end (see is_resync_byte()).  Without it the
+ * message was complete or the byte that failed is itself a resync point,
+ * and the next byte starts afresh.
+ */
+static void reader_fail(struct qmp_reader *r, qmp_reader_fn fn, void *ctx,
+			const char *what, bool skip_line)
 {
 	char text[QMP_READER_ERROR_MAX], msg[QMP_READER_ERROR_MAX + 32];
 
 	sanitize_text(text, what);
 	snprintf(msg, sizeof(msg), "JSON parse error, %s", text);
-	r->discard = true;
-	r->len = 0;
-	if (r->cap > QMP_READER_KEEP_BYTES) {
-		free(r->buf);
-		r->buf = NULL;
-		r->cap = 0;
-	}
+	reader_reset(r);
+	r->discard = skip_line;
 	fn(ctx, NULL, msg);
 }
 
@@ -143,10 +147,8 @@ static void reader_error(struct qmp_reader *r, qmp_reader_fn fn, void *ctx,
 static bool reader_put(struct qmp_reader *r, const char *p, size_t n,
 		       qmp_reader_fn fn, void *ctx)
 {
-	if (r->discard)
-		return true;
 	if (n > r->max_bytes - r->len) {
-		reader_error(r, fn, ctx, "message too long");
+		reader_fail(r, fn, ctx, "message too long", true);
 		return false;
 	}
 	if (r->len + n > r->cap) {
@@ -159,7 +161,7 @@ static bool reader_put(struct qmp_reader *r, const char *p, size_t n,
 			cap = r->max_bytes;
 		b = realloc(r->buf, cap);
 		if (!b) {
-			reader_error(r, fn, ctx, "out of memory");
+			reader_fail(r, fn, ctx, "out of memory", true);
 			return false;
 		}
 		r->buf = b;
@@ -176,18 +178,12 @@ static void reader_finish(struct qmp_reader *r, qmp_reader_fn fn, void *ctx)
 	json_error_t jerr;
 	json_t *v;
 
-	if (r->discard) {
-		reader_reset(r);
-		return;
-	}
 	v = json_loadb(r->buf, r->len, JSON_DECODE_ANY, &jerr);
 	reader_reset(r);
-	if (v) {
+	if (v)
 		fn(ctx, v, NULL);
-	} else {
-		reader_error(r, fn, ctx, jerr.text);
-		reader_reset(r);
-	}
+	else
+		reader_fail(r, fn, ctx, jerr.text, false);
 }
 
 static bool brace_at(const struct qmp_reader *r, size_t level)
@@ -214,14 +210,24 @@ static bool is_reset_byte(const struct qmp_reader *r, unsigned char c)
 	return r->quote || (c != '\t' && c != '\r' && c != '\n');
 }
 
+/*
+ * A byte that ends the skip after an error: as in QEMU's lexer recovery,
+ * a line end or any other control character but TAB, or 0xFE / 0xFF
+ */
+static bool is_resync_byte(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0xfe || c == 0xff;
+}
+
 static void reader_open(struct qmp_reader *r, char c, qmp_reader_fn fn,
 			void *ctx)
 {
+	if (r->depth == r->max_depth) {
+		reader_fail(r, fn, ctx, "too deeply nested", true);
+		return;
+	}
+	set_brace_at(r, r->depth, c == '{');
 	r->depth++;
-	if (r->depth <= r->max_depth)
-		set_brace_at(r, r->depth - 1, c == '{');
-	else if (!r->discard)
-		reader_error(r, fn, ctx, "too deeply nested");
 	reader_put(r, &c, 1, fn, ctx);
 }
 
@@ -233,24 +239,16 @@ static void reader_close(struct qmp_reader *r, char c, qmp_reader_fn fn,
 
 	if (r->depth == 0) {
 		snprintf(what, sizeof(what), "stray '%c'", c);
-		reader_error(r, fn, ctx, what);
-		reader_reset(r);
+		reader_fail(r, fn, ctx, what, false);
 		return;
 	}
-	if (!r->discard && brace_at(r, r->depth - 1) != brace) {
-		size_t level = r->depth - 1;
-
+	if (brace_at(r, r->depth - 1) != brace) {
 		snprintf(what, sizeof(what), "'%c' does not match '%c'", c,
 			 brace ? '[' : '{');
-		reader_error(r, fn, ctx, what);
-		/* it most likely closes the nearest opener of its kind */
-		while (level > 0 && brace_at(r, level) != brace)
-			level--;
-		if (brace_at(r, level) == brace)
-			r->depth = level + 1;
+		reader_fail(r, fn, ctx, what, true);
+		return;
 	}
-	reader_put(r, &c, 1, fn, ctx);
-	if (--r->depth == 0)
+	if (reader_put(r, &c, 1, fn, ctx) && --r->depth == 0)
 		reader_finish(r, fn, ctx);
 }
 
@@ -270,8 +268,8 @@ static void reader_string_byte(struct qmp_reader *r, char c, qmp_reader_fn fn,
 		r->escape = true;
 	} else if (c == r->quote) {
 		r->quote = 0;
-		reader_put(r, "\"", 1, fn, ctx);
-		if (r->depth == 0) /* a top-level string */
+		/* a top-level string ends the message */
+		if (reader_put(r, "\"", 1, fn, ctx) && r->depth == 0)
 			reader_finish(r, fn, ctx);
 	} else if (c == '"') { /* in a single-quoted string */
 		reader_put(r, "\\\"", 2, fn, ctx);
@@ -288,6 +286,11 @@ static bool is_delimiter(char c)
 static void reader_byte(struct qmp_reader *r, char c, qmp_reader_fn fn,
 			void *ctx)
 {
+	if (r->discard) {
+		if (is_resync_byte((unsigned char)c))
+			r->discard = false;
+		return;
+	}
 	if (r->scalar) {
 		if (!is_delimiter(c) && !is_reset_byte(r, (unsigned char)c)) {
 			reader_put(r, &c, 1, fn, ctx);
@@ -306,9 +309,8 @@ static void reader_byte(struct qmp_reader *r, char c, qmp_reader_fn fn,
 		else
 			snprintf(what, sizeof(what), "stray byte 0x%02x",
 				 (unsigned char)c);
-		if (!r->discard)
-			reader_error(r, fn, ctx, what);
-		reader_reset(r);
+		/* the byte itself is the resync point: nothing to skip */
+		reader_fail(r, fn, ctx, what, false);
 		return;
 	}
 	if (r->quote) {
@@ -320,8 +322,10 @@ static void reader_byte(struct qmp_reader *r, char c, qmp_reader_fn fn,
 	case '\t':
 	case '\r':
 	case '\n':
-		if (r->depth > 0)
-			reader_put(r, &c, 1, fn, ctx);
+		/* a line end that overflows ends its own line's skip */
+		if (r->depth > 0 && !reader_put(r, &c, 1, fn, ctx) &&
+		    is_resync_byte((unsigned char)c))
+			r->discard = false;
 		break;
 	case '{':
 	case '[':
@@ -342,8 +346,7 @@ static void reader_byte(struct qmp_reader *r, char c, qmp_reader_fn fn,
 			char what[16];
 
 			snprintf(what, sizeof(what), "stray '%c'", c);
-			reader_error(r, fn, ctx, what);
-			reader_reset(r);
+			reader_fail(r, fn, ctx, what, false);
 			break;
 		}
 		reader_put(r, &c, 1, fn, ctx);

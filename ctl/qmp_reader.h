@@ -14,18 +14,26 @@
  * Errors never stop the stream: a malformed value is reported once as
  * "JSON parse error, <what>" (<what> is jansson's text, or the scanner's:
  * "stray '}'", "']' does not match '{'", "stray byte 0x1b", "invalid byte
- * 0x0a in a string", ...), and the reader resynchronises: it drops input
- * until the braces and brackets it was inside balance again (a closer of
- * the wrong kind closes the nearest opener of its kind), or until a byte
- * QEMU's lexer never accepts arrives, whichever comes first: a control
- * character other than TAB, CR and LF, any control character inside a
- * string (a raw line end included), or 0xFE / 0xFF (QEMU's way to reset a
- * confused parser; such a byte is itself reported unless the message it
- * ends was reported already).  Limits: a message longer than
- * QMP_READER_MAX_BYTES or nested deeper than QMP_READER_MAX_DEPTH is
- * reported ("JSON parse error, message too long" / "... too deeply nested")
- * as soon as it crosses the limit, and skipped the same way, without
- * buffering it.  Error texts are valid UTF-8 without control characters.
+ * 0x0a in a string", ...), and the reader resynchronises as QEMU's lexer
+ * does after an error:
+ *   - an error found inside a message whose end is not known yet (a
+ *     closer of the wrong kind, a message longer than QMP_READER_MAX_BYTES
+ *     or nested deeper than QMP_READER_MAX_DEPTH, reported as soon as it
+ *     crosses the limit: "JSON parse error, message too long" / "... too
+ *     deeply nested") drops the rest of the line: everything up to and
+ *     including the next line end, without buffering it; then parsing
+ *     starts afresh.  100 000 '[' followed by a line end cost one error.
+ *     Any other control character but TAB, or 0xFE / 0xFF, also ends the
+ *     skip (QEMU's way to reset a confused parser).
+ *   - a message that was complete but is not valid JSON, and a stray
+ *     closer or separator outside any message, cost that message only: the
+ *     next byte starts a new one, so messages sent back to back without
+ *     line ends still get through.
+ *   - outside such a skip, a control character other than TAB, CR and
+ *     LF, any control character inside a string (a raw line end
+ *     included), or 0xFE / 0xFF is reported and ends the message in
+ *     progress there; the next byte starts afresh.
+ * Error texts are valid UTF-8 without control characters.
  */
 #ifndef NH_QMP_READER_H
 #define NH_QMP_READER_H

@@ -7,9 +7,10 @@ capabilities negotiation and its errors, id echo, the checks of a request's
 shape, events only after negotiation, the byte-stream reader (no newlines,
 split writes, several objects per write, single quotes, parse errors and
 resynchronisation, size and nesting limits), several clients at once, a
-stuck client, abrupt disconnects, and the -qmp option itself (unix socket
-modes and group, tcp, several sockets, stale and foreign files, removal at
-exit, bad values).  The commands themselves: test_qmp_commands.py.
+stuck client, abrupt disconnects, lockout (handshake timeout, session limit,
+hundreds of idle connections, the fd limit), and the -qmp option itself
+(unix socket modes and group, tcp and remote=on, several sockets, stale and
+foreign files, removal at exit, bad values).  The commands themselves: test_qmp_commands.py.
 """
 
 import grp
@@ -17,6 +18,7 @@ import functools
 import json
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -645,6 +647,204 @@ def test_many_clients_at_once():
     p.close()
 
 
+def test_100k_brackets_then_line_end_one_error():
+    d = daemon()
+    c = connect(d)
+    c.send_raw(b"[" * 100000)
+    c.send_raw(b'\n{"execute": "query-version", "id": "after"}\n')
+    before, r = replies_until(c, "after")
+    assert_ok(r, id="after")
+    assert len(before) == 1, before
+    assert_error(before[0], "GenericError",
+                 PARSE_ERROR + "too deeply nested")
+    c.expect_silence(0.3)
+
+
+# ---------------------------------------------------------------- lockout
+
+def raise_nofile(want):
+    """Let this process open @want descriptors (up to the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def first_message(s, timeout=10.0):
+    """The next JSON line a raw socket receives, read byte by byte so that
+    what follows it stays in the socket."""
+    line = b""
+    s.settimeout(timeout)
+    while not line.endswith(b"\n"):
+        b = s.recv(1)
+        assert b, "EOF after %r" % line
+        line += b
+    return json.loads(line)
+
+
+def expect_error_then_eof(s, contains, timeout=15.0):
+    """Skip to an error line of raw socket @s (the greeting may come first),
+    which must contain @contains; then the daemon closes the connection."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no error line within %.1fs: %r"
+                                 % (timeout, buf))
+        s.settimeout(left)
+        data = s.recv(65536)
+        if not data:
+            raise AssertionError("EOF without an error line: %r" % buf)
+        buf += data
+        lines = buf.split(b"\n")
+        errs = [json.loads(x) for x in lines[:-1]
+                if x.strip() and "error" in json.loads(x)]
+        if errs:
+            assert_error(errs[0], "GenericError", contains=contains)
+            break
+    s.settimeout(timeout)
+    while s.recv(65536):
+        pass
+    return errs[0]
+
+
+def idle_connections(path, n):
+    """@n raw connections that read their greeting (so the daemon accepted
+    every one) and then say nothing."""
+    socks = []
+    for _ in range(n):
+        # a full backlog answers EAGAIN to a unix socket connect: retry
+        s = poll(lambda: _try_raw_unix(path), 10, what="a connection")
+        socks.append(s)
+    for s in socks:
+        msg = first_message(s)
+        assert "QMP" in msg, msg
+    return socks
+
+
+def _try_raw_unix(path):
+    try:
+        return raw_unix(path)
+    except BlockingIOError:
+        return None
+
+
+def served_promptly(d, limit=5.0):
+    """A new client negotiates and runs query-version within @limit s."""
+    t0 = time.monotonic()
+    c = connect(d)
+    assert_ok(c.execute("query-version", id="prompt"), id="prompt")
+    took = time.monotonic() - t0
+    assert took < limit, "a new client took %.2fs" % took
+    return took
+
+
+def test_unnegotiated_session_closed_after_handshake_timeout():
+    d = daemon("--qmp-handshake-timeout", "1")
+    idle = raw_unix(d.qmp_path)
+    assert "QMP" in first_message(idle)
+    # a client that sends half a request is idle too
+    half = raw_unix(d.qmp_path)
+    assert "QMP" in first_message(half)
+    half.sendall(b'{"execute": "qmp_capa')
+    ok = connect(d)
+    t0 = time.monotonic()
+    for s in (idle, half):
+        expect_error_then_eof(s, "--qmp-handshake-timeout")
+    assert time.monotonic() - t0 < 10
+    # the negotiated one is left alone, however long it waits
+    time.sleep(1.5)
+    assert_ok(ok.execute("query-version", id=1), id=1)
+    # a client that negotiates in time is not closed afterwards
+    late = connect(d)
+    time.sleep(1.5)
+    assert_ok(late.execute("query-version", id=2), id=2)
+
+
+def test_300_idle_connections_do_not_lock_out_a_client():
+    raise_nofile(4096)
+    d = daemon()            # the default limit: 64 sessions
+    socks = idle_connections(d.qmp_path, 300)
+    took = served_promptly(d)
+    diag_msg = "served in %.3fs after 300 idle connections" % took
+    nethub.diag(diag_msg)
+    # the oldest idle ones made room: each was told why, then closed
+    for s in socks[:8]:
+        expect_error_then_eof(s, "--qmp-max-sessions")
+    # the newest are still served: a working negotiation
+    last = socks[-1]
+    last.sendall(b'{"execute": "qmp_capabilities", "id": 1}\n')
+    assert first_message(last) == {"return": {}, "id": 1}
+    check_alive(d)
+
+
+def test_300_idle_connections_within_a_raised_limit():
+    raise_nofile(4096)
+    d = daemon("--qmp-max-sessions", "400")
+    socks = idle_connections(d.qmp_path, 300)
+    served_promptly(d)
+    # nobody was displaced: the first idle connection still negotiates
+    socks[0].sendall(b'{"execute": "qmp_capabilities", "id": 1}\n')
+    assert first_message(socks[0]) == {"return": {}, "id": 1}
+
+
+def test_session_limit_refuses_with_a_line_naming_it():
+    d = daemon("--qmp-max-sessions", "2")
+    a, b = connect(d), connect(d)
+    s = raw_unix(d.qmp_path)
+    err = assert_error(first_message(s), "GenericError",
+                       contains="--qmp-max-sessions")
+    assert "2" in err["desc"], err
+    assert s.recv(100) == b""
+    # the two sessions are undisturbed; once one leaves, a new one fits
+    assert_ok(a.execute("query-version", id=1), id=1)
+    b.close()
+    c = poll(lambda: _try_qmp(d), 10, what="a session after one left")
+    assert_ok(c.execute("query-version", id=2), id=2)
+    assert re.search(r"warn.*--qmp-max-sessions", d.log()), d.log()
+
+
+def _try_qmp(d):
+    try:
+        return connect(d)
+    except (OSError, AssertionError):
+        return None
+
+
+def test_fd_limit_refusal_line_then_served_after_timeout():
+    d = daemon("--qmp-handshake-timeout", "3")
+    fds = [int(x) for x in os.listdir("/proc/%d/fd" % d.pid)]
+    soft, hard = resource.prlimit(d.pid, resource.RLIMIT_NOFILE)
+    # room for at least 8 more descriptors, and not many more
+    resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (max(fds) + 9, hard))
+    greeted, refusal = [], None
+    for _ in range(100):
+        s = raw_unix(d.qmp_path)
+        msg = first_message(s)
+        if "QMP" in msg:
+            greeted.append(s)
+            continue
+        refusal = msg
+        assert s.recv(100) == b"", "the refused client was not closed"
+        break
+    assert refusal is not None, "never refused: the limit did not apply"
+    assert len(greeted) >= 8, greeted
+    assert_error(refusal, "GenericError", contains="file descriptors")
+    # again: the reserve descriptor came back
+    s = raw_unix(d.qmp_path)
+    assert_error(first_message(s), "GenericError",
+                 contains="file descriptors")
+    # the idle ones time out, which frees descriptors: a client is served
+    for g in greeted:
+        expect_error_then_eof(g, "--qmp-handshake-timeout")
+    c = poll(lambda: _try_qmp(d), 10, what="a client served again")
+    assert_ok(c.execute("query-version", id="back"), id="back")
+    assert d.alive()
+    assert re.search(r"warn.*file descriptors", d.log()), d.log()
+
+
 def _flood(sock, payload, budget, result):
     """Send @payload repeatedly on non-blocking @sock until @budget bytes
     went out; result["how"]: "blocked" (the daemon stopped reading for 3s),
@@ -866,11 +1066,21 @@ def _try_connect(addr):
         return None
 
 
-def test_tcp_on_non_loopback_warns():
+def test_tcp_on_non_loopback_needs_remote_on():
     port = free_port()
     p = free_port()
+    # without the opt-in: exit 1, one line naming the option
+    for host in ("0.0.0.0", "[::]"):
+        rc, out, err = run_cli("-netdev", "socket,id=vms,listen=127.0.0.1:%d"
+                               % p, "-qmp", "tcp:%s:%d" % (host, port),
+                               io=True, timeout=10)
+        assert rc == 1, (rc, out, err)
+        assert len(err.strip().splitlines()) == 1, err
+        assert "remote=on" in err and host in err, err
+        assert _try_connect(("127.0.0.1", port)) is None
+    # with it: served, and the log warns
     d = Nethubd("-netdev", "socket,id=vms,listen=127.0.0.1:%d" % p,
-                "-qmp", "tcp:0.0.0.0:%d" % port).start()
+                "-qmp", "tcp:0.0.0.0:%d,remote=on" % port).start()
     c = poll(lambda: _try_connect(("127.0.0.1", port)), 10,
              what="QMP on tcp port %d" % port)
     nethub.at_cleanup(c.close)
@@ -977,6 +1187,9 @@ BAD_QMP = [
     ("tcp:127.0.0.1:4444,mode=0600", ("mode",)),
     ("tcp:127.0.0.1:4444,group=root", ("group",)),
     ("tcp:no-such-host.invalid:4444", ("no-such-host.invalid",)),
+    ("tcp:0.0.0.0:4444", ("remote=on",)),
+    ("tcp:0.0.0.0:4444,remote=maybe", ("remote", "maybe")),
+    ("unix:{dir}/bad.sock,remote=on", ("remote",)),
 ]
 
 
@@ -999,6 +1212,22 @@ def test_bad_qmp_values_exit_1_naming_the_problem():
             bad.append("-qmp %r: status %d, stderr %r (want 1 and one line "
                        "naming one of %r)" % (value, rc, err, words))
     assert not bad, "\n".join(bad)
+
+
+def test_bad_qmp_limit_options_exit_1_naming_them():
+    p = free_port()
+    for opt, value in (("--qmp-max-sessions", "0"),
+                       ("--qmp-max-sessions", "many"),
+                       ("--qmp-max-sessions", "-1"),
+                       ("--qmp-max-sessions", "65537"),
+                       ("--qmp-handshake-timeout", "x"),
+                       ("--qmp-handshake-timeout", "1.5"),
+                       ("--qmp-handshake-timeout", "86401")):
+        rc, out, err = run_cli("-netdev", "socket,id=x,listen=127.0.0.1:%d"
+                               % p, opt, value, io=True, timeout=10)
+        assert rc == 1, (opt, value, rc, err)
+        assert opt in err and value in err, err
+        assert len(err.strip().splitlines()) == 1, err
 
 
 def test_tcp_port_in_use_exits_1():

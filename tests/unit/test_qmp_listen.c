@@ -11,7 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <unistd.h>
+
 #include "qmp.h"
+#include "qmp_internal.h"
 #include "tap.h"
 
 struct good_case {
@@ -129,6 +132,8 @@ static const struct bad_case bad_cases[] = {
     {"tcp:127.0.0.1:4444,mode=0600", {"mode"}},
     {"tcp:127.0.0.1:4444,group=root", {"group"}},
     {"tcp:127.0.0.1:4444,wait=on", {"wait"}},
+    {"unix:/tmp/x,remote=on", {"remote"}},
+    {"tcp:0.0.0.0:4444,remote=maybe", {"remote", "maybe"}},
 };
 
 static bool names_one_of(const char *msg, const char *const *words)
@@ -194,6 +199,97 @@ static void test_qmp_listen_long_unix_path_refused(void)
 	qmp_listen_config_free(lc);
 }
 
+static void test_qmp_listen_remote_option_parsed(void)
+{
+	static const struct {
+		const char *text;
+		bool remote;
+	} cases[] = {
+		{"tcp:0.0.0.0:4444", false},
+		{"tcp:0.0.0.0:4444,remote=on", true},
+		{"tcp:0.0.0.0:4444,remote", true},
+		{"tcp:[::]:4444,server=on,remote=yes,wait=off", true},
+		{"tcp:0.0.0.0:4444,remote=off", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct qmp_listen_config *lc =
+			qmp_listen_parse(cases[i].text, NULL);
+
+		CHECK(lc != NULL);
+		if (!lc)
+			continue;
+		if (lc->remote != cases[i].remote)
+			printf("# -qmp %s: remote=%d\n", cases[i].text,
+			       lc->remote);
+		CHECK(lc->remote == cases[i].remote);
+		qmp_listen_config_free(lc);
+	}
+}
+
+/* Bind -qmp @text's TCP socket (port 0); the fd, or -1 with *errp set */
+static int bind_tcp(const char *text, struct nh_error **errp)
+{
+	struct qmp_listener l = {.fd = -1};
+	int fd;
+
+	l.lc = qmp_listen_parse(text, errp);
+	if (!l.lc)
+		return -1;
+	snprintf(l.label, sizeof(l.label), "-qmp %s", text);
+	fd = qmp_listen_tcp(&l, errp);
+	qmp_listen_config_free(l.lc);
+	return fd;
+}
+
+/* QMP access is root-equivalent: other hosts only with remote=on */
+static void test_qmp_listen_non_loopback_needs_remote_on(void)
+{
+	static const char *const loopback[] = {
+		"tcp:127.0.0.1:0", "tcp:127.1.2.3:0", "tcp:localhost:0",
+	};
+	static const char *const remote[] = {
+		"tcp:0.0.0.0:0", "tcp:[::]:0",
+	};
+	struct nh_error *err = NULL;
+	char text[64];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		fd = bind_tcp(loopback[i], &err);
+		if (fd < 0)
+			printf("# %s: %s\n", loopback[i],
+			       err ? err->msg : "?");
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+		nh_error_free(err);
+		err = NULL;
+	}
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+		fd = bind_tcp(remote[i], &err);
+		CHECK(fd < 0);
+		CHECK(err && strstr(err->msg, "remote=on") &&
+		      strstr(err->msg, remote[i]));
+		if (err)
+			printf("# %s: %s\n", remote[i], err->msg);
+		if (fd >= 0)
+			close(fd);
+		nh_error_free(err);
+		err = NULL;
+		/* with the opt-in it binds */
+		snprintf(text, sizeof(text), "%s,remote=on", remote[i]);
+		fd = bind_tcp(text, &err);
+		if (fd < 0)
+			printf("# %s: %s\n", text, err ? err->msg : "?");
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+		nh_error_free(err);
+		err = NULL;
+	}
+}
+
 static void test_qmp_listen_null_errp_and_free_null(void)
 {
 	/* errp may be NULL; freeing NULL is fine */
@@ -207,6 +303,8 @@ int main(void)
 	TAP_RUN(test_qmp_listen_valid_values);
 	TAP_RUN(test_qmp_listen_invalid_values_named);
 	TAP_RUN(test_qmp_listen_long_unix_path_refused);
+	TAP_RUN(test_qmp_listen_remote_option_parsed);
+	TAP_RUN(test_qmp_listen_non_loopback_needs_remote_on);
 	TAP_RUN(test_qmp_listen_null_errp_and_free_null);
 	return tap_done();
 }

@@ -260,22 +260,29 @@ static void test_qmp_reader_error_reported_once_then_stream_works(void)
 	CHECK_SPLITS(",:" GOOD, PE "stray ','", PE "stray ':'", GOOD_V);
 }
 
-static void test_qmp_reader_resync_by_balance(void)
+static void test_qmp_reader_resync_at_line_end(void)
 {
-	/* a closer of the wrong kind closes the opener of its kind */
+	/* a closer of the wrong kind: the rest of the line is dropped */
 	CHECK_SPLITS("{\"a\": [1, 2}\n" GOOD, PE "'}' does not match '['",
 		     GOOD_V);
-	CHECK_SPLITS("{\"a\": [{\"b\": 1]]} " GOOD, PE "']' does not match '{'",
-		     PE "stray '}'", GOOD_V);
-	/* no opener of its kind: it closes the innermost one */
+	CHECK_SPLITS("{\"a\": [{\"b\": 1]]} \n" GOOD,
+		     PE "']' does not match '{'", GOOD_V);
 	CHECK_SPLITS("[[1}]\n" GOOD, PE "'}' does not match '['", GOOD_V);
-	/* what follows the closed message is read afresh */
+	/* whatever the line holds after the error, it costs no more errors */
 	CHECK_SPLITS("{\"a\": [1}, \"b\": \"}\"}\n" GOOD,
-		     PE "'}' does not match '['", PE "stray ','", "\"b\"",
-		     PE "stray ':'", "\"}\"", PE "stray '}'", GOOD_V);
-	/* while levels stay open, the rest is dropped, whatever it holds */
+		     PE "'}' does not match '['", GOOD_V);
 	CHECK_SPLITS("{\"a\": [{\"b\": 1], \"c\": \"]}\", [{}]}\n" GOOD,
 		     PE "']' does not match '{'", GOOD_V);
+	/* a message on the same line is dropped with it; the next line works */
+	CHECK_SPLITS("[1}] " GOOD "\n" GOOD, PE "'}' does not match '['",
+		     GOOD_V);
+	/* a CR ends the skip too (QEMU recovers at any control character) */
+	CHECK_SPLITS("[1}]\r" GOOD, PE "'}' does not match '['", GOOD_V);
+	/* a TAB does not */
+	CHECK_SPLITS("[1}]\t" GOOD "\r\n" GOOD, PE "'}' does not match '['",
+		     GOOD_V);
+	/* an error in a complete message skips nothing after it */
+	CHECK_SPLITS("[1, 2,]" GOOD, PE, GOOD_V);
 }
 
 static void test_qmp_reader_resync_by_control_character(void)
@@ -369,7 +376,7 @@ static void test_qmp_reader_size_limit_without_memory_growth(void)
 
 	/* many small members, also over the limit */
 	chunk = repeat("\"k\": [1, 2, 3], ", 4096);
-	peak = feed_measuring(r, "{", chunk, 64, "\"z\": 0}" GOOD, &res);
+	peak = feed_measuring(r, "{", chunk, 64, "\"z\": 0}\n" GOOD, &res);
 	CHECK(peak < QMP_READER_MAX_BYTES + (256u << 10));
 	{
 		static const char *const want[] = {PE "message too long",
@@ -382,7 +389,7 @@ static void test_qmp_reader_size_limit_without_memory_growth(void)
 
 	/* a bare scalar too */
 	chunk = repeat("1", 64 * 1024);
-	peak = feed_measuring(r, "", chunk, 40, " " GOOD, &res);
+	peak = feed_measuring(r, "", chunk, 40, " \n" GOOD, &res);
 	CHECK(peak < QMP_READER_MAX_BYTES + (256u << 10));
 	{
 		static const char *const want[] = {PE "message too long",
@@ -428,11 +435,11 @@ static void test_qmp_reader_limits_exact(void)
 	    "[1]",
 	};
 	static const char in[] =
-	    "[[[1]]] [[[[1]]]] " GOOD " \"0123456789abcdef\" "
-	    "\"0123456789abcdefghij\" [1]";
+	    "[[[1]]] [[[[1]]]]\n" GOOD " \"0123456789abcdef\" "
+	    "\"0123456789abcdefghij\"\n[1]";
 
 	/* GOOD is longer than 20 bytes: a reader of its own for it */
-	qmp_reader_feed(r, "[[[1]]] [[[[1]]]] ", 18, collect, &res);
+	qmp_reader_feed(r, "[[[1]]] [[[[1]]]]\n", 18, collect, &res);
 	{
 		struct qmp_reader *big = qmp_reader_new(0, 0);
 
@@ -458,7 +465,7 @@ static void test_qmp_reader_deep_nesting_refused_once(void)
 	qmp_reader_feed(r, "{\"id\": ", 7, collect, &res);
 	qmp_reader_feed(r, open, 5000, collect, &res);
 	qmp_reader_feed(r, close, 5000, collect, &res);
-	qmp_reader_feed(r, "}" GOOD, 1 + strlen(GOOD), collect, &res);
+	qmp_reader_feed(r, "}\n" GOOD, 2 + strlen(GOOD), collect, &res);
 	CHECK(results_match(&res, want, 2, "5000 levels"));
 	results_clear(&res);
 
@@ -474,6 +481,50 @@ static void test_qmp_reader_deep_nesting_refused_once(void)
 	free(close);
 	free(ok_open);
 	free(ok_close);
+	qmp_reader_free(r);
+}
+
+/* QMP lockout by brackets: 100 000 '[' cost one error, up to the line end */
+static void test_qmp_reader_100k_brackets_then_line_end_one_error(void)
+{
+	static const char *const want[] = {PE "too deeply nested", GOOD_V};
+	char *open = repeat("[", 100000);
+	static const size_t chunks[] = {0, 1, 7, 4096};
+
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		struct qmp_reader *r = qmp_reader_new(0, 0);
+		struct results res = {0};
+		char label[48];
+		size_t peak;
+
+		snprintf(label, sizeof(label), "100000 '[', pieces of %zu",
+			 chunks[i]);
+		peak = heap_in_use();
+		feed_chunks(r, open, 100000, chunks[i], &res);
+		/* nothing buffered for the skipped part */
+		CHECK(heap_in_use() < peak + (64u << 10));
+		qmp_reader_feed(r, "\n" GOOD, 1 + strlen(GOOD), collect, &res);
+		CHECK(results_match(&res, want, 2, label));
+		results_clear(&res);
+		qmp_reader_free(r);
+	}
+	free(open);
+}
+
+/* A line end that itself crosses the size limit ends its own line */
+static void test_qmp_reader_line_end_at_the_limit_ends_the_skip(void)
+{
+	struct qmp_reader *r = qmp_reader_new(8, 0);
+	struct results res = {0};
+	static const char *const want[] = {PE "message too long", "[2]",
+					   PE "message too long", "[3]"};
+
+	/* "[1,     " fills the 8 bytes: the LF is the one too many */
+	qmp_reader_feed(r, "[1,     \n[2]\n", 13, collect, &res);
+	/* a CR LF pair: the CR ends it, the LF is whitespace */
+	qmp_reader_feed(r, "[1,     \r\n[3]", 13, collect, &res);
+	CHECK(results_match(&res, want, 4, "line end at the limit"));
+	results_clear(&res);
 	qmp_reader_free(r);
 }
 
@@ -551,12 +602,14 @@ int main(void)
 	TAP_RUN(test_qmp_reader_scalars_are_delivered);
 	TAP_RUN(test_qmp_reader_scalar_waits_for_its_end);
 	TAP_RUN(test_qmp_reader_error_reported_once_then_stream_works);
-	TAP_RUN(test_qmp_reader_resync_by_balance);
+	TAP_RUN(test_qmp_reader_resync_at_line_end);
 	TAP_RUN(test_qmp_reader_resync_by_control_character);
 	TAP_RUN(test_qmp_reader_size_limit_without_memory_growth);
 	TAP_RUN(test_qmp_reader_buffer_given_back_after_large_message);
 	TAP_RUN(test_qmp_reader_limits_exact);
 	TAP_RUN(test_qmp_reader_deep_nesting_refused_once);
+	TAP_RUN(test_qmp_reader_100k_brackets_then_line_end_one_error);
+	TAP_RUN(test_qmp_reader_line_end_at_the_limit_ends_the_skip);
 	TAP_RUN(test_qmp_reader_one_byte_feeds_are_linear);
 	TAP_RUN(test_qmp_reader_error_texts_are_valid_utf8);
 	TAP_RUN(test_qmp_reader_free_with_partial_message);
