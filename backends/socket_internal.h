@@ -55,11 +55,14 @@
 #define SOCKET_CONNECT_WAIT_MS	 5000 /* open's synchronous connect */
 #define SOCKET_RECONNECT_MAX_S	 3600
 #define SOCKET_ACCEPT_BACKOFF_MS 1000 /* pause after EMFILE & co */
-#define SOCKET_ACCEPT_BURST	 16   /* accepts per readiness event */
-#define SOCKET_LISTEN_BACKLOG	 64
-#define SOCKET_MCAST_TTL	 1
-#define SOCKET_UDP4_MAX		 65507 /* 65535 - IPv4 - UDP header */
-#define SOCKET_UDP6_MAX		 65527 /* 65535 - UDP header */
+/* Asked of listen(); the kernel clamps it to net.core.somaxconn (4096 by
+ * default since Linux 5.4).  A small queue overflows under a burst of
+ * connects, and each connect that overflows waits for a SYN retransmit
+ * (a second) */
+#define SOCKET_LISTEN_BACKLOG 65535
+#define SOCKET_MCAST_TTL      1
+#define SOCKET_UDP4_MAX	      65507 /* 65535 - IPv4 - UDP header */
+#define SOCKET_UDP6_MAX	      65527 /* 65535 - UDP header */
 
 enum socket_mode {
 	SOCKET_LISTEN,

@@ -10,8 +10,10 @@
  * state's timer (the back-off after accept fails for want of descriptors
  * or memory).
  *
- * Never: spin the loop on a listening socket it cannot accept from, or
- * touch the netdev after close (s->nd NULL).
+ * Never: let a burst of connects overflow the kernel's accept queue (a
+ * deep backlog, and every waiting connection taken on each readiness),
+ * spin the loop on a listening socket it cannot accept from, or touch the
+ * netdev after close (s->nd NULL).
  */
 
 #include <errno.h>
@@ -72,8 +74,14 @@ static void socket_on_accept_resume(uv_timer_t *t)
 }
 
 /**
- * socket_on_accept() - take up to SOCKET_ACCEPT_BURST waiting connections
+ * socket_on_accept() - take every waiting connection, until accept()
+ * says there is none (EAGAIN)
  *
+ * Taking fewer would leave connections queued (SOCKET_LISTEN_BACKLOG, as
+ * clamped by net.core.somaxconn) for another loop turn while new ones
+ * arrive, and a full queue drops SYNs: the client then waits a second for
+ * its retransmit.  The loop ends once accept() has caught up with the
+ * handshakes the kernel completes.
  * Out of descriptors or memory, the listening socket would stay readable
  * and spin the loop: stop watching it for SOCKET_ACCEPT_BACKOFF_MS.
  */
@@ -87,7 +95,7 @@ static void socket_on_accept(uv_poll_t *h, int status, int events)
 			 uv_strerror(status));
 		return;
 	}
-	for (unsigned i = 0; i < SOCKET_ACCEPT_BURST; i++) {
+	while (s->nd) {
 		struct sockaddr_any from;
 		int fd;
 
