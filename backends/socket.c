@@ -13,7 +13,8 @@
  *                        (nethub's extension) retries and reconnects
  *                        (socket_connect.c)
  *   udp=host:port        one port "ID"; localaddr=host:port is the bind
- *                        address (mandatory); receives from anyone
+ *                        address (mandatory); takes datagrams only from
+ *                        udp= unless udp-any-source=on (nethub's extension)
  *   mcast=group:port     one port "ID"; our own looped-back frames are
  *                        dropped (both in socket_dgram.c)
  *   fd=N|NAME            an inherited socket, or one passed with QMP getfd
@@ -103,7 +104,8 @@ static bool socket_open(struct netdev *nd, const json_t *opts,
 		ok = socket_open_connect(s, o.connect, errp);
 	} else if (o.udp) {
 		s->mode = SOCKET_UDP;
-		ok = socket_open_udp(s, o.udp, o.localaddr, errp);
+		ok = socket_open_udp(s, o.udp, o.localaddr, o.udp_any_source,
+				     errp);
 	} else if (o.mcast) {
 		s->mode = SOCKET_MCAST;
 		ok = socket_open_mcast(s, o.mcast, o.localaddr, errp);
@@ -193,6 +195,13 @@ static void socket_info(const struct netdev *nd, json_t *obj)
 				    json_boolean(s->connected));
 		json_object_set_new(obj, "reconnect",
 				    json_integer(s->reconnect_s));
+	}
+	if (s->mode == SOCKET_UDP) {
+		json_object_set_new(obj, "udp-any-source",
+				    json_boolean(!s->only_from_set));
+		json_object_set_new(
+		    obj, "foreign-source-dropped",
+		    json_integer((json_int_t)s->foreign_dropped));
 	}
 	json_object_set_new(obj, "peers", json_integer(s->npeers));
 	json_object_set_new(obj, "protocol-errors",

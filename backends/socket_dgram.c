@@ -2,7 +2,10 @@
 /* socket_dgram.c - the socket netdev's datagram modes: udp= and mcast=
  *
  *   udp=host:port   one port "ID" on a socket bound to localaddr=
- *                   (mandatory), sending to udp=; receives from anyone.
+ *                   (mandatory), sending to udp=.  Only datagrams from the
+ *                   udp= address are taken as frames; others are dropped
+ *                   and counted, unless udp-any-source=on (nethub's
+ *                   extension; QEMU takes them from anyone).
  *   mcast=group:port  one port "ID"; QEMU's group socket for receiving, a
  *                   second, connected socket for sending, so that our own
  *                   looped-back frames are recognised by their exact
@@ -13,7 +16,9 @@
  *
  * Owns: nothing beyond open: the sockets go to the peer's channels.
  *
- * Never: touch the netdev after close (s->nd NULL).
+ * Never: connect() the udp= socket (it would make the kernel drop a
+ * stranger's datagrams uncounted, and report ICMP errors as receive
+ * errors), or touch the netdev after close (s->nd NULL).
  */
 
 #include <arpa/inet.h>
@@ -27,7 +32,8 @@
 #include "socket_internal.h"
 
 bool socket_open_udp(struct socket_state *s, const char *text,
-		     const char *localaddr, struct nh_error **errp)
+		     const char *localaddr, bool any_source,
+		     struct nh_error **errp)
 {
 	struct sockaddr_any local;
 	struct io_chan_cfg cfg;
@@ -66,6 +72,13 @@ bool socket_open_udp(struct socket_state *s, const char *text,
 	/* Still one frame per datagram on the wire; the kernel just moves
 	 * runs of them per call */
 	cfg.flags = IO_CHAN_F_UDP_GRO | IO_CHAN_F_UDP_GSO;
+	if (!any_source) {
+		/* The engine reports each datagram's source with it, also
+		 * after GRO (which coalesces one source's datagrams only) */
+		s->only_from = s->remote;
+		s->only_from_set = true;
+		cfg.flags |= IO_CHAN_F_SRCADDR;
+	}
 	return socket_peer_start(s, NULL, fd, &cfg, -1, NULL, s->remote_str,
 				 errp) != NULL;
 }

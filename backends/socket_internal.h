@@ -128,17 +128,24 @@ struct socket_state {
 	struct sockaddr_any echo; /* mcast: our send socket's address */
 	bool echo_set;
 
+	/* udp=: datagrams are taken only from this source (the udp= peer)
+	 * unless udp-any-source=on */
+	struct sockaddr_any only_from;
+	bool only_from_set;
+
 	struct socket_peer *peers;
 	unsigned npeers;
 
 	uint64_t protocol_errors, echoes_dropped, reconnects;
+	uint64_t foreign_dropped; /* udp=: datagrams from another source */
 };
 
 /* The options of a socket netdev, as given (strings borrowed from the
  * options object) */
 struct socket_opts {
 	const char *fd, *listen, *connect, *mcast, *udp, *localaddr;
-	int64_t reconnect; /* 0: not given */
+	int64_t reconnect;   /* 0: not given */
+	bool udp_any_source; /* udp-any-source=on */
 };
 
 /* socket_loop() - the daemon's one loop (libuv's default, as daemon.c and
@@ -209,7 +216,8 @@ void socket_stream_cfg(struct io_chan_cfg *cfg);
  * @dest:	where to send on an unconnected socket (udp=), or NULL
  *
  * With IO_CHAN_F_SRCADDR in cfg->flags, datagrams from our own mcast
- * send socket (s->echo) are dropped and counted.
+ * send socket (s->echo) and, for udp=, from anyone but s->only_from are
+ * dropped and counted.
  */
 void socket_dgram_cfg(struct io_chan_cfg *cfg, const struct sockaddr_any *dest);
 
@@ -268,9 +276,11 @@ bool socket_open_connect(struct socket_state *s, const char *text,
 /* socket_connect_stop() - abandon a connect attempt in flight (teardown) */
 void socket_connect_stop(struct socket_state *s);
 
-/* socket_dgram.c: udp=@text,localaddr=@localaddr */
+/* socket_dgram.c: udp=@text,localaddr=@localaddr; @any_source: take
+ * datagrams from every source, not only from the udp= address */
 bool socket_open_udp(struct socket_state *s, const char *text,
-		     const char *localaddr, struct nh_error **errp);
+		     const char *localaddr, bool any_source,
+		     struct nh_error **errp);
 
 /* socket_dgram.c: mcast=@text[,localaddr=@localaddr] */
 bool socket_open_mcast(struct socket_state *s, const char *text,

@@ -3,8 +3,8 @@
  * address syntax
  *
  * Exactly one of fd=, listen=, connect=, mcast=, udp=; localaddr= with
- * udp= (mandatory) or mcast=; nethub's extension reconnect= (with
- * connect=).  Messages name the option,
+ * udp= (mandatory) or mcast=; nethub's extensions reconnect= (with
+ * connect=) and udp-any-source= (with udp=).  Messages name the option,
  * as QEMU's do.
  *
  * Owns: nothing; the strings it returns are borrowed from the options.
@@ -23,8 +23,9 @@ bool socket_parse_opts(const json_t *opts, struct socket_opts *o,
 		       struct nh_error **errp)
 {
 	static const char *const known[] = {
-	    "id",    "type",	  "fd",	 "listen",    "connect",
-	    "mcast", "localaddr", "udp", "reconnect", NULL,
+	    "id",	 "type",	   "fd",	"listen",
+	    "connect",	 "mcast",	   "localaddr", "udp",
+	    "reconnect", "udp-any-source", NULL,
 	};
 
 	memset(o, 0, sizeof(*o));
@@ -59,6 +60,16 @@ bool socket_parse_opts(const json_t *opts, struct socket_opts *o,
 		if (!o->connect) {
 			nh_error_setg(errp,
 				      "reconnect= is only valid with connect=");
+			return false;
+		}
+	}
+	if (opts_has(opts, "udp-any-source")) {
+		if (!opts_get_bool(opts, "udp-any-source", &o->udp_any_source,
+				   errp))
+			return false;
+		if (!o->udp) {
+			nh_error_setg(errp, "udp-any-source= is only valid "
+					    "with udp=");
 			return false;
 		}
 	}

@@ -6,8 +6,8 @@
  * group and send sockets).  This file makes and removes peers, frames and
  * unframes QEMU's wire format (on streams a 4-byte big-endian length
  * before each frame, at most 69632 bytes; on datagrams one raw frame
- * each), drops mcast's own echoes and counts every frame it cannot
- * deliver.
+ * each), filters datagrams by source (mcast's own echoes, udp='s
+ * strangers) and counts every frame it cannot deliver.
  *
  * Stream ports (accepted peers, connect=, fd= streams) tell the switch
  * their far end (port_set_stream_peer()), for the peer events.
@@ -157,7 +157,12 @@ static size_t socket_on_stream(struct io_chan *c, const uint8_t *data,
  *
  * On the multicast group socket, datagrams whose source is our own send
  * socket are our frames looped back by the kernel: dropped, counted as
- * echoes, not as received.
+ * echoes, not as received.  On udp= (unless udp-any-source=on) only the
+ * configured peer's datagrams are frames; anyone else's are received and
+ * dropped, counted as filtered on the port and as foreign on the netdev.
+ * The engine gives each datagram's source (IO_CHAN_F_SRCADDR), also for
+ * datagrams it split out of a GRO batch (one flow, one source): comparing
+ * costs no syscall.
  */
 static void socket_on_recv(struct io_chan *c, const struct io_msg *msgs,
 			   unsigned n)
@@ -179,6 +184,15 @@ static void socket_on_recv(struct io_chan *c, const struct io_msg *msgs,
 		    sockaddr_same(m->src, m->srclen, sockaddr_sa(&s->echo),
 				  s->echo.len)) {
 			s->echoes_dropped++;
+			continue;
+		}
+		/* No source given cannot be told from a stranger */
+		if (s->only_from_set &&
+		    (!m->src || !sockaddr_same(m->src, m->srclen,
+					       sockaddr_sa(&s->only_from),
+					       s->only_from.len))) {
+			s->foreign_dropped++;
+			port_count_rx_drop(p, PORT_DROP_FILTERED, 1, m->len);
 			continue;
 		}
 		if (m->truncated || m->len > FRAME_MAX_LEN) {
