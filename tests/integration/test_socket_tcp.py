@@ -60,6 +60,37 @@ def test_peer_reset_removes_only_its_port():
     assert d.alive()
 
 
+def test_burst_of_connects_is_accepted_without_stalls():
+    """500 connects in a row, each closed at once: every one completes at
+    once (a full accept queue drops the SYN, and the client waits a second
+    for its retransmit), and nethub accepts every one (the next peer's
+    port is numbered 501)."""
+    p = free_port()
+    d = Nethubd(*listen_arg(p)).start()
+    n, stall = 500, 0.9
+    slowest = 0.0
+    start = time.monotonic()
+    for i in range(n):
+        t = time.monotonic()
+        c = socket.create_connection(("127.0.0.1", p), timeout=30)
+        slowest = max(slowest, time.monotonic() - t)
+        c.close()
+    total = time.monotonic() - start
+    nethub.diag("%d connects in %.2f s, slowest %.3f s"
+                % (n, total, slowest))
+    assert slowest < stall, \
+        "a connect took %.3f s: a SYN was dropped (accept queue full)" \
+        % slowest
+    d.wait_state(lambda s: nethub.port_names(s, "vms") == [],
+                 what="every one of the %d ports gone again" % n)
+    a = d.attach(p)
+    assert a.port_name == "vms.%d" % (n + 1), \
+        "the next peer is %s: not all %d connections were accepted" % (
+            a.port_name, n)
+    b = d.attach(p)
+    two_way(a, b)
+
+
 def test_stream_parsing_survives_split_and_coalesced_frames():
     p = free_port()
     d = Nethubd(*listen_arg(p)).start()

@@ -170,6 +170,94 @@ def test_udp_gso_peer_frames_forwarded_one_per_datagram():
     nethub.check_port_accounting(pa)
 
 
+def stranger(host="127.0.0.1", port=0):
+    """A UDP socket that is not the udp= peer, bound to @host:@port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((host, port))
+    nethub.at_cleanup(s.close)
+    return s
+
+
+def send_from_strangers(a, mac):
+    """Frames to a's netdev (u1) from two strangers: another port on a's
+    host, and a's port on another host (127.0.0.2); one of them sends a
+    GSO batch, which nethubd takes coalesced (GRO).  Return the frames."""
+    same_host, other_host = stranger(), stranger("127.0.0.2", a.port)
+    sent = []
+    for i, s in enumerate((same_host, other_host)):
+        f = nethub.tagged(BROADCAST, mac, "stranger %d" % i)
+        s.sendto(f, a.dest)
+        sent.append(f)
+    run = [nethub.tagged(BROADCAST, mac, "stranger gso %d" % i, size=300)
+           for i in range(8)]
+    cmsg = [(socket.SOL_UDP, UDP_SEGMENT, struct.pack("H", 300))]
+    same_host.sendmsg([b"".join(run)], cmsg, 0, a.dest)
+    return sent + run
+
+
+def test_udp_datagrams_from_a_stranger_are_dropped_and_counted():
+    """Only the udp= peer's datagrams are frames: a stranger's (another
+    port, another host) are received, dropped and counted as filtered on
+    the port and as foreign on the netdev, also when they came coalesced."""
+    d, (a, b) = start_udp_hub(2)
+    sent = send_from_strangers(a, nethub.mac_for(0x5354))
+    st = d.wait_state(lambda s: nethub.rx_drops(nethub.port(s, "u1"),
+                                                "filtered") >= len(sent),
+                      what="%d foreign datagrams counted on u1" % len(sent))
+    sync(a, [b])        # nothing of theirs reached b
+    f = a.send_frame(BROADCAST, "the peer itself")
+    assert_frame(b.expect_frame(), f, "b")
+    st = d.state()
+    pa = nethub.port(st, "u1")
+    assert nethub.rx_drops(pa, "filtered") == len(sent), pa["stats"]
+    nethub.check_port_accounting(pa)
+    info = nethub.netdev(st, "u1").get("info", {})
+    assert info.get("foreign-source-dropped") == len(sent), info
+    assert info.get("udp-any-source") is False, info
+    assert nethub.fdb_port(st, nethub.mac_for(0x5354)) is None, \
+        "a stranger's MAC was learned"
+
+
+def test_udp_any_source_takes_a_strangers_frames():
+    peers, args = udp_args(2)
+    a, b = peers
+    args[1] += ",udp-any-source=on"
+    d = Nethubd(*args, qmp=True).start()
+    sent = send_from_strangers(a, nethub.mac_for(0x5355))
+    for i, want in enumerate(sent):
+        assert_frame(b.expect_frame(), want, "b, stranger frame %d" % i)
+    sync(a, [b])
+    st = d.state()
+    pa = nethub.port(st, "u1")
+    assert nethub.rx_drops(pa, "filtered") == 0, pa["stats"]
+    info = nethub.netdev(st, "u1").get("info", {})
+    assert info.get("udp-any-source") is True, info
+    assert info.get("foreign-source-dropped") == 0, info
+    # netdev_add takes it as a JSON boolean
+    c = UdpPeer()
+    local = free_port("udp")
+    d.qmp_cmd("netdev_add", type="socket", id="u3",
+              udp="127.0.0.1:%d" % c.port, localaddr="127.0.0.1:%d" % local,
+              **{"udp-any-source": True})
+    c.to(local)
+    x = stranger()
+    g = nethub.tagged(BROADCAST, nethub.mac_for(0x5356), "to u3")
+    x.sendto(g, ("127.0.0.1", local))
+    assert_frame(b.expect_frame(), g, "b, from u3's stranger")
+
+
+def test_udp_any_source_is_checked():
+    p = free_port("udp")
+    expect_refused(["-netdev", "socket,id=s,listen=127.0.0.1:%d,"
+                    "udp-any-source=on" % free_port()],
+                   "udp-any-source= is only valid with udp=")
+    expect_refused(["-netdev", "socket,id=u,udp=127.0.0.1:%d,"
+                    "localaddr=127.0.0.1:%d,udp-any-source=maybe"
+                    % (free_port("udp"), p)],
+                   "udp-any-source")
+    assert nethub._udp_free(p)
+
+
 def test_udp_without_localaddr_is_refused():
     expect_refused(["-netdev", "socket,id=u,udp=127.0.0.1:%d" % free_port()],
                    "localaddr= is mandatory with udp=")

@@ -633,7 +633,8 @@ static const char *const full_netdevs[] = {
     "{\"id\": \"n5\", \"type\": \"socket\", \"fd\": \"sock0\", "
     "\"listen\": \"127.0.0.1:5555\", \"connect\": \"127.0.0.1:5556\", "
     "\"mcast\": \"230.0.0.1:1234\", \"localaddr\": \"127.0.0.1:5557\", "
-    "\"udp\": \"127.0.0.1:5558\", \"reconnect\": 5}",
+    "\"udp\": \"127.0.0.1:5558\", \"reconnect\": 5, "
+    "\"udp-any-source\": true}",
     "{\"id\": \"n6\", \"type\": \"vde\", \"sock\": \"/tmp/vde\", "
     "\"port\": 65535, \"group\": \"users\", \"mode\": 432}",
     "{\"id\": \"n7\", \"type\": \"bridge\", \"br\": \"br0\", "
