@@ -181,16 +181,19 @@ bool socket_open_listen(struct socket_state *s, const char *text,
 
 static void socket_on_listen_closed(uv_handle_t *h)
 {
-	struct socket_state *s = h->data;
-
-	close(s->listen_fd);
-	s->listen_fd = -1;
-	socket_unref(s);
+	socket_unref(h->data);
 }
 
+/* The listening socket is closed before this returns, so that netdev_del
+ * frees its address at once: uv_close() takes the fd out of the loop's
+ * poll set synchronously; only the handle's memory waits for the callback */
 void socket_listen_stop(struct socket_state *s)
 {
 	if (s->listen_init)
 		uv_close((uv_handle_t *)&s->listen_poll,
 			 socket_on_listen_closed);
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		s->listen_fd = -1;
+	}
 }

@@ -263,5 +263,21 @@ def test_fd_not_open_is_refused():
         "message does not name the fd: %r" % err
 
 
+def test_netdev_del_frees_the_listen_address_at_once():
+    """netdev_del is done when it returns: the same listen= address can be
+    added again straight away, every time."""
+    d = Nethubd("-netdev", "none,id=nothing", qmp=True).start()
+    c = d.qmp()
+    p = free_port()
+    for i in range(40):
+        c.cmd("netdev_add", {"type": "socket", "id": "l%d" % i,
+                             "listen": "127.0.0.1:%d" % p})
+        c.cmd("netdev_del", {"id": "l%d" % i})
+    c.cmd("netdev_add", {"type": "socket", "id": "last",
+                         "listen": "127.0.0.1:%d" % p})
+    peer = d.attach(p, netdev="last")
+    assert peer.port_name == "last.1", peer.port_name
+
+
 if __name__ == "__main__":
     nethub.main(globals())
