@@ -55,5 +55,96 @@ def stream_seeds():
           record(arp))
 
 
+def csum(data):
+    if len(data) % 2:
+        data += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def ip4(proto, payload, src=bytes([192, 0, 2, 7]),
+        dst=bytes([192, 0, 2, 1]), ttl=64, opts=b''):
+    ihl = 5 + len(opts) // 4
+    h = struct.pack('!BBHHHBBH', 0x40 | ihl, 0, 4 * ihl + len(payload), 1,
+                    0x4000, ttl, proto, 0) + src + dst + opts
+    h = h[:10] + struct.pack('!H', csum(h)) + h[12:]
+    return h + payload
+
+
+def ip6(nh, payload, src=bytes.fromhex('fe800000000000000000000000000007'),
+        dst=bytes.fromhex('ff020000000000000000000000000016'), hlim=1):
+    return struct.pack('!IHBB', 0x60000000, len(payload), nh, hlim) + \
+        src + dst + payload
+
+
+def tcp(payload, flags=0x18):
+    return struct.pack('!HHIIBBHHH', 40000, 80, 1000, 0, 5 << 4, flags,
+                       65535, 0, 0) + payload
+
+
+def udp(payload):
+    return struct.pack('!HHHH', 40000, 4789, 8 + len(payload), 0) + payload
+
+
+def vnet(flags=0, gso_type=0, hdr_len=0, gso_size=0, cstart=0, coff=0):
+    return struct.pack('!BBHHHH', flags, gso_type, hdr_len, gso_size,
+                       cstart, coff)
+
+
+def frames_seeds():
+    t = 'frames'
+    data = bytes(range(256)) * 12
+    v4tcp = eth(MAC_B, MAC_A, 0x0800, ip4(6, tcp(data)))
+    write(t, 'tso4', b'\x00' + vnet(1, 1, 54, 1448, 34, 16) + v4tcp)
+    write(t, 'tso4-shared-ecn', b'\x0c' + vnet(1, 0x81, 54, 500, 34, 16) +
+          vlan_frame(42, v4tcp))
+    hbh = bytes([6, 0]) + b'\x01\x04\0\0\0\0'
+    v6tcp = eth(MAC_B, MAC_A, 0x86dd, ip6(0, hbh + tcp(data[:2000])))
+    write(t, 'tso6-hbh', b'\x01' + vnet(1, 4, 82, 1000, 62, 16) + v6tcp)
+    v4udp = eth(MAC_B, MAC_A, 0x0800, ip4(17, udp(data[:3000])))
+    write(t, 'uso4', b'\x02' + vnet(1, 5, 42, 1400, 34, 6) + v4udp)
+    write(t, 'ufo4', b'\x03' + vnet(1, 3, 42, 1480, 34, 6) + v4udp)
+    v6udp = eth(MAC_B, MAC_A, 0x86dd, ip6(17, udp(data[:1000])))
+    write(t, 'ufo6', b'\x08' + vnet(1, 3, 62, 1448, 54, 6) + v6udp)
+    write(t, 'csum-only', b'\x04' + vnet(1, 0, 0, 0, 34, 16) +
+          eth(MAC_B, MAC_A, 0x0800, ip4(6, tcp(data[:100]))))
+    # snooping: IGMPv2 report, IGMPv3 report, MLDv2 report, MLDv1 done
+    ra = b'\x94\x04\0\0'
+    igmp2 = struct.pack('!BBH', 0x16, 0, 0) + bytes([239, 1, 2, 3])
+    write(t, 'igmpv2', b'\x01' + vnet() +
+          eth(bytes.fromhex('01005e010203'), MAC_A, 0x0800,
+              ip4(2, igmp2, dst=bytes([239, 1, 2, 3]), ttl=1, opts=ra)))
+    recs = struct.pack('!BBH', 2, 0, 0) + bytes([239, 9, 9, 9]) + \
+        struct.pack('!BBH', 1, 0, 1) + bytes([232, 1, 1, 1]) + \
+        bytes([192, 0, 2, 99])
+    igmp3 = struct.pack('!BBHHH', 0x22, 0, 0, 0, 2) + recs
+    write(t, 'igmpv3-vlan', b'\x02' + vnet() + vlan_frame(5, eth(
+        bytes.fromhex('010000000016'), MAC_A, 0x0800,
+        ip4(2, igmp3, dst=bytes([224, 0, 0, 22]), ttl=1, opts=ra))))
+    rec6 = struct.pack('!BBH', 4, 0, 0) + \
+        bytes.fromhex('ff050000000000000000000000000123')
+    mld2 = struct.pack('!BBHHH', 143, 0, 0, 0, 1) + rec6
+    hbh_ra = bytes([58, 0, 5, 2, 0, 0, 1, 0])
+    write(t, 'mldv2', b'\x01' + vnet() +
+          eth(bytes.fromhex('333300000016'), MAC_A, 0x86dd,
+              ip6(0, hbh_ra + mld2)))
+    done = struct.pack('!BBHHH', 132, 0, 0, 0, 0) + \
+        bytes.fromhex('ff050000000000000000000000000123')
+    write(t, 'mldv1-done', b'\x01' + vnet() +
+          eth(bytes.fromhex('333300000002'), MAC_A, 0x86dd,
+              ip6(0, hbh_ra + done)))
+    # address snooping: ARP, a neighbour advertisement with Override
+    write(t, 'arp', b'\x03' + vnet() + arp_request())
+    na = struct.pack('!BBHI', 136, 0, 0, 0x20000000) + \
+        bytes.fromhex('20010db8000000000000000000000007')
+    write(t, 'na-override', b'\x00' + vnet() +
+          eth(bytes.fromhex('333300000001'), MAC_A, 0x86dd,
+              ip6(58, na, dst=bytes.fromhex('ff020000000000000000000000000001'),
+                  hlim=255)))
+
+
 if __name__ == '__main__':
     stream_seeds()
+    frames_seeds()
