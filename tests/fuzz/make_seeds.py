@@ -145,6 +145,39 @@ def frames_seeds():
                   hlim=255)))
 
 
+def opts_seeds():
+    t = 'opts'
+    # mode 0: keyval or JSON with the implied key "type"; 1: no implied
+    # key; 2: a --config file; bits 2-3: opts_get_int() bounds
+    seeds = {
+        'socket-listen': b'\x00socket,id=vms,listen=127.0.0.1:5555',
+        'socket-udp': b'\x04socket,id=p0,udp=127.0.0.1:20000,'
+                      b'localaddr=127.0.0.1:20001',
+        'socket-connect': b'\x0csocket,id=n0,connect=127.0.0.1:5555,'
+                          b'reconnect=0x10',
+        'socket-mcast6': b'\x00socket,id=m,mcast=[ff05::1]:5000,',
+        'pcap-file': b'\x00pcap,id=gen,file=a,,b.pcap,rate=1.5k,loop=on',
+        'pcap-live': b'\x08pcap,id=up,ifname=eth1,promisc=off',
+        'tap': b'\x00tap,id=t0,ifname=tap0,script=no,downscript=no,'
+               b'vnet_hdr=on,queues=2',
+        'bridge': b'\x00bridge,id=lan,br=br1,'
+                  b'helper=/usr/lib/qemu/qemu-bridge-helper',
+        'hubport': b'\x00hubport,id=h1,hubid=1,netdev=a',
+        'nic': b'\x00nic,id=nic0,netdev=vm1,macaddr=52:54:00:12:34:56',
+        'flags': b'\x01id=x,flag,other=,size=010',
+        'json': b'\x04 {"type": "socket", "id": "s", '
+                b'"connect": "127.0.0.1:1234", "reconnect": 5, '
+                b'"size": 4096, "on": true}',
+        'json-bad': b'\x00{"type": "none", "id": "a", "id": "b"}',
+        'config': b'\x02[{"type": "none", "id": "n"}, {"type": "socket", '
+                  b'"id": "s", "mcast": "230.0.0.1:1234", '
+                  b'"localaddr": "192.0.2.1:0"}]',
+    }
+    for name, data in seeds.items():
+        write(t, name, data)
+
+
 if __name__ == '__main__':
     stream_seeds()
     frames_seeds()
+    opts_seeds()
