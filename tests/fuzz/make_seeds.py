@@ -177,7 +177,56 @@ def opts_seeds():
         write(t, name, data)
 
 
+def pcap_file(records, endian='<', magic=0xa1b2c3d4, linktype=1,
+              snaplen=262144):
+    out = struct.pack(endian + 'IHHiIII', magic, 2, 4, 0, 0, snaplen,
+                      linktype)
+    for ts, frame, wirelen in records:
+        out += struct.pack(endian + 'IIII', ts[0], ts[1], len(frame),
+                           wirelen if wirelen is not None else len(frame))
+        out += frame
+    return out
+
+
+def pcapng_file(frames):
+    def block(btype, body):
+        body += b'\0' * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack('<II', btype, n) + body + struct.pack('<I', n)
+    out = block(0x0a0d0d0a, struct.pack('<IHHq', 0x1a2b3c4d, 1, 0, -1))
+    out += block(1, struct.pack('<HHI', 1, 0, 65535))
+    for i, frame in enumerate(frames):
+        out += block(6, struct.pack('<IIIII', 0, 0, i * 1000, len(frame),
+                                    len(frame)) + frame)
+    return out
+
+
+def pcap_seeds():
+    t = 'pcap_file'
+    arp = arp_request()
+    udp4 = eth(MAC_B, MAC_A, 0x0800, ip4(17, udp(b'x' * 64)))
+    recs = [((1, 0), arp, None), ((1, 500), udp4, None),
+            ((2, 0), vlan_frame(7, udp4), None)]
+    # mode bits 0 and 3: loop=on, bit 1: the capture's timing, bit 2: a
+    # filter
+    write(t, 'classic', b'\x00' + pcap_file(recs))
+    write(t, 'classic-filter', b'\x04' + pcap_file(recs))
+    write(t, 'nanosecond-be-loop', b'\x09' + pcap_file(
+        recs, endian='>', magic=0xa1b23c4d))
+    write(t, 'timed', b'\x02' + pcap_file(
+        [((1, 0), arp, None), ((0xffffffff, 999999), arp, None)]))
+    write(t, 'cut-short', b'\x00' + pcap_file(
+        [((1, 0), arp[:20], len(arp)), ((1, 1), b'', 0),
+         ((1, 2), arp[:10], None), ((1, 3), arp, None)])[:-7])
+    write(t, 'not-ethernet', b'\x00' + pcap_file(recs, linktype=101))
+    write(t, 'pcapng', b'\x00' + pcapng_file([arp, udp4]))
+    write(t, 'oversize', b'\x00' + pcap_file(
+        [((1, 0), arp + b'\0' * (65536 - len(arp)), None),
+         ((1, 1), arp, None)]))
+
+
 if __name__ == '__main__':
     stream_seeds()
     frames_seeds()
     opts_seeds()
+    pcap_seeds()
