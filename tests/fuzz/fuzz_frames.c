@@ -40,14 +40,14 @@
 #include "gso.h"
 #include "rxfilter.h"
 
-#define FUZZ_VNET_BYTES	   10
-#define FUZZ_NOW_MS	   1000
-#define FUZZ_POOL_SMALL	   (GSO_SEGS_MAX + 256)
-#define FUZZ_POOL_LARGE	   128
-#define FUZZ_ETH_P_8021Q   0x8100
-#define FUZZ_ETH_P_8021AD  0x88a8
-#define FUZZ_ETH_P_IPV4	   0x0800
-#define FUZZ_ETH_P_IPV6	   0x86dd
+#define FUZZ_VNET_BYTES	  10
+#define FUZZ_NOW_MS	  1000
+#define FUZZ_POOL_SMALL	  (GSO_SEGS_MAX + 256)
+#define FUZZ_POOL_LARGE	  128
+#define FUZZ_ETH_P_8021Q  0x8100
+#define FUZZ_ETH_P_8021AD 0x88a8
+#define FUZZ_ETH_P_IPV4	  0x0800
+#define FUZZ_ETH_P_IPV6	  0x86dd
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -56,8 +56,8 @@ static struct frame *segs[GSO_SEGS_MAX];
 
 static void fuzz_fail(const char *what, long long got, long long want)
 {
-	fprintf(stderr, "fuzz_frames: %s: got %lld, expected %lld\n", what,
-		got, want);
+	fprintf(stderr, "fuzz_frames: %s: got %lld, expected %lld\n", what, got,
+		want);
 	abort();
 }
 
@@ -158,12 +158,12 @@ static void fuzz_addrsnoop(const uint8_t *buf, size_t len)
 /* -- rxfilter -------------------------------------------------------------- */
 
 static const char *const fuzz_rx_setups[] = {
-	"{}", /* reset state: promiscuous */
-	"{\"promiscuous\": false}",
-	"{\"promiscuous\": false, \"vlan\": \"normal\", "
-	"\"vlan-table\": [0, 5, 42, 4095]}",
-	"{\"promiscuous\": false, \"unicast\": \"none\", "
-	"\"broadcast-allowed\": false}",
+    "{}", /* reset state: promiscuous */
+    "{\"promiscuous\": false}",
+    "{\"promiscuous\": false, \"vlan\": \"normal\", "
+    "\"vlan-table\": [0, 5, 42, 4095]}",
+    "{\"promiscuous\": false, \"unicast\": \"none\", "
+    "\"broadcast-allowed\": false}",
 };
 
 static void fuzz_rxfilter(const uint8_t *buf, size_t len, uint8_t mode)
@@ -199,8 +199,8 @@ static void fuzz_rxfilter(const uint8_t *buf, size_t len, uint8_t mode)
 	rxfilter_expire(&f, FUZZ_NOW_MS + RXFILTER_SNOOP_TIMEOUT_MS + 1, NULL);
 	info = rxfilter_info(&f, "fz");
 	mc = json_array_size(json_object_get(info, "multicast-table"));
-	if (!info || mc || json_is_true(json_object_get(info,
-							"multicast-overflow")))
+	if (!info || mc ||
+	    json_is_true(json_object_get(info, "multicast-overflow")))
 		fuzz_fail("snooped groups left after expiry", (long long)mc, 0);
 	json_decref(info);
 }
@@ -232,8 +232,8 @@ static size_t fuzz_l3(const uint8_t *d, size_t len, uint16_t *et)
 	if (len < FRAME_ETH_HLEN)
 		return 0;
 	*et = rd16(d + 12);
-	for (int i = 0; i < 2 && (*et == FUZZ_ETH_P_8021Q ||
-				  *et == FUZZ_ETH_P_8021AD);
+	for (int i = 0;
+	     i < 2 && (*et == FUZZ_ETH_P_8021Q || *et == FUZZ_ETH_P_8021AD);
 	     i++) {
 		if (len - off < FRAME_VLAN_HLEN)
 			return 0;

@@ -38,10 +38,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const int64_t fuzz_int_bounds[4][2] = {
-	{0, 65535},
-	{-1, 1},
-	{INT64_MIN, INT64_MAX},
-	{1, 3600},
+    {0, 65535},
+    {-1, 1},
+    {INT64_MIN, INT64_MAX},
+    {1, 3600},
 };
 
 static int config_fd = -1;
@@ -57,7 +57,7 @@ static void fuzz_check_keys(const json_t *obj, bool strings)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach ((json_t *)obj, key, v) {
 		size_t n = strlen(key);
 
 		if (n < 1 || n > OPTS_KEY_MAX_BYTES ||
@@ -79,7 +79,7 @@ static char *fuzz_keyval(const json_t *obj)
 
 	if (!out)
 		abort();
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach ((json_t *)obj, key, v) {
 		const char *val = json_string_value(v);
 		size_t need = strlen(key) + 2 * json_string_length(v) + 3;
 
@@ -111,8 +111,7 @@ static void fuzz_err_names(struct nh_error *err, const char *key)
 		fuzz_fail("a getter failed without a message", key);
 	snprintf(quoted, sizeof(quoted), "'%s'", key);
 	if (!strstr(err->msg, quoted))
-		fuzz_fail("a getter's message does not name the key",
-			  err->msg);
+		fuzz_fail("a getter's message does not name the key", err->msg);
 	nh_error_free(err);
 }
 
@@ -122,7 +121,7 @@ static void fuzz_getters(const json_t *obj, uint8_t mode)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach ((json_t *)obj, key, v) {
 		struct nh_error *err = NULL;
 		const char *s = json_string_value(v);
 		bool bv = false, pbv;
@@ -140,7 +139,8 @@ static void fuzz_getters(const json_t *obj, uint8_t mode)
 		if (opts_get_bool(obj, key, &bv, &err)) {
 			if (s && (!opts_parse_bool(s, &pbv) || pbv != bv))
 				fuzz_fail("opts_get_bool() and "
-					  "opts_parse_bool() disagree", s);
+					  "opts_parse_bool() disagree",
+					  s);
 		} else {
 			if (s && opts_parse_bool(s, &pbv))
 				fuzz_fail("opts_get_bool() refused a word", s);
@@ -159,7 +159,8 @@ static void fuzz_getters(const json_t *obj, uint8_t mode)
 		if (opts_get_size(obj, key, &sv, &err)) {
 			if (s && (!opts_parse_size(s, &psv) || psv != sv))
 				fuzz_fail("opts_get_size() and "
-					  "opts_parse_size() disagree", s);
+					  "opts_parse_size() disagree",
+					  s);
 		} else {
 			if (s && opts_parse_size(s, &psv))
 				fuzz_fail("opts_get_size() refused a size", s);
@@ -281,7 +282,7 @@ static void fuzz_config(const uint8_t *data, size_t size, uint8_t mode)
 	}
 	if (!json_is_array(arr))
 		fuzz_fail("opts_load_config() gave a non-array", NULL);
-	json_array_foreach(arr, i, v) {
+	json_array_foreach (arr, i, v) {
 		if (!json_is_object(v))
 			fuzz_fail("a config element that is not an object",
 				  NULL);

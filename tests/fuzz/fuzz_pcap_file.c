@@ -7,7 +7,8 @@
  * recording port on the same hub that takes every frame the replay sends.
  * Mode bits: 0 and 3 both set: loop=on (a quarter of the inputs: every
  * pass opens the file again, which is slow under ASan); 1: the capture's
- * own timing instead of rate=0; 2: filter=not arp.  Checked, besides "no crash, no leak":
+ * own timing instead of rate=0; 2: filter=not arp.  Checked, besides "no crash,
+ * no leak":
  *   - a file the netdev refuses gets an error naming file=;
  *   - every frame that reaches the switch is 14 to 65535 bytes long;
  *   - rx_frames = rx_forwarded + the drops;
@@ -36,14 +37,14 @@
 #include "netdev.h"
 #include "port.h"
 
-#define FUZZ_ID		"pz"
-#define FUZZ_REC_ID	"rec"
-#define FUZZ_FILTER	"not arp"
-#define FUZZ_TURNS_MIN	64  /* loop turns allowed for any replay */
-#define FUZZ_TURNS_LOOP 1   /* turns given to a looping replay */
+#define FUZZ_ID		 "pz"
+#define FUZZ_REC_ID	 "rec"
+#define FUZZ_FILTER	 "not arp"
+#define FUZZ_TURNS_MIN	 64 /* loop turns allowed for any replay */
+#define FUZZ_TURNS_LOOP	 1  /* turns given to a looping replay */
 #define FUZZ_TURNS_TIMED 2  /* turns given to a replay at capture timing */
-#define FUZZ_POOL_SMALL 1024
-#define FUZZ_POOL_LARGE 128
+#define FUZZ_POOL_SMALL	 1024
+#define FUZZ_POOL_LARGE	 128
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,8 +68,7 @@ static void fuzz_fail(const char *what, unsigned long long got,
 
 /* -- the recording port --------------------------------------------------- */
 
-static bool rec_open(struct netdev *nd, const json_t *o,
-		     struct nh_error **errp)
+static bool rec_open(struct netdev *nd, const json_t *o, struct nh_error **errp)
 {
 	return true;
 }
@@ -91,10 +91,10 @@ static unsigned rec_send(struct port *p, struct frame *const *frames,
 }
 
 static const struct backend_ops rec_ops = {
-	.type = "none",
-	.open = rec_open,
-	.close = rec_close,
-	.send = rec_send,
+    .type = "none",
+    .open = rec_open,
+    .close = rec_close,
+    .send = rec_send,
 };
 
 static void fuzz_cleanup(void)
@@ -151,8 +151,8 @@ static bool fuzz_model_run(bool filter, struct fuzz_model *m)
 		pcap_close(pc);
 		return false;
 	}
-	if (filter && pcap_compile(pc, &prog, FUZZ_FILTER, 1,
-				   PCAP_NETMASK_UNKNOWN))
+	if (filter &&
+	    pcap_compile(pc, &prog, FUZZ_FILTER, 1, PCAP_NETMASK_UNKNOWN))
 		abort();
 	while (pcap_next_ex(pc, &h, &d) == 1) {
 		if (filter && !pcap_offline_filter(&prog, h, d)) {
@@ -244,8 +244,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f || fwrite(data + 1, 1, size - 1, f) != size - 1 || fclose(f))
 		abort();
 
-	args = json_pack("{ss ss ss sb}", "type", "pcap", "id", FUZZ_ID,
-			 "file", path, "loop", loop);
+	args = json_pack("{ss ss ss sb}", "type", "pcap", "id", FUZZ_ID, "file",
+			 path, "loop", loop);
 	if (!timed)
 		json_object_set_new(args, "rate", json_integer(0));
 	if (filter)

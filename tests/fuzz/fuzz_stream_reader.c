@@ -6,10 +6,10 @@
  * fd= on one end of a socketpair, the epoll engine reading into the
  * channel's stream buffer (io_stream_deliver()) and socket_on_stream()
  * cutting frames out of it.  The input's first byte picks how the rest is
- * cut into writes; after each write the loop runs until the netdev has read
- * everything, so every cut point is a point where the reader sees a partial
- * header or frame.  Checked against a model of the framing computed from
- * the whole input:
+ * cut into writes (at most 128 cuts); after each write the loop runs until the
+ * netdev has read everything, so every cut point is a point where the reader
+ * sees a partial header or frame.  Checked against a model of the framing
+ * computed from the whole input:
  *   - the port counts exactly the records whose length and data arrived,
  *     each with its announced length (rx_bytes), the oversized ones
  *     (65535 < length <= 69632) as oversize drops and those shorter than an
@@ -43,24 +43,25 @@
 #include "netdev.h"
 #include "port.h"
 
-#define FUZZ_ID		   "fz"
-#define FUZZ_FD_NAME	   "fuzzfd" /* fd=, as if passed with getfd */
-#define FUZZ_HLEN	   4
-#define FUZZ_MAX_FRAME	   (4096 + 65536) /* QEMU's NET_BUFSIZE */
-#define FUZZ_PUMP_ROUNDS   10000	  /* loop turns to read one write */
-#define FUZZ_POOL_SMALL	   1024
-#define FUZZ_POOL_LARGE	   128
+#define FUZZ_ID		 "fz"
+#define FUZZ_FD_NAME	 "fuzzfd" /* fd=, as if passed with getfd */
+#define FUZZ_HLEN	 4
+#define FUZZ_MAX_FRAME	 (4096 + 65536) /* QEMU's NET_BUFSIZE */
+#define FUZZ_PUMP_ROUNDS 10000		/* loop turns to read one write */
+#define FUZZ_PIECES_MAX	 128		/* cut points; the rest goes whole */
+#define FUZZ_POOL_SMALL	 1024
+#define FUZZ_POOL_LARGE	 128
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What the framing rules say the port must count for a stream */
 struct fuzz_model {
-	uint64_t frames, bytes;	      /* handed to the switch */
-	uint64_t short_n, short_b;     /* < Ethernet header: malformed */
-	uint64_t over_n, over_b;       /* > FRAME_MAX_LEN: oversize */
-	uint64_t vlan_short;	      /* 802.1Q TPID without a tag: the
-				       * hub counts them malformed */
-	bool bad;		      /* a length above the maximum */
+	uint64_t frames, bytes;	   /* handed to the switch */
+	uint64_t short_n, short_b; /* < Ethernet header: malformed */
+	uint64_t over_n, over_b;   /* > FRAME_MAX_LEN: oversize */
+	uint64_t vlan_short;	   /* 802.1Q TPID without a tag: the
+				    * hub counts them malformed */
+	bool bad;		   /* a length above the maximum */
 };
 
 static struct frame_pool *pool;
@@ -97,7 +98,7 @@ static int fuzz_resolve_fd(void *ctx, const char *name)
 }
 
 static const struct port_observer fuzz_observer = {
-	.removed = fuzz_on_removed,
+    .removed = fuzz_on_removed,
 };
 
 static void fuzz_setup(void)
@@ -159,11 +160,12 @@ static uint32_t fuzz_next(uint32_t *state)
 	return *state >> 16;
 }
 
-static size_t fuzz_piece(uint8_t mode, uint32_t *state, size_t left)
+static size_t fuzz_piece(uint8_t mode, uint32_t *state, size_t left,
+			 unsigned nth)
 {
 	size_t piece;
 
-	switch (mode & 3) {
+	switch (nth < FUZZ_PIECES_MAX ? mode & 3 : 3) {
 	case 0:
 		piece = 1 + fuzz_next(state) % 5; /* headers cut everywhere */
 		break;
@@ -237,8 +239,7 @@ static void fuzz_check(const struct port_stats *st, const struct fuzz_model *m)
 			  0);
 	/* the drop for a bad length counts the bytes left in the buffer,
 	 * which depend on the cuts: compare bytes only without one */
-	if (!m->bad &&
-	    st->rx_bytes != m->bytes + m->short_b + m->over_b)
+	if (!m->bad && st->rx_bytes != m->bytes + m->short_b + m->over_b)
 		fuzz_fail("rx_bytes", st->rx_bytes,
 			  m->bytes + m->short_b + m->over_b);
 }
@@ -279,8 +280,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	json_decref(args);
 
-	while (off < size && !removed) {
-		size_t piece = fuzz_piece(mode, &state, size - off);
+	for (unsigned nth = 0; off < size && !removed; nth++) {
+		size_t piece = fuzz_piece(mode, &state, size - off, nth);
 
 		fuzz_write(sv[1], sv[0], data + off, piece);
 		off += piece;
