@@ -379,7 +379,7 @@ uint32_t gso_wire_len(const struct frame *f)
 {
 	const struct frame_vnet *v = &f->vnet;
 	unsigned base = v->gso_type & ~FRAME_GSO_ECN;
-	uint32_t w, off;
+	uint32_t w, off, longest;
 	uint16_t et;
 
 	if (v->gso_type == FRAME_GSO_NONE)
@@ -387,8 +387,11 @@ uint32_t gso_wire_len(const struct frame *f)
 	if (base != FRAME_GSO_UDP) {
 		w = (uint32_t)v->hdr_len + v->gso_size;
 	} else if (gso_l2(f->data, f->len, &et, &off) && et == GSO_ETH_P_IPV6) {
-		/* a fragment header takes the UDP header's 8 bytes */
+		/* a fragment header takes the UDP header's 8 bytes; even a
+		 * datagram that fits one fragment gets one, and so grows */
 		w = (uint32_t)v->hdr_len + gso_ufo_frag(v->gso_size);
+		longest = f->len + GSO_IP6_FRAG_HLEN;
+		return w < longest ? w : longest;
 	} else {
 		/* IPv4: the UDP header is part of the first fragment */
 		w = (uint32_t)v->hdr_len + gso_ufo_frag(v->gso_size);

@@ -453,6 +453,26 @@ static void test_gso_ufo_ipv6_gets_fragment_headers(void)
 		frame_unref_many(segs, (unsigned)n);
 }
 
+/* Found by fuzz_frames: a datagram within one fragment still gets a
+ * fragment header, 8 bytes more than the frame; the MTU check must see it */
+static void test_gso_ufo_ipv6_single_fragment_counts_its_header(void)
+{
+	struct spec s = {.v6 = true, .proto = 17, .payload = 1000};
+	struct built b = build(&s);
+	struct frame *f, *segs[2];
+	int n;
+
+	f = mkframe(&s, &b, FRAME_GSO_UDP, 1448, true);
+	CHECK_EQ(gso_check(f), 0);
+	CHECK_EQ(gso_wire_len(f), b.len + 8);
+	n = gso_resolve(f, segs, 2);
+	CHECK_EQ(n, 1);
+	if (n == 1) {
+		CHECK_EQ(segs[0]->len, b.len + 8);
+		frame_unref(segs[0]);
+	}
+}
+
 /* -- checksum completion ------------------------------------------------- */
 
 static void test_gso_needs_csum_completed_in_place_when_exclusive(void)
@@ -933,6 +953,7 @@ int main(void)
 	TAP_RUN(test_gso_udp_l4_segments_ipv4_and_ipv6);
 	TAP_RUN(test_gso_ufo_ipv4_fragments_reassemble);
 	TAP_RUN(test_gso_ufo_ipv6_gets_fragment_headers);
+	TAP_RUN(test_gso_ufo_ipv6_single_fragment_counts_its_header);
 	TAP_RUN(test_gso_needs_csum_completed_in_place_when_exclusive);
 	TAP_RUN(test_gso_needs_csum_completed_in_copy_when_shared);
 	TAP_RUN(test_gso_plain_frame_passes_through);
