@@ -34,6 +34,7 @@
 #include "error.h"
 #include "netdev.h"
 #include "opts.h"
+#include "registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -293,9 +294,14 @@ static void fuzz_config(const uint8_t *data, size_t size, uint8_t mode)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static bool registered;
 	uint8_t mode;
 	char *text;
 
+	if (!registered) {
+		backends_register_all();
+		registered = true;
+	}
 	if (size == 0)
 		return 0;
 	mode = data[0];

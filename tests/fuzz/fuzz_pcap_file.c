@@ -36,6 +36,7 @@
 #include "log.h"
 #include "netdev.h"
 #include "port.h"
+#include "registry.h"
 
 #define FUZZ_ID		 "pz"
 #define FUZZ_REC_ID	 "rec"
@@ -109,13 +110,14 @@ static void fuzz_setup(void)
 	struct netdev *nd;
 	int fd;
 
+	backends_register_all();
 	log_set_level(LOG_LEVEL_ERROR);
 	pool = frame_pool_new(FUZZ_POOL_SMALL, FUZZ_POOL_LARGE);
 	if (!pool)
 		abort();
 	frame_pool_set_current(pool);
 	/* a "none" netdev whose port records what the hub sends it */
-	nd = netdev_add(args, NULL);
+	nd = netdev_add(uv_default_loop(), args, NULL);
 	json_decref(args);
 	if (!nd)
 		abort();
@@ -250,7 +252,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_object_set_new(args, "rate", json_integer(0));
 	if (filter)
 		json_object_set_new(args, "filter", json_string(FUZZ_FILTER));
-	nd = netdev_add(args, &err);
+	nd = netdev_add(uv_default_loop(), args, &err);
 	json_decref(args);
 	if (!nd) {
 		if (!err || !strstr(err->msg, "file="))

@@ -42,6 +42,7 @@
 #include "log.h"
 #include "netdev.h"
 #include "port.h"
+#include "registry.h"
 
 #define FUZZ_ID		 "fz"
 #define FUZZ_FD_NAME	 "fuzzfd" /* fd=, as if passed with getfd */
@@ -115,7 +116,8 @@ static void fuzz_setup(void)
 			err ? err->msg : "?");
 		abort();
 	}
-	port_set_observer(&fuzz_observer);
+	port_add_observer(&fuzz_observer);
+	backends_register_all();
 	fdname_set_resolver(fuzz_resolve_fd, NULL);
 }
 
@@ -273,7 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	args = json_pack("{ss ss ss}", "type", "socket", "id", FUZZ_ID, "fd",
 			 FUZZ_FD_NAME);
 	removed = false;
-	if (!netdev_add(args, &err)) {
+	if (!netdev_add(uv_default_loop(), args, &err)) {
 		fprintf(stderr, "fuzz_stream_reader: netdev_add: %s\n",
 			err ? err->msg : "?");
 		abort();
