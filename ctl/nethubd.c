@@ -64,8 +64,11 @@ static const char usage_text[] =
 	"\n"
 	"Switch:\n"
 	"  --fdb-age SECONDS   forget a learned MAC after this idle time (default %d)\n"
-	"  --fdb-max N         learned MACs per hub at most (default %u)\n"
+	"  --fdb-max N         learned MACs per hub at most (default %u); a new MAC\n"
+	"                      on a full hub evicts one of the port holding most\n"
 	"  --fdb-port-max N    learned MACs per port at most (default %u)\n"
+	"  --fdb-netdev-max N  learned MACs of all the ports of one netdev (the\n"
+	"                      peers of a listening socket) at most (default %u)\n"
 	"  --io auto|uring|epoll\n"
 	"                      datapath I/O engine (default auto: io_uring, else\n"
 	"                      epoll)\n"
@@ -90,6 +93,7 @@ enum {
 	OPT_FDB_AGE,
 	OPT_FDB_MAX,
 	OPT_FDB_PORT_MAX,
+	OPT_FDB_NETDEV_MAX,
 	OPT_QMP,
 	OPT_OBJECT,
 };
@@ -104,6 +108,7 @@ static const struct option long_opts[] = {
 	{ "fdb-age", required_argument, NULL, OPT_FDB_AGE },
 	{ "fdb-max", required_argument, NULL, OPT_FDB_MAX },
 	{ "fdb-port-max", required_argument, NULL, OPT_FDB_PORT_MAX },
+	{ "fdb-netdev-max", required_argument, NULL, OPT_FDB_NETDEV_MAX },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "object", required_argument, NULL, OPT_OBJECT },
 	{ "daemonize", no_argument, NULL, 'd' },
@@ -115,7 +120,7 @@ static const struct option long_opts[] = {
 static void usage(FILE *to)
 {
 	fprintf(to, usage_text, FDB_AGE_DEFAULT_S, FDB_MAX_DEFAULT,
-		FDB_PORT_MAX_DEFAULT);
+		FDB_PORT_MAX_DEFAULT, FDB_GROUP_MAX_DEFAULT);
 }
 
 static void die_option(const char *opt, const char *expects, const char *arg)
@@ -303,6 +308,7 @@ int main(int argc, char **argv)
 			.fdb_age_ms = FDB_AGE_DEFAULT_S * 1000ull,
 			.fdb_max = FDB_MAX_DEFAULT,
 			.fdb_port_max = FDB_PORT_MAX_DEFAULT,
+			.fdb_netdev_max = FDB_GROUP_MAX_DEFAULT,
 		},
 	};
 	enum log_level level;
@@ -355,6 +361,10 @@ int main(int argc, char **argv)
 		case OPT_FDB_PORT_MAX:
 			cfg.hub.fdb_port_max = (uint32_t)parse_count(
 				"--fdb-port-max", optarg, 1, FDB_LIMIT_MAX);
+			break;
+		case OPT_FDB_NETDEV_MAX:
+			cfg.hub.fdb_netdev_max = (uint32_t)parse_count(
+				"--fdb-netdev-max", optarg, 1, FDB_LIMIT_MAX);
 			break;
 		case OPT_QMP:
 			add_qmp_spec(optarg);

@@ -33,6 +33,8 @@ struct netdev {
 	struct port *ports;	   /* list through port->netdev_next */
 	unsigned nports;
 	unsigned next_peer;	   /* next N for "ID.N" port names */
+	bool mac_limit_set;	   /* its ports share mac_limit learned MACs */
+	uint32_t mac_limit;	   /* instead of fdb_netdev_max (hub.h) */
 	void *priv;		   /* the backend's state */
 	struct netdev *next;
 };
