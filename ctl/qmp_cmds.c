@@ -505,17 +505,25 @@ static bool qmp_arg_vlan(const json_t *args, uint16_t *vlan,
 	return true;
 }
 
-/* qmp_arg_port() - the port the "port" argument names, or NULL
- * (DeviceNotFound) */
+/* qmp_arg_port() - the port the "port" argument names, or NULL: a
+ * GenericError for a netdev without a port of its own name (a listening
+ * socket's peers are ID.N), else DeviceNotFound */
 static struct port *qmp_arg_port(const json_t *args, struct nh_error **errp)
 {
 	const char *name = qmp_arg_str(args, "port");
 	struct port *p = port_find(name);
 
-	if (!p)
+	if (p)
+		return p;
+	if (netdev_find(name))
+		nh_error_setg(errp,
+			      "netdev %s has no port named %s: name one of "
+			      "its ports (%s.N)",
+			      name, name, name);
+	else
 		nh_error_set(errp, NH_ERR_DEVICE_NOT_FOUND,
 			     "Device '%s' not found", name);
-	return p;
+	return NULL;
 }
 
 /* fdb-set-mac-limit: a netdev id (shared, kept for later ports) first,
