@@ -8,6 +8,10 @@
  * claim it checks: the cost per operation stays roughly flat from 1K to 1M
  * entries, apart from the table outgrowing the caches.
  *
+ * Then, with the table full, times learning new addresses: each one evicts
+ * the oldest entry of the fullest port (what a flood of made-up source
+ * MACs costs the switch).
+ *
  * Usage: fdb_bench [--json]   (a table on stdout, or one JSON object)
  *
  * Standalone: needs only switch/fdb.c.  Never asserts on timings.
@@ -38,6 +42,7 @@ struct bench_query {
 struct bench_result {
 	uint32_t entries;
 	double learn_new_ns, lookup_hit_ns, lookup_miss_ns, refresh_ns;
+	double learn_evict_ns;
 };
 
 /* results are folded in here so no timed call can be optimised away */
@@ -154,6 +159,19 @@ static int bench_size(uint32_t entries, struct bench_query *hits,
 					    bench_refreshes(fdb, hits, now_ms));
 		now_ms += BENCH_QUERIES / BENCH_BURST;
 	}
+
+	/* a full table: every new address evicts one; indices above the
+	 * misses' never were looked up */
+	t0 = bench_now_ns();
+	for (i = 0; i < entries; i++) {
+		bench_query_of(2ull * entries + i, &q);
+		if (fdb_learn(fdb, q.mac, q.vlan, q.port_no, now_ms) !=
+		    FDB_EVICTED) {
+			fdb_free(fdb);
+			return -1;
+		}
+	}
+	res->learn_evict_ns = (double)(bench_now_ns() - t0) / entries;
 	if (fdb_count(fdb) != entries) {
 		fdb_free(fdb);
 		return -1;
@@ -185,8 +203,8 @@ int main(int argc, char **argv)
 	free(misses);
 	if (s < NSIZES) {
 		fprintf(stderr,
-			"fdb_bench: %u entries: out of memory or "
-			"not learned\n",
+			"fdb_bench: %u entries: out of memory, "
+			"not learned or not evicted\n",
 			sizes[s]);
 		return 1;
 	}
@@ -200,21 +218,23 @@ int main(int argc, char **argv)
 			    "%s\n  {\"entries\": %u, \"lookup_hit_ns\": %.2f, "
 			    "\"lookup_miss_ns\": %.2f, "
 			    "\"learn_refresh_ns\": %.2f, "
-			    "\"learn_new_ns\": %.2f}",
+			    "\"learn_new_ns\": %.2f, "
+			    "\"learn_evict_ns\": %.2f}",
 			    s ? "," : "", res[s].entries, res[s].lookup_hit_ns,
 			    res[s].lookup_miss_ns, res[s].refresh_ns,
-			    res[s].learn_new_ns);
+			    res[s].learn_new_ns, res[s].learn_evict_ns);
 		printf("\n]}\n");
 		return 0;
 	}
 	printf("fdb_bench: ns per operation, random addresses, best of %d "
 	       "runs of %u\n\n",
 	       BENCH_RUNS, BENCH_QUERIES);
-	printf("%10s %12s %12s %14s %12s\n", "entries", "lookup hit",
-	       "lookup miss", "learn refresh", "learn new");
+	printf("%10s %12s %12s %14s %12s %12s\n", "entries", "lookup hit",
+	       "lookup miss", "learn refresh", "learn new", "learn evict");
 	for (s = 0; s < NSIZES; s++)
-		printf("%10u %12.1f %12.1f %14.1f %12.1f\n", res[s].entries,
-		       res[s].lookup_hit_ns, res[s].lookup_miss_ns,
-		       res[s].refresh_ns, res[s].learn_new_ns);
+		printf("%10u %12.1f %12.1f %14.1f %12.1f %12.1f\n",
+		       res[s].entries, res[s].lookup_hit_ns,
+		       res[s].lookup_miss_ns, res[s].refresh_ns,
+		       res[s].learn_new_ns, res[s].learn_evict_ns);
 	return 0;
 }

@@ -76,8 +76,11 @@ static const char usage_text[] =
 	"\n"
 	"Switch:\n"
 	"  --fdb-age SECONDS   forget a learned MAC after this idle time (default %d)\n"
-	"  --fdb-max N         learned MACs per hub at most (default %u)\n"
+	"  --fdb-max N         learned MACs per hub at most (default %u); a new MAC\n"
+	"                      on a full hub evicts one of the port holding most\n"
 	"  --fdb-port-max N    learned MACs per port at most (default %u)\n"
+	"  --fdb-netdev-max N  learned MACs of all the ports of one netdev (the\n"
+	"                      peers of a listening socket) at most (default %u)\n"
 	"  --stall-ms MS       longest a receiver that does not drain may slow the\n"
 	"                      ports sending to it; then frames to it are dropped\n"
 	"                      (queue-full) until it drains (default %u; 0: never\n"
@@ -111,6 +114,7 @@ enum {
 	OPT_STALL_MS,
 	OPT_FDB_MAX,
 	OPT_FDB_PORT_MAX,
+	OPT_FDB_NETDEV_MAX,
 	OPT_QMP,
 	OPT_OBJECT,
 	OPT_QMP_MAX_SESSIONS,
@@ -128,6 +132,7 @@ static const struct option long_opts[] = {
 	{ "stall-ms", required_argument, NULL, OPT_STALL_MS },
 	{ "fdb-max", required_argument, NULL, OPT_FDB_MAX },
 	{ "fdb-port-max", required_argument, NULL, OPT_FDB_PORT_MAX },
+	{ "fdb-netdev-max", required_argument, NULL, OPT_FDB_NETDEV_MAX },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "object", required_argument, NULL, OPT_OBJECT },
 	{ "qmp-max-sessions", required_argument, NULL, OPT_QMP_MAX_SESSIONS },
@@ -143,7 +148,8 @@ static void usage(FILE *to)
 {
 	fprintf(to, usage_text, (unsigned)QMP_MAX_SESSIONS_DEFAULT,
 		(unsigned)QMP_HANDSHAKE_TIMEOUT_DEFAULT_S, FDB_AGE_DEFAULT_S,
-		FDB_MAX_DEFAULT, FDB_PORT_MAX_DEFAULT, PORT_STALL_DEFAULT_MS);
+		FDB_MAX_DEFAULT, FDB_PORT_MAX_DEFAULT, FDB_GROUP_MAX_DEFAULT,
+		PORT_STALL_DEFAULT_MS);
 }
 
 static void die_option(const char *opt, const char *expects, const char *arg)
@@ -335,6 +341,7 @@ int main(int argc, char **argv)
 			.fdb_age_ms = FDB_AGE_DEFAULT_S * 1000ull,
 			.fdb_max = FDB_MAX_DEFAULT,
 			.fdb_port_max = FDB_PORT_MAX_DEFAULT,
+			.fdb_netdev_max = FDB_GROUP_MAX_DEFAULT,
 		},
 	};
 	enum log_level level;
@@ -392,6 +399,10 @@ int main(int argc, char **argv)
 		case OPT_FDB_PORT_MAX:
 			cfg.hub.fdb_port_max = (uint32_t)parse_count(
 				"--fdb-port-max", optarg, 1, FDB_LIMIT_MAX);
+			break;
+		case OPT_FDB_NETDEV_MAX:
+			cfg.hub.fdb_netdev_max = (uint32_t)parse_count(
+				"--fdb-netdev-max", optarg, 1, FDB_LIMIT_MAX);
 			break;
 		case OPT_QMP:
 			add_qmp_spec(optarg);

@@ -28,6 +28,7 @@
 #include "capture.h"
 #include "clock.h"
 #include "daemon.h"
+#include "fdb.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
@@ -486,6 +487,150 @@ static bool qmp_cmd_fdb_flush(struct qmp_session *s, const json_t *args,
 	return true;
 }
 
+/* -- port security: MAC limits and static entries ------------------------
+ *
+ * fdb-set-mac-limit, fdb-add, fdb-del (nethub extensions): the checks the
+ * schema cannot make, then hub_set_*_mac_limit() / hub_fdb_add() / _del().
+ */
+
+#define QMP_MAC_LIMIT_MAX (16u * 1024 * 1024)
+#define QMP_VLAN_MAX	  4095
+
+/* qmp_arg_mac() - the "mac" argument: a unicast address for @unicast_only,
+ * or any; false ("Parameter 'mac' expects ...") when it is neither */
+static bool qmp_arg_mac(const json_t *args, bool unicast_only, uint8_t mac[6],
+			struct nh_error **errp)
+{
+	if (!nic_parse_mac(qmp_arg_str(args, "mac"), mac)) {
+		nh_error_setg(errp, "Parameter 'mac' expects a MAC address "
+				    "xx:xx:xx:xx:xx:xx");
+		return false;
+	}
+	if (unicast_only && mac_is_multicast(mac)) {
+		nh_error_setg(errp, "Parameter 'mac' expects a unicast MAC "
+				    "address, not a multicast one");
+		return false;
+	}
+	return true;
+}
+
+/* qmp_arg_vlan() - the optional "vlan" argument (0 when absent) */
+static bool qmp_arg_vlan(const json_t *args, uint16_t *vlan,
+			 struct nh_error **errp)
+{
+	int64_t v = 0;
+
+	qmp_arg_int(args, "vlan", &v);
+	if (v < 0 || v > QMP_VLAN_MAX) {
+		nh_error_setg(errp,
+			      "Parameter 'vlan' expects a VLAN ID from 0 to %d",
+			      QMP_VLAN_MAX);
+		return false;
+	}
+	*vlan = (uint16_t)v;
+	return true;
+}
+
+/* qmp_arg_port() - the port the "port" argument names, or NULL: a
+ * GenericError for a netdev without a port of its own name (a listening
+ * socket's peers are ID.N), else DeviceNotFound */
+static struct port *qmp_arg_port(const json_t *args, struct nh_error **errp)
+{
+	const char *name = qmp_arg_str(args, "port");
+	struct port *p = port_find(name);
+
+	if (p)
+		return p;
+	if (netdev_find(name))
+		nh_error_setg(errp,
+			      "netdev %s has no port named %s: name one of "
+			      "its ports (%s.N)",
+			      name, name, name);
+	else
+		nh_error_set(errp, NH_ERR_DEVICE_NOT_FOUND,
+			     "Device '%s' not found", name);
+	return NULL;
+}
+
+/* fdb-set-mac-limit: a netdev id (shared, kept for later ports) first,
+ * then a port name (that port's own) */
+static bool qmp_cmd_fdb_set_mac_limit(struct qmp_session *s,
+				      const json_t *args, json_t **ret,
+				      struct nh_error **errp)
+{
+	const char *name = qmp_arg_str(args, "port");
+	uint32_t limit = FDB_LIMIT_DEFAULT;
+	struct netdev *nd;
+	struct port *p;
+	int64_t v;
+
+	if (qmp_arg_int(args, "mac-limit", &v)) {
+		if (v < 0 || v > QMP_MAC_LIMIT_MAX) {
+			nh_error_setg(errp,
+				      "Parameter 'mac-limit' expects a count "
+				      "from 0 to %u",
+				      QMP_MAC_LIMIT_MAX);
+			return false;
+		}
+		limit = (uint32_t)v;
+	}
+	nd = netdev_find(name);
+	if (nd) {
+		hub_set_netdev_mac_limit(nd, limit);
+		return true;
+	}
+	p = qmp_arg_port(args, errp);
+	return p && hub_set_port_mac_limit(p, limit, errp);
+}
+
+/* fdb-add: pin a unicast address to a port */
+static bool qmp_cmd_fdb_add(struct qmp_session *s, const json_t *args,
+			    json_t **ret, struct nh_error **errp)
+{
+	struct port *p;
+	uint8_t mac[6];
+	uint16_t vlan;
+
+	if (!qmp_arg_mac(args, true, mac, errp) ||
+	    !qmp_arg_vlan(args, &vlan, errp))
+		return false;
+	p = qmp_arg_port(args, errp);
+	return p && hub_fdb_add(p, mac, vlan, errp);
+}
+
+/* fdb-del: the hub from "hubid" or from the port; both must agree */
+static bool qmp_cmd_fdb_del(struct qmp_session *s, const json_t *args,
+			    json_t **ret, struct nh_error **errp)
+{
+	struct port *p = NULL;
+	struct hub *h;
+	uint8_t mac[6];
+	uint16_t vlan;
+
+	if (!qmp_arg_mac(args, false, mac, errp) ||
+	    !qmp_arg_vlan(args, &vlan, errp) || !qmp_arg_hub(args, &h, errp))
+		return false;
+	if (qmp_arg_str(args, "port")) {
+		p = qmp_arg_port(args, errp);
+		if (!p)
+			return false;
+		if (!p->hub || (h && p->hub != h)) {
+			nh_error_setg(errp, h ? "port %s is not on hub %d"
+					      : "port %s is on no hub",
+				      p->name, h ? (int)h->id : 0);
+			return false;
+		}
+		h = p->hub;
+	}
+	if (!h) {
+		nh_error_setg(errp, "fdb-del needs 'hubid' or 'port'");
+		return false;
+	}
+	return hub_fdb_del(h, p, mac, vlan, errp);
+}
+
+/* -- end of port security ------------------------------------------------ */
+
 /* -- captures (QEMU's filter-dump objects) ------------------------------ */
 
 /* object-add: the flat ObjectOptions union; capture_add() checks what the
@@ -530,6 +675,9 @@ const struct qmp_command qmp_commands[] = {
     {"query-hubs", qmp_cmd_query_hubs},
     {"query-fdb", qmp_cmd_query_fdb},
     {"fdb-flush", qmp_cmd_fdb_flush},
+    {"fdb-set-mac-limit", qmp_cmd_fdb_set_mac_limit},
+    {"fdb-add", qmp_cmd_fdb_add},
+    {"fdb-del", qmp_cmd_fdb_del},
     {"object-add", qmp_cmd_object_add},
     {"object-del", qmp_cmd_object_del},
     {"query-captures", qmp_cmd_query_captures},

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
-/* fdb.c - the MAC learning table: open addressing, linear probing, aging
+/* fdb.c - the MAC learning table: open addressing, linear probing, aging,
+ * and eviction from the fullest port
  *
- * Owns one table's slot array and its per-port counts of learned entries.
- * Lookups and refreshes run for every frame, so they must never allocate,
- * log, or read a clock; memory is only taken when the table grows or when
- * a port number beyond the count array learns its first address.
+ * Owns one table's slot array, its per-port and per-group records, and the
+ * lists that make eviction O(1).  Lookups and refreshes run for every frame,
+ * so they must never allocate, log, or read a clock; memory is only taken
+ * when the table grows or when a port number beyond the port records learns
+ * its first address.
+ *
+ * Never: evict a static entry, or touch anything but the slots and records
+ * on the refresh and lookup paths.
  *
  * A slot is 16 bytes, four to a cache line:
  *
@@ -22,6 +27,22 @@
  * hold their slot and still count against the limits until fdb_expire(),
  * fdb_learn() of the same address, or a flush reclaims them; lookups and
  * fdb_foreach() treat them as absent.
+ *
+ * Eviction.  A full table makes room by evicting a learned entry of the port
+ * holding the most learned entries; two structures keep both choices O(1):
+ *
+ *   - each port's learned entries form a doubly linked list, oldest learned
+ *     first, through links[] (parallel to slots[], by slot number, so the
+ *     slots stay 16 bytes and lookups never touch the links).  An entry
+ *     joins the tail when learned or moved to the port; a refresh does not
+ *     reorder it (that would cost the per-frame path a second cache line),
+ *     so the head is the entry that came to the port longest ago.  When
+ *     fdb_erase() shifts an entry to another slot, its neighbours are
+ *     pointed at the new slot; fdb_grow() rebuilds the lists in order.
+ *   - ports with learned entries are bucketed by their count: by_count[c]
+ *     lists the ports holding exactly c, and top is the highest c with a
+ *     port.  A count changes by one at a time, so a port moves between
+ *     neighbouring buckets, and top moves by at most one.
  */
 
 #include <stdlib.h>
@@ -32,6 +53,8 @@
 #define FDB_MIN_SLOTS	  1024u
 #define FDB_MAX_SLOTS	  (1u << 31)
 #define FDB_PORTS_INITIAL 16u
+#define FDB_COUNTS_INITIAL 64u
+#define FDB_NIL		  UINT32_MAX /* no slot, port or group */
 /* the table grows before more than 7 in 10 slots are in use */
 #define FDB_LOAD_NUM 7u
 #define FDB_LOAD_DEN 10u
@@ -57,8 +80,29 @@ struct fdb_slot {
 	uint64_t val;
 };
 
+/* A learned entry's neighbours in its port's list, by slot number */
+struct fdb_link {
+	uint32_t prev, next;
+};
+
+struct fdb_port {
+	uint32_t learned;	 /* learned entries on it */
+	uint32_t limit;		 /* its own, or FDB_LIMIT_DEFAULT */
+	uint32_t group;		 /* index in groups[], or FDB_NIL */
+	uint32_t oldest, newest; /* its learned entries, by slot */
+	uint32_t prev, next;	 /* ports with as many entries (by_count) */
+};
+
+struct fdb_group {
+	uint64_t name;	  /* the caller's; FDB_GROUP_NONE: a free record */
+	uint32_t learned; /* learned entries of its ports */
+	uint32_t limit;	  /* its own, or FDB_LIMIT_DEFAULT */
+	uint32_t nports;  /* ports in it */
+};
+
 struct fdb {
 	struct fdb_slot *slots;
+	struct fdb_link *links; /* parallel to slots: learned entries only */
 	uint32_t mask;	  /* slot count - 1 */
 	unsigned shift;	  /* 64 - log2(slot count): hash bits dropped */
 	uint32_t grow_at; /* entries at which the next insert grows */
@@ -66,9 +110,15 @@ struct fdb {
 	uint32_t learned; /* learned entries, held to max_entries */
 	uint32_t max_entries;
 	uint32_t port_max;
+	uint32_t group_max;
 	uint64_t age_ms;
-	uint32_t *port_learned; /* learned entries by port number */
-	uint32_t port_slots;	/* length of port_learned */
+	struct fdb_port *ports; /* by port number */
+	uint32_t nports;	/* length of ports[] */
+	struct fdb_group *groups;
+	uint32_t ngroups;   /* length of groups[] */
+	uint32_t *by_count; /* first port holding exactly c entries */
+	uint32_t ncounts;   /* length of by_count[] */
+	uint32_t top;	    /* most entries a port holds */
 	struct fdb_stats stats;
 };
 
@@ -137,10 +187,191 @@ static inline bool fdb_val_expired(const struct fdb *fdb, uint64_t val,
 	return now_ms >= seen && now_ms - seen >= fdb->age_ms;
 }
 
+/* -- the per-port lists of learned entries ------------------------------ */
+
+/* fdb_link_tail() - make learned slot @i the newest entry of its port */
+static void fdb_link_tail(struct fdb *fdb, uint32_t i)
+{
+	struct fdb_port *p = &fdb->ports[fdb_val_port(fdb->slots[i].val)];
+
+	fdb->links[i].prev = p->newest;
+	fdb->links[i].next = FDB_NIL;
+	if (p->newest != FDB_NIL)
+		fdb->links[p->newest].next = i;
+	else
+		p->oldest = i;
+	p->newest = i;
+}
+
+/* fdb_unlink() - take learned slot @i out of its port's list */
+static void fdb_unlink(struct fdb *fdb, uint32_t i)
+{
+	struct fdb_port *p = &fdb->ports[fdb_val_port(fdb->slots[i].val)];
+	struct fdb_link l = fdb->links[i];
+
+	if (l.prev != FDB_NIL)
+		fdb->links[l.prev].next = l.next;
+	else
+		p->oldest = l.next;
+	if (l.next != FDB_NIL)
+		fdb->links[l.next].prev = l.prev;
+	else
+		p->newest = l.prev;
+}
+
+/* fdb_relink() - the learned entry in slot @from now lives in slot @to:
+ * its neighbours (or its port's ends) point there */
+static void fdb_relink(struct fdb *fdb, uint32_t from, uint32_t to)
+{
+	struct fdb_port *p = &fdb->ports[fdb_val_port(fdb->slots[to].val)];
+	struct fdb_link l = fdb->links[from];
+
+	fdb->links[to] = l;
+	if (l.prev != FDB_NIL)
+		fdb->links[l.prev].next = to;
+	else
+		p->oldest = to;
+	if (l.next != FDB_NIL)
+		fdb->links[l.next].prev = to;
+	else
+		p->newest = to;
+}
+
+/* -- ports bucketed by how many entries they hold ----------------------- */
+
+static void fdb_bucket_add(struct fdb *fdb, uint32_t port_no)
+{
+	struct fdb_port *p = &fdb->ports[port_no];
+	uint32_t *head = &fdb->by_count[p->learned];
+
+	p->prev = FDB_NIL;
+	p->next = *head;
+	if (*head != FDB_NIL)
+		fdb->ports[*head].prev = port_no;
+	*head = port_no;
+}
+
+static void fdb_bucket_del(struct fdb *fdb, uint32_t port_no)
+{
+	struct fdb_port *p = &fdb->ports[port_no];
+
+	if (p->prev != FDB_NIL)
+		fdb->ports[p->prev].next = p->next;
+	else
+		fdb->by_count[p->learned] = p->next;
+	if (p->next != FDB_NIL)
+		fdb->ports[p->next].prev = p->prev;
+}
+
+/* fdb_count_up() - one more learned entry on @port_no (its records and
+ * by_count[] have room: fdb_reserve()) */
+static void fdb_count_up(struct fdb *fdb, uint32_t port_no)
+{
+	struct fdb_port *p = &fdb->ports[port_no];
+
+	if (p->learned)
+		fdb_bucket_del(fdb, port_no);
+	p->learned++;
+	fdb_bucket_add(fdb, port_no);
+	if (p->learned > fdb->top)
+		fdb->top = p->learned;
+	if (p->group != FDB_NIL)
+		fdb->groups[p->group].learned++;
+	fdb->learned++;
+}
+
+static void fdb_count_down(struct fdb *fdb, uint32_t port_no)
+{
+	struct fdb_port *p = &fdb->ports[port_no];
+
+	fdb_bucket_del(fdb, port_no);
+	p->learned--;
+	if (p->learned)
+		fdb_bucket_add(fdb, port_no);
+	/* the port left the top bucket for the one below: top drops by one
+	 * at most, and only if the port was alone up there */
+	if (fdb->by_count[fdb->top] == FDB_NIL)
+		fdb->top--;
+	if (p->group != FDB_NIL)
+		fdb->groups[p->group].learned--;
+	fdb->learned--;
+}
+
+/**
+ * fdb_reserve() - make room for one more learned entry on @port_no
+ * @fdb:	the table
+ * @port_no:	below FDB_PORT_NO_LIMIT
+ *
+ * Grows the port records to cover @port_no and by_count[] to cover its
+ * next count.  Return: false if memory cannot be had (nothing changed).
+ */
+static bool fdb_reserve(struct fdb *fdb, uint32_t port_no)
+{
+	uint32_t n, need;
+
+	if (port_no >= fdb->nports) {
+		struct fdb_port *ports;
+
+		n = fdb->nports ? fdb->nports : FDB_PORTS_INITIAL;
+		while (n <= port_no)
+			n *= 2;
+		ports = realloc(fdb->ports, (size_t)n * sizeof(*ports));
+		if (!ports)
+			return false;
+		for (uint32_t i = fdb->nports; i < n; i++)
+			ports[i] = (struct fdb_port){
+			    .limit = FDB_LIMIT_DEFAULT,
+			    .group = FDB_NIL,
+			    .oldest = FDB_NIL,
+			    .newest = FDB_NIL,
+			    .prev = FDB_NIL,
+			    .next = FDB_NIL,
+			};
+		fdb->ports = ports;
+		fdb->nports = n;
+	}
+	need = fdb->ports[port_no].learned + 2;
+	if (need > fdb->ncounts) {
+		uint32_t *counts;
+
+		n = fdb->ncounts ? fdb->ncounts : FDB_COUNTS_INITIAL;
+		while (n < need)
+			n *= 2;
+		counts = realloc(fdb->by_count, (size_t)n * sizeof(*counts));
+		if (!counts)
+			return false;
+		for (uint32_t c = fdb->ncounts; c < n; c++)
+			counts[c] = FDB_NIL;
+		fdb->by_count = counts;
+		fdb->ncounts = n;
+	}
+	return true;
+}
+
+static inline uint32_t fdb_port_learned(const struct fdb *fdb, uint32_t port_no)
+{
+	return port_no < fdb->nports ? fdb->ports[port_no].learned : 0;
+}
+
+static inline uint32_t fdb_port_limit(const struct fdb *fdb,
+				      const struct fdb_port *p)
+{
+	return p->limit == FDB_LIMIT_DEFAULT ? fdb->port_max : p->limit;
+}
+
+static inline uint32_t fdb_group_limit(const struct fdb *fdb,
+				       const struct fdb_group *g)
+{
+	return g->limit == FDB_LIMIT_DEFAULT ? fdb->group_max : g->limit;
+}
+
+/* -- slots --------------------------------------------------------------- */
+
 static void fdb_set_geometry(struct fdb *fdb, struct fdb_slot *slots,
-			     uint32_t nslots)
+			     struct fdb_link *links, uint32_t nslots)
 {
 	fdb->slots = slots;
+	fdb->links = links;
 	fdb->mask = nslots - 1;
 	fdb->shift = 64 - (unsigned)__builtin_ctz(nslots);
 	fdb->grow_at =
@@ -152,7 +383,8 @@ static void fdb_set_geometry(struct fdb *fdb, struct fdb_slot *slots,
  * @fdb:	the table
  *
  * Entries keep their values; nothing is reclaimed on the way, so growing
- * never changes what the table answers.
+ * never changes what the table answers.  Each port's list is then walked
+ * in the old arrays and rebuilt, in the same order, from the new slots.
  *
  * Return: false if the table is at its largest or memory cannot be had
  * (the table is then unchanged).
@@ -160,19 +392,33 @@ static void fdb_set_geometry(struct fdb *fdb, struct fdb_slot *slots,
 static bool fdb_grow(struct fdb *fdb)
 {
 	struct fdb_slot *old = fdb->slots, *slots;
+	struct fdb_link *old_links = fdb->links, *links;
 	uint32_t nold = fdb->mask + 1, j;
 
 	if (nold >= FDB_MAX_SLOTS)
 		return false;
 	slots = calloc((size_t)nold * 2, sizeof(*slots));
-	if (!slots)
+	links = malloc((size_t)nold * 2 * sizeof(*links));
+	if (!slots || !links) {
+		free(slots);
+		free(links);
 		return false;
-	fdb_set_geometry(fdb, slots, nold * 2);
+	}
+	fdb_set_geometry(fdb, slots, links, nold * 2);
 	for (j = 0; j < nold; j++) {
 		if (old[j].key)
 			slots[fdb_find(fdb, old[j].key)] = old[j];
 	}
+	for (uint32_t no = 0; no < fdb->nports; no++) {
+		struct fdb_port *p = &fdb->ports[no];
+
+		j = p->oldest;
+		p->oldest = p->newest = FDB_NIL;
+		for (; j != FDB_NIL; j = old_links[j].next)
+			fdb_link_tail(fdb, fdb_find(fdb, old[j].key));
+	}
 	free(old);
+	free(old_links);
 	return true;
 }
 
@@ -191,39 +437,24 @@ static bool fdb_make_room(struct fdb *fdb, uint64_t key, uint32_t *i)
 	return fdb->used + 1 <= fdb->mask;
 }
 
-static inline uint32_t fdb_port_learned(const struct fdb *fdb, uint32_t port_no)
+/* fdb_account() - count the learned entry in slot @i on its port, as the
+ * newest of the port's list (fdb_reserve() made room) */
+static void fdb_account(struct fdb *fdb, uint32_t i)
 {
-	return port_no < fdb->port_slots ? fdb->port_learned[port_no] : 0;
+	fdb_count_up(fdb, fdb_val_port(fdb->slots[i].val));
+	fdb_link_tail(fdb, i);
 }
 
-/* fdb_port_reserve() - make room in the count array for @port_no
- * (below FDB_PORT_NO_LIMIT); false if memory cannot be had */
-static bool fdb_port_reserve(struct fdb *fdb, uint32_t port_no)
+/* fdb_unaccount() - take the entry in slot @i out of the learned counts
+ * and its port's list (nothing for a static entry) */
+static inline void fdb_unaccount(struct fdb *fdb, uint32_t i)
 {
-	uint32_t n = fdb->port_slots ? fdb->port_slots : FDB_PORTS_INITIAL;
-	uint32_t *counts;
+	uint64_t val = fdb->slots[i].val;
 
-	if (port_no < fdb->port_slots)
-		return true;
-	while (n <= port_no)
-		n *= 2;
-	counts = realloc(fdb->port_learned, (size_t)n * sizeof(*counts));
-	if (!counts)
-		return false;
-	memset(counts + fdb->port_slots, 0,
-	       (size_t)(n - fdb->port_slots) * sizeof(*counts));
-	fdb->port_learned = counts;
-	fdb->port_slots = n;
-	return true;
-}
-
-/* fdb_unaccount() - take an entry's value out of the learned counts */
-static inline void fdb_unaccount(struct fdb *fdb, uint64_t val)
-{
 	if (val & FDB_VAL_STATIC)
 		return;
-	fdb->learned--;
-	fdb->port_learned[fdb_val_port(val)]--;
+	fdb_unlink(fdb, i);
+	fdb_count_down(fdb, fdb_val_port(val));
 }
 
 /**
@@ -235,7 +466,8 @@ static inline void fdb_unaccount(struct fdb *fdb, uint64_t val)
  * unless its home lies cyclically after the hole (in (hole, its slot]), in
  * which case moving it would put it before the start of its own probe.
  * Entries only ever move to slots between @i and the end of the cluster,
- * wrapping past the last slot as the cluster does.
+ * wrapping past the last slot as the cluster does.  A learned entry that
+ * moves takes its place in its port's list along.
  */
 static void fdb_erase(struct fdb *fdb, uint32_t i)
 {
@@ -250,6 +482,8 @@ static void fdb_erase(struct fdb *fdb, uint32_t i)
 		home = fdb_home(fdb, fdb->slots[j].key);
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			fdb->slots[i] = fdb->slots[j];
+			if (!(fdb->slots[i].val & FDB_VAL_STATIC))
+				fdb_relink(fdb, j, i);
 			i = j;
 		}
 	}
@@ -260,27 +494,83 @@ static void fdb_erase(struct fdb *fdb, uint32_t i)
 
 static inline void fdb_remove_at(struct fdb *fdb, uint32_t i)
 {
-	fdb_unaccount(fdb, fdb->slots[i].val);
+	fdb_unaccount(fdb, i);
 	fdb_erase(fdb, i);
 }
 
-/* fdb_admit() - may a new learned entry go to @port_no?  Counts the drop
- * if not.  Return: FDB_LEARNED if it may, else why not */
+/* fdb_evict_oldest() - delete the oldest learned entry of @port_no (which
+ * has one), counted as evicted */
+static void fdb_evict_oldest(struct fdb *fdb, uint32_t port_no)
+{
+	fdb_remove_at(fdb, fdb->ports[port_no].oldest);
+	fdb->stats.evicted++;
+}
+
+/**
+ * fdb_admit() - may a new learned entry go to @port_no?
+ * @fdb:	the table
+ * @port_no:	below FDB_PORT_NO_LIMIT
+ *
+ * Checks the port's limit, then its group's; then, if the table is full,
+ * evicts the oldest entry of the port holding the most.  Counts a refusal.
+ * Slots may have moved when this returns (an eviction shifts clusters).
+ *
+ * Return: FDB_LEARNED or FDB_EVICTED if it may, else why not.
+ */
 static enum fdb_learn_result fdb_admit(struct fdb *fdb, uint32_t port_no)
 {
-	if (fdb->learned >= fdb->max_entries) {
+	const struct fdb_port *p;
+
+	if (!fdb_reserve(fdb, port_no)) {
 		fdb->stats.full_drops++;
 		return FDB_FULL;
 	}
-	if (fdb_port_learned(fdb, port_no) >= fdb->port_max) {
+	p = &fdb->ports[port_no];
+	if (p->learned >= fdb_port_limit(fdb, p)) {
 		fdb->stats.port_full_drops++;
 		return FDB_PORT_FULL;
 	}
-	if (!fdb_port_reserve(fdb, port_no)) {
-		fdb->stats.full_drops++;
-		return FDB_FULL;
+	if (p->group != FDB_NIL) {
+		const struct fdb_group *g = &fdb->groups[p->group];
+
+		if (g->learned >= fdb_group_limit(fdb, g)) {
+			fdb->stats.group_full_drops++;
+			return FDB_GROUP_FULL;
+		}
 	}
-	return FDB_LEARNED;
+	if (fdb->learned < fdb->max_entries)
+		return FDB_LEARNED;
+	/* counts only went down: what fdb_reserve() made stays enough */
+	fdb_evict_oldest(fdb, fdb->by_count[fdb->top]);
+	return FDB_EVICTED;
+}
+
+/* fdb_may_move() - may a learned entry move from port @old to @port_no,
+ * which must hold one more (and so must its group, unless @old is in it)?
+ * Counts a refusal.  Return: FDB_MOVED, or why not */
+static enum fdb_learn_result fdb_may_move(struct fdb *fdb, uint32_t old,
+					  uint32_t port_no)
+{
+	const struct fdb_port *p;
+
+	if (!fdb_reserve(fdb, port_no)) {
+		fdb->stats.port_full_drops++;
+		return FDB_PORT_FULL;
+	}
+	p = &fdb->ports[port_no];
+	if (p->learned >= fdb_port_limit(fdb, p)) {
+		fdb->stats.port_full_drops++;
+		return FDB_PORT_FULL;
+	}
+	if (p->group != FDB_NIL && p->group != fdb->ports[old].group) {
+		const struct fdb_group *g = &fdb->groups[p->group];
+
+		if (g->learned >= fdb_group_limit(fdb, g)) {
+			fdb->stats.group_full_drops++;
+			return FDB_GROUP_FULL;
+		}
+	}
+	return FDB_MOVED;
 }
 
 /**
@@ -313,53 +603,45 @@ static enum fdb_learn_result fdb_learn_slow(struct fdb *fdb, uint64_t key,
 			return FDB_STATIC;
 
 		if (fdb_val_expired(fdb, val, now_ms)) {
-			/* as if fdb_expire() had reclaimed it just now */
-			fdb_unaccount(fdb, val);
+			/* as if fdb_expire() had reclaimed it just now; then
+			 * the address is new */
+			fdb_remove_at(fdb, i);
 			fdb->stats.expired++;
-			res = fdb_admit(fdb, port_no);
-			if (res != FDB_LEARNED) {
-				fdb_erase(fdb, i);
-				return res;
-			}
-			goto fill;
-		}
-
-		if (old == port_no) {
+		} else if (old == port_no) {
 			s->val = fdb_val(port_no, now_ms);
 			return FDB_REFRESHED;
+		} else {
+			res = fdb_may_move(fdb, old, port_no);
+			if (res != FDB_MOVED) {
+				/* its old port is wrong now; flooding
+				 * reaches the new one */
+				fdb_remove_at(fdb, i);
+				return res;
+			}
+			fdb_unaccount(fdb, i);
+			s->val = fdb_val(port_no, now_ms);
+			fdb_account(fdb, i);
+			fdb->stats.moved++;
+			return FDB_MOVED;
 		}
-
-		if (fdb_port_learned(fdb, port_no) >= fdb->port_max ||
-		    !fdb_port_reserve(fdb, port_no)) {
-			fdb_remove_at(fdb, i);
-			fdb->stats.port_full_drops++;
-			return FDB_PORT_FULL;
-		}
-		fdb->port_learned[old]--;
-		fdb->port_learned[port_no]++;
-		s->val = fdb_val(port_no, now_ms);
-		fdb->stats.moved++;
-		return FDB_MOVED;
 	}
 
 	res = fdb_admit(fdb, port_no);
-	if (res != FDB_LEARNED)
+	if (res != FDB_LEARNED && res != FDB_EVICTED)
 		return res;
+	i = fdb_find(fdb, key); /* a removal may have shifted its cluster */
 	if (!fdb_make_room(fdb, key, &i)) {
 		fdb->stats.full_drops++;
 		return FDB_FULL;
 	}
 	s = &fdb->slots[i];
 	s->key = key;
-	fdb->used++;
-fill:
 	s->val = fdb_val(port_no, now_ms);
-	fdb->learned++;
-	fdb->port_learned[port_no]++;
+	fdb->used++;
+	fdb_account(fdb, i);
 	fdb->stats.learned++;
-	return FDB_LEARNED;
+	return res;
 }
-
 enum fdb_learn_result fdb_learn(struct fdb *fdb, const uint8_t mac[6],
 				uint16_t vlan, uint32_t port_no,
 				uint64_t now_ms)
@@ -407,7 +689,7 @@ bool fdb_add_static(struct fdb *fdb, const uint8_t mac[6], uint16_t vlan,
 
 		if (val & FDB_VAL_STATIC)
 			return fdb_val_port(val) == port_no;
-		fdb_unaccount(fdb, val);
+		fdb_unaccount(fdb, i);
 	} else {
 		if (!fdb_make_room(fdb, key, &i))
 			return false;
@@ -431,7 +713,6 @@ bool fdb_remove(struct fdb *fdb, const uint8_t mac[6], uint16_t vlan)
 
 enum fdb_sweep_what {
 	FDB_SWEEP_EXPIRED,  /* learned entries idle for at least the age */
-	FDB_SWEEP_PORT,	    /* learned entries of one port */
 	FDB_SWEEP_PORT_ALL, /* every entry of one port */
 	FDB_SWEEP_LEARNED,  /* every learned entry */
 };
@@ -445,8 +726,6 @@ static bool fdb_doomed(const struct fdb *fdb, uint64_t val,
 	switch (what) {
 	case FDB_SWEEP_EXPIRED:
 		return !is_static && fdb_val_expired(fdb, val, now_ms);
-	case FDB_SWEEP_PORT:
-		return !is_static && fdb_val_port(val) == port_no;
 	case FDB_SWEEP_PORT_ALL:
 		return fdb_val_port(val) == port_no;
 	case FDB_SWEEP_LEARNED:
@@ -459,7 +738,7 @@ static bool fdb_doomed(const struct fdb *fdb, uint64_t val,
  * fdb_sweep() - delete every entry a rule dooms, in one pass over the slots
  * @fdb:	the table
  * @what:	the rule
- * @port_no:	the port, for the port rules
+ * @port_no:	the port, for the port rule
  * @now_ms:	the time, for the aging rule
  *
  * After a deletion the same slot is looked at again, because fdb_erase()
@@ -493,11 +772,24 @@ static unsigned fdb_sweep(struct fdb *fdb, enum fdb_sweep_what what,
 	return n;
 }
 
+/* fdb_drop_oldest() - delete the @n oldest learned entries of @port_no
+ * (it has that many); return @n */
+static unsigned fdb_drop_oldest(struct fdb *fdb, uint32_t port_no, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		fdb_remove_at(fdb, fdb->ports[port_no].oldest);
+	return n;
+}
+
 unsigned fdb_flush_port(struct fdb *fdb, uint32_t port_no, bool with_static)
 {
-	unsigned n = fdb_sweep(
-	    fdb, with_static ? FDB_SWEEP_PORT_ALL : FDB_SWEEP_PORT, port_no, 0);
+	unsigned n;
 
+	if (with_static)
+		n = fdb_sweep(fdb, FDB_SWEEP_PORT_ALL, port_no, 0);
+	else	/* its own list: no walk over the whole table */
+		n = fdb_drop_oldest(fdb, port_no,
+				    fdb_port_learned(fdb, port_no));
 	fdb->stats.flushed += n;
 	return n;
 }
@@ -518,18 +810,177 @@ unsigned fdb_expire(struct fdb *fdb, uint64_t now_ms)
 	return n;
 }
 
+/* -- groups and limits --------------------------------------------------- */
+
+/* fdb_group_find() - the record of group @name, or FDB_NIL */
+static uint32_t fdb_group_find(const struct fdb *fdb, uint64_t name)
+{
+	for (uint32_t g = 0; g < fdb->ngroups; g++)
+		if (fdb->groups[g].name == name)
+			return g;
+	return FDB_NIL;
+}
+
+/* fdb_group_join() - the record of group @name, made if it has none;
+ * FDB_NIL if memory cannot be had */
+static uint32_t fdb_group_join(struct fdb *fdb, uint64_t name)
+{
+	uint32_t g = fdb_group_find(fdb, name);
+	struct fdb_group *groups;
+
+	if (g == FDB_NIL)
+		g = fdb_group_find(fdb, FDB_GROUP_NONE);
+	if (g == FDB_NIL) {
+		uint32_t n = fdb->ngroups ? fdb->ngroups * 2 : 4;
+
+		groups = realloc(fdb->groups, (size_t)n * sizeof(*groups));
+		if (!groups)
+			return FDB_NIL;
+		memset(groups + fdb->ngroups, 0,
+		       (size_t)(n - fdb->ngroups) * sizeof(*groups));
+		g = fdb->ngroups;
+		fdb->groups = groups;
+		fdb->ngroups = n;
+	}
+	if (!fdb->groups[g].nports)
+		fdb->groups[g] = (struct fdb_group){
+		    .name = name,
+		    .limit = FDB_LIMIT_DEFAULT,
+		};
+	return g;
+}
+
+/* fdb_group_leave() - take @port_no (with records) out of its group */
+static void fdb_group_leave(struct fdb *fdb, uint32_t port_no)
+{
+	struct fdb_port *p = &fdb->ports[port_no];
+	struct fdb_group *g;
+
+	if (p->group == FDB_NIL)
+		return;
+	g = &fdb->groups[p->group];
+	g->learned -= p->learned;
+	if (!--g->nports)
+		*g = (struct fdb_group){.name = FDB_GROUP_NONE};
+	p->group = FDB_NIL;
+}
+
+bool fdb_set_port_group(struct fdb *fdb, uint32_t port_no, uint64_t group)
+{
+	struct fdb_port *p;
+	uint32_t g;
+
+	if (port_no >= FDB_PORT_NO_LIMIT || !fdb_reserve(fdb, port_no))
+		return false;
+	p = &fdb->ports[port_no];
+	if (p->group != FDB_NIL && fdb->groups[p->group].name == group)
+		return true;
+	fdb_group_leave(fdb, port_no);
+	if (group == FDB_GROUP_NONE)
+		return true;
+	g = fdb_group_join(fdb, group);
+	if (g == FDB_NIL)
+		return false;
+	p->group = g;
+	fdb->groups[g].nports++;
+	fdb->groups[g].learned += p->learned;
+	return true;
+}
+
+bool fdb_set_port_limit(struct fdb *fdb, uint32_t port_no, uint32_t limit)
+{
+	struct fdb_port *p;
+	uint32_t max;
+
+	if (port_no >= FDB_PORT_NO_LIMIT || !fdb_reserve(fdb, port_no))
+		return false;
+	p = &fdb->ports[port_no];
+	p->limit = limit;
+	max = fdb_port_limit(fdb, p);
+	if (limit != FDB_LIMIT_DEFAULT && p->learned > max)
+		fdb->stats.evicted +=
+		    fdb_drop_oldest(fdb, port_no, p->learned - max);
+	return true;
+}
+
+/**
+ * fdb_group_trim() - bring group @g down to its limit: the oldest entries
+ * of its fullest port go first, until that port is level with the next
+ * fullest, so the group's ports end up as even as the cut allows
+ */
+static void fdb_group_trim(struct fdb *fdb, uint32_t g)
+{
+	uint32_t max = fdb_group_limit(fdb, &fdb->groups[g]);
+
+	while (fdb->groups[g].learned > max) {
+		uint32_t over = fdb->groups[g].learned - max;
+		uint32_t first = FDB_NIL, most = 0, second = 0, n;
+
+		for (uint32_t no = 0; no < fdb->nports; no++) {
+			uint32_t c = fdb->ports[no].learned;
+
+			if (fdb->ports[no].group != g)
+				continue;
+			if (c > most) {
+				second = most;
+				most = c;
+				first = no;
+			} else if (c > second) {
+				second = c;
+			}
+		}
+		n = most - second + 1;
+		if (n > most)
+			n = most;
+		if (n > over)
+			n = over;
+		fdb->stats.evicted += fdb_drop_oldest(fdb, first, n);
+	}
+}
+
+bool fdb_set_group_limit(struct fdb *fdb, uint64_t group, uint32_t limit)
+{
+	uint32_t g;
+
+	if (group == FDB_GROUP_NONE)
+		return false;
+	g = fdb_group_find(fdb, group);
+	if (g == FDB_NIL)
+		return false;
+	fdb->groups[g].limit = limit;
+	if (limit != FDB_LIMIT_DEFAULT)
+		fdb_group_trim(fdb, g);
+	return true;
+}
+
+unsigned fdb_forget_port(struct fdb *fdb, uint32_t port_no)
+{
+	unsigned n = fdb_flush_port(fdb, port_no, true);
+
+	if (port_no < fdb->nports) {
+		fdb_group_leave(fdb, port_no);
+		fdb->ports[port_no].limit = FDB_LIMIT_DEFAULT;
+	}
+	return n;
+}
+
+/* -- the table ----------------------------------------------------------- */
+
 struct fdb *fdb_new(uint32_t max_entries, uint32_t port_max, uint64_t age_ms)
 {
 	struct fdb *fdb = calloc(1, sizeof(*fdb));
 	struct fdb_slot *slots = calloc(FDB_MIN_SLOTS, sizeof(*slots));
+	struct fdb_link *links = malloc(FDB_MIN_SLOTS * sizeof(*links));
 
-	if (!fdb || !slots) {
+	if (!fdb || !slots || !links) {
 		free(fdb);
 		free(slots);
+		free(links);
 		return NULL;
 	}
-	fdb_set_geometry(fdb, slots, FDB_MIN_SLOTS);
+	fdb_set_geometry(fdb, slots, links, FDB_MIN_SLOTS);
 	fdb_set_limits(fdb, max_entries, port_max);
+	fdb_set_group_max(fdb, FDB_GROUP_MAX_DEFAULT);
 	fdb_set_age(fdb, age_ms);
 	return fdb;
 }
@@ -539,7 +990,10 @@ void fdb_free(struct fdb *fdb)
 	if (!fdb)
 		return;
 	free(fdb->slots);
-	free(fdb->port_learned);
+	free(fdb->links);
+	free(fdb->ports);
+	free(fdb->groups);
+	free(fdb->by_count);
 	free(fdb);
 }
 
@@ -547,6 +1001,11 @@ void fdb_set_limits(struct fdb *fdb, uint32_t max_entries, uint32_t port_max)
 {
 	fdb->max_entries = max_entries ? max_entries : 1;
 	fdb->port_max = port_max ? port_max : 1;
+}
+
+void fdb_set_group_max(struct fdb *fdb, uint32_t group_max)
+{
+	fdb->group_max = group_max ? group_max : 1;
 }
 
 void fdb_set_age(struct fdb *fdb, uint64_t age_ms)
@@ -564,9 +1023,43 @@ uint32_t fdb_port_count(const struct fdb *fdb, uint32_t port_no)
 	return fdb_port_learned(fdb, port_no);
 }
 
+uint32_t fdb_group_count(const struct fdb *fdb, uint64_t group)
+{
+	uint32_t g = group == FDB_GROUP_NONE ? FDB_NIL
+					     : fdb_group_find(fdb, group);
+
+	return g == FDB_NIL ? 0 : fdb->groups[g].learned;
+}
+
 void fdb_get_stats(const struct fdb *fdb, struct fdb_stats *st)
 {
 	*st = fdb->stats;
+}
+
+/* fdb_entry_of() - slot @s (in use) as an entry */
+static void fdb_entry_of(const struct fdb_slot *s, struct fdb_entry_info *e)
+{
+	uint64_t mac = s->key & FDB_KEY_MAC_MASK;
+
+	for (int b = 0; b < 6; b++)
+		e->mac[b] = (uint8_t)(mac >> (40 - 8 * b));
+	e->vlan = (uint16_t)((s->key >> FDB_KEY_VLAN_SHIFT) & FDB_VLAN_MASK);
+	e->is_static = s->val & FDB_VAL_STATIC;
+	e->port_no = fdb_val_port(s->val);
+	e->last_seen_ms = e->is_static ? 0 : fdb_val_seen(s->val);
+}
+
+bool fdb_get(const struct fdb *fdb, const uint8_t mac[6], uint16_t vlan,
+	     uint64_t now_ms, struct fdb_entry_info *e)
+{
+	uint64_t key = fdb_key(mac, vlan);
+	const struct fdb_slot *s = &fdb->slots[fdb_find(fdb, key)];
+
+	if (s->key != key ||
+	    (!(s->val & FDB_VAL_STATIC) && fdb_val_expired(fdb, s->val, now_ms)))
+		return false;
+	fdb_entry_of(s, e);
+	return true;
 }
 
 void fdb_foreach(const struct fdb *fdb, uint64_t now_ms,
@@ -578,20 +1071,13 @@ void fdb_foreach(const struct fdb *fdb, uint64_t now_ms,
 	for (i = 0; i <= fdb->mask; i++) {
 		const struct fdb_slot *s = &fdb->slots[i];
 		struct fdb_entry_info e;
-		uint64_t key = s->key, mac = key & FDB_KEY_MAC_MASK;
-		int b;
 
-		if (!key)
+		if (!s->key)
 			continue;
-		e.is_static = s->val & FDB_VAL_STATIC;
-		if (!e.is_static && fdb_val_expired(fdb, s->val, now_ms))
+		if (!(s->val & FDB_VAL_STATIC) &&
+		    fdb_val_expired(fdb, s->val, now_ms))
 			continue;
-		for (b = 0; b < 6; b++)
-			e.mac[b] = (uint8_t)(mac >> (40 - 8 * b));
-		e.vlan =
-		    (uint16_t)((key >> FDB_KEY_VLAN_SHIFT) & FDB_VLAN_MASK);
-		e.port_no = fdb_val_port(s->val);
-		e.last_seen_ms = e.is_static ? 0 : fdb_val_seen(s->val);
+		fdb_entry_of(s, &e);
 		cb(&e, ctx);
 	}
 }

@@ -3,18 +3,29 @@
  *
  * An open-addressing hash keyed by (VLAN, MAC) that maps a source address to
  * the hub port number it was last seen on.  Entries age out (default
- * FDB_AGE_DEFAULT_S), the table holds at most a global number of learned
- * entries and at most a per-port number for each port, and an address seen on
- * another port moves there.  Static entries (a NIC's own MAC) never age, never
- * move and do not count against the limits.
+ * FDB_AGE_DEFAULT_S) and an address seen on another port moves there.
+ * Static entries (a NIC's own MAC, an address pinned by fdb-add) never age,
+ * never move, are never evicted and do not count against the limits.
+ *
+ * Limits on learned entries, checked in this order when an address is new:
+ *   - per port: the table's port_max, or the port's own (fdb_set_port_limit();
+ *     0 turns learning off on the port: only static entries stay);
+ *   - per group: ports the caller puts in one group (the hub: the ports of
+ *     one netdev, such as every peer of a listening socket) share the
+ *     table's group_max, or the group's own (fdb_set_group_limit());
+ *   - per table: max_entries.  A full table does not refuse a new address:
+ *     it evicts the oldest learned entry of the port that holds the most
+ *     learned entries (Open vSwitch's rule), so a port flooding the table
+ *     with made-up addresses loses its own entries, not its neighbours'.
+ * The first two refuse the address (counted); the port keeps what it has.
  *
  * The table knows nothing of ports beyond their numbers: the hub maps a port
  * number to its port.  Time is passed in by the caller (milliseconds of a
  * monotonic clock), so tests drive it with a fake clock.
  *
- * Lookups and learning are O(1) and allocate nothing; the table grows (by
- * rehashing, off the per-frame fast path only when it must) up to the size
- * the global limit needs.
+ * Lookups and learning are O(1) and allocate nothing once a port's records
+ * exist; the table grows (by rehashing, off the per-frame fast path only when
+ * it must) up to the size the global limit needs.
  */
 #ifndef NH_FDB_H
 #define NH_FDB_H
@@ -25,6 +36,10 @@
 #define FDB_AGE_DEFAULT_S	300
 #define FDB_MAX_DEFAULT		65536
 #define FDB_PORT_MAX_DEFAULT	8192
+#define FDB_GROUP_MAX_DEFAULT	16384
+#define FDB_LIMIT_DEFAULT	UINT32_MAX /* a port's or group's own limit:
+					    * none, the table's applies */
+#define FDB_GROUP_NONE		0	   /* the group of a port in none */
 #define FDB_PORT_NONE		UINT32_MAX /* lookup miss */
 #define FDB_PORT_NO_LIMIT	(1u << 20) /* port numbers must be below this */
 
@@ -37,6 +52,9 @@ enum fdb_learn_result {
 	FDB_STATIC,	    /* a static entry owns the address: unchanged */
 	FDB_FULL,	    /* global limit reached: not learned */
 	FDB_PORT_FULL,	    /* this port's limit reached: not learned */
+	FDB_GROUP_FULL,	    /* its group's limit reached: not learned */
+	FDB_EVICTED,	    /* new entry; the table was full, so another
+			     * learned entry was evicted to make room */
 };
 
 struct fdb_entry_info {
@@ -49,6 +67,9 @@ struct fdb_entry_info {
 
 struct fdb_stats {
 	uint64_t learned, moved, expired, flushed, full_drops, port_full_drops;
+	uint64_t group_full_drops; /* refused: the port's group at its limit */
+	uint64_t evicted;	   /* removed to make room, or to bring a port
+				    * or group down to a lowered limit */
 };
 
 /**
@@ -66,6 +87,42 @@ void fdb_free(struct fdb *fdb);
 void fdb_set_limits(struct fdb *fdb, uint32_t max_entries, uint32_t port_max);
 void fdb_set_age(struct fdb *fdb, uint64_t age_ms);
 
+/* fdb_set_group_max() - the limit of groups without one of their own (>= 1;
+ * default FDB_GROUP_MAX_DEFAULT); entries above it stay until they age */
+void fdb_set_group_max(struct fdb *fdb, uint32_t group_max);
+
+/**
+ * fdb_set_port_group() - put @port_no in the group named @group
+ * @group:	any number the caller names a group by (the hub: its netdev's
+ *		address); FDB_GROUP_NONE takes the port out of every group
+ *
+ * The port's learned entries go with it.  A group exists while it has
+ * ports; its own limit goes with its last port.
+ * Return: false if @port_no is at or above FDB_PORT_NO_LIMIT or memory
+ * cannot be had (the port is then in no group).
+ */
+bool fdb_set_port_group(struct fdb *fdb, uint32_t port_no, uint64_t group);
+
+/**
+ * fdb_set_port_limit() - give @port_no a limit of its own on learned entries
+ * @limit:	0 (learn nothing), a count, or FDB_LIMIT_DEFAULT (the table's
+ *		port_max again)
+ *
+ * A port holding more than @limit loses its oldest learned entries at once
+ * (counted as evicted).  The limit lasts until fdb_forget_port().
+ * Return: false if @port_no is at or above FDB_PORT_NO_LIMIT or memory
+ * cannot be had.
+ */
+bool fdb_set_port_limit(struct fdb *fdb, uint32_t port_no, uint32_t limit);
+
+/**
+ * fdb_set_group_limit() - give group @group a limit of its own, as
+ * fdb_set_port_limit() does for a port; a group over it loses the oldest
+ * entries of its fullest ports first
+ * Return: false if no port is in @group (nothing is kept for it).
+ */
+bool fdb_set_group_limit(struct fdb *fdb, uint64_t group, uint32_t limit);
+
 /**
  * fdb_learn() - record that (@mac, @vlan) was seen as a source on @port_no
  *
@@ -75,7 +132,9 @@ void fdb_set_age(struct fdb *fdb, uint64_t age_ms);
  * above FDB_PORT_NO_LIMIT is refused first, with FDB_PORT_FULL.  A static
  * entry answers FDB_STATIC, on its own port too.  A live entry seen on a port
  * that is at its limit is forgotten (its old port is wrong now; flooding
- * reaches the new one): FDB_PORT_FULL.  The global limit is checked first.
+ * reaches the new one): FDB_PORT_FULL, or FDB_GROUP_FULL for its group.
+ * A new address is checked against its port's limit, then its group's, and
+ * then, when the table is full, evicts (see the top of this file).
  */
 enum fdb_learn_result fdb_learn(struct fdb *fdb, const uint8_t mac[6],
 				uint16_t vlan, uint32_t port_no,
@@ -105,6 +164,11 @@ bool fdb_remove(struct fdb *fdb, const uint8_t mac[6], uint16_t vlan);
  * unless @with_static); return how many went */
 unsigned fdb_flush_port(struct fdb *fdb, uint32_t port_no, bool with_static);
 
+/* fdb_forget_port() - @port_no leaves the table: every entry of it (static
+ * too) is deleted, its own limit and its group are forgotten; return how
+ * many entries went */
+unsigned fdb_forget_port(struct fdb *fdb, uint32_t port_no);
+
 /* fdb_flush() - delete every learned entry; return how many went */
 unsigned fdb_flush(struct fdb *fdb);
 
@@ -113,9 +177,18 @@ unsigned fdb_flush(struct fdb *fdb);
 unsigned fdb_expire(struct fdb *fdb, uint64_t now_ms);
 
 /* fdb_count() - entries in the table (learned + static);
- * fdb_port_count() - learned entries of one port */
+ * fdb_port_count() - learned entries of one port;
+ * fdb_group_count() - learned entries of one group's ports */
 uint32_t fdb_count(const struct fdb *fdb);
 uint32_t fdb_port_count(const struct fdb *fdb, uint32_t port_no);
+uint32_t fdb_group_count(const struct fdb *fdb, uint64_t group);
+
+/**
+ * fdb_get() - the entry of (@mac, @vlan), static or live learned, into *@e
+ * Return: false if there is none (or it expired)
+ */
+bool fdb_get(const struct fdb *fdb, const uint8_t mac[6], uint16_t vlan,
+	     uint64_t now_ms, struct fdb_entry_info *e);
 
 void fdb_get_stats(const struct fdb *fdb, struct fdb_stats *st);
 

@@ -87,7 +87,7 @@ struct nic *nic_from_netdev(const struct netdev *nd)
 /* Pin the MAC on @p if it is attached and nothing static holds it */
 static void nic_pin(struct nic *nic, struct port *p)
 {
-	if (p->hub && !hub_fdb_pin(p, nic->mac, 0))
+	if (p->hub && !hub_fdb_add(p, nic->mac, 0, NULL))
 		log_debug("nic %s: MAC already pinned elsewhere on hub %d",
 			  nic_name(nic), p->hub->id);
 }
@@ -133,6 +133,7 @@ struct nic *nic_new(struct netdev *nd, struct netdev *backend,
 		;
 	*tail = nic;
 	nic->front = (struct netdev_front){
+		.mac = nic->mac,
 		.filter = &nic->filter,
 		.ingress = nic_front_ingress,
 		.attached = nic_front_attached,

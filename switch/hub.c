@@ -38,6 +38,7 @@ static struct hub_config hub_cfg = {
 	.fdb_age_ms = FDB_AGE_DEFAULT_S * 1000ull,
 	.fdb_max = FDB_MAX_DEFAULT,
 	.fdb_port_max = FDB_PORT_MAX_DEFAULT,
+	.fdb_netdev_max = FDB_GROUP_MAX_DEFAULT,
 };
 
 void hub_configure(const struct hub_config *cfg)
@@ -46,6 +47,7 @@ void hub_configure(const struct hub_config *cfg)
 	for (struct hub *h = hubs; h; h = h->next) {
 		fdb_set_age(h->fdb, cfg->fdb_age_ms);
 		fdb_set_limits(h->fdb, cfg->fdb_max, cfg->fdb_port_max);
+		fdb_set_group_max(h->fdb, cfg->fdb_netdev_max);
 	}
 }
 
@@ -84,11 +86,117 @@ static struct hub *hub_create(int32_t id)
 			 hub_cfg.fdb_age_ms);
 	if (!h->fdb)
 		abort();
+	fdb_set_group_max(h->fdb, hub_cfg.fdb_netdev_max);
 	for (tail = &hubs; *tail; tail = &(*tail)->next)
 		;
 	*tail = h;
 	log_debug("hub %d: created", id);
 	return h;
+}
+
+/* -- port security: MAC limits and static entries ----------------------- */
+
+/* The FDB group of a netdev's ports: the table only compares the name */
+static uint64_t hub_fdb_group(const struct netdev *nd)
+{
+	return (uint64_t)(uintptr_t)nd;
+}
+
+/* hub_fdb_group_join() - put @p, just attached to @h, in its netdev's FDB
+ * group, with the netdev's own limit if it has one */
+static void hub_fdb_group_join(struct hub *h, struct port *p)
+{
+	if (!p->netdev)
+		return;
+	if (!fdb_set_port_group(h->fdb, p->port_no, hub_fdb_group(p->netdev))) {
+		log_warn("port %s: out of memory; its netdev's MAC limit "
+			 "does not cover it",
+			 p->name);
+		return;
+	}
+	if (p->netdev->mac_limit_set)
+		fdb_set_group_limit(h->fdb, hub_fdb_group(p->netdev),
+				    p->netdev->mac_limit);
+}
+
+bool hub_set_port_mac_limit(struct port *p, uint32_t limit,
+			    struct nh_error **errp)
+{
+	if (!p->hub) {
+		nh_error_setg(errp, "port %s is on no hub", p->name);
+		return false;
+	}
+	if (!fdb_set_port_limit(p->hub->fdb, p->port_no, limit)) {
+		nh_error_setg(errp, "port %s: out of memory", p->name);
+		return false;
+	}
+	return true;
+}
+
+void hub_set_netdev_mac_limit(struct netdev *nd, uint32_t limit)
+{
+	struct hub *h = hub_find(nd->hubid);
+
+	nd->mac_limit_set = limit != FDB_LIMIT_DEFAULT;
+	nd->mac_limit = limit;
+	/* no port on the hub yet: hub_fdb_group_join() applies it later */
+	if (h)
+		fdb_set_group_limit(h->fdb, hub_fdb_group(nd), limit);
+}
+
+bool hub_fdb_add(struct port *p, const uint8_t mac[6], uint16_t vlan,
+		 struct nh_error **errp)
+{
+	struct fdb_entry_info e;
+	char text[18];
+
+	if (!p->hub) {
+		nh_error_setg(errp, "port %s is on no hub", p->name);
+		return false;
+	}
+	if (fdb_add_static(p->hub->fdb, mac, vlan, p->port_no))
+		return true;
+	if (fdb_get(p->hub->fdb, mac, vlan, clock_now_ms(), &e) &&
+	    e.is_static) {
+		const struct port *owner = hub_port(p->hub, e.port_no);
+
+		nh_error_setg(errp, "MAC %s (VLAN %u) is pinned to port %s",
+			      mac_format(mac, text), (unsigned)vlan,
+			      owner ? owner->name : "?");
+	} else {
+		nh_error_setg(errp, "hub %d: out of memory", (int)p->hub->id);
+	}
+	return false;
+}
+
+bool hub_fdb_del(struct hub *h, const struct port *p, const uint8_t mac[6],
+		 uint16_t vlan, struct nh_error **errp)
+{
+	const struct netdev_front *front;
+	const struct port *owner;
+	struct fdb_entry_info e;
+	char text[18];
+
+	if (!fdb_get(h->fdb, mac, vlan, clock_now_ms(), &e) ||
+	    (p && e.port_no != p->port_no)) {
+		mac_format(mac, text);
+		if (p)
+			nh_error_setg(errp, "MAC %s (VLAN %u) is not on port %s",
+				      text, (unsigned)vlan, p->name);
+		else
+			nh_error_setg(errp, "MAC %s (VLAN %u) is not on hub %d",
+				      text, (unsigned)vlan, (int)h->id);
+		return false;
+	}
+	owner = hub_port(h, e.port_no);
+	front = owner && owner->netdev ? owner->netdev->front : NULL;
+	if (e.is_static && front && front->mac && owner->netdev->peer &&
+	    !memcmp(front->mac, mac, 6)) {
+		nh_error_setg(errp, "MAC %s is NIC %s's own address",
+			      mac_format(mac, text), owner->netdev->peer->id);
+		return false;
+	}
+	return fdb_remove(h->fdb, mac, vlan);
 }
 
 static struct hub *hub_get(int32_t id)
@@ -153,6 +261,7 @@ void hub_attach(int32_t id, struct port *p)
 	h->nports++;
 	p->port_no = no;
 	p->hub = h;
+	hub_fdb_group_join(h, p);
 }
 
 void hub_detach(struct port *p)
@@ -161,7 +270,8 @@ void hub_detach(struct port *p)
 
 	if (!h)
 		return;
-	fdb_flush_port(h->fdb, p->port_no, true);
+	/* its entries, static too, its own limit and its group */
+	fdb_forget_port(h->fdb, p->port_no);
 	/* A port detached mid-burst may still have a batch: drop it, counted */
 	if (p->txq_len) {
 		p->stats.tx_drops[PORT_DROP_LINK_DOWN] += p->txq_len;
@@ -177,11 +287,6 @@ void hub_detach(struct port *p)
 struct port *hub_port(const struct hub *h, uint32_t port_no)
 {
 	return port_no < h->nports_cap ? h->ports[port_no] : NULL;
-}
-
-bool hub_fdb_pin(struct port *p, const uint8_t mac[6], uint16_t vlan)
-{
-	return p->hub && fdb_add_static(p->hub->fdb, mac, vlan, p->port_no);
 }
 
 void hub_fdb_unpin(struct port *p, const uint8_t mac[6], uint16_t vlan)
@@ -259,13 +364,15 @@ json_t *hub_info(const struct hub *h, uint64_t now_ms)
 	fdb_foreach(h->fdb, now_ms, hub_fdb_entry, &w);
 	fdb_get_stats(h->fdb, &fs);
 	return json_pack(
-		"{si so sI sI s{sI sI sI sI sI sI}}", "id", (int)h->id, "ports",
-		ports, "fdb-entries", (json_int_t)w.count, "floods",
+		"{si so sI sI s{sI sI sI sI sI sI sI sI}}", "id", (int)h->id,
+		"ports", ports, "fdb-entries", (json_int_t)w.count, "floods",
 		(json_int_t)h->floods, "fdb-stats", "learned",
 		(json_int_t)fs.learned, "moved", (json_int_t)fs.moved,
 		"expired", (json_int_t)fs.expired, "flushed",
 		(json_int_t)fs.flushed, "full-drops", (json_int_t)fs.full_drops,
-		"port-full-drops", (json_int_t)fs.port_full_drops);
+		"port-full-drops", (json_int_t)fs.port_full_drops,
+		"netdev-full-drops", (json_int_t)fs.group_full_drops,
+		"evicted", (json_int_t)fs.evicted);
 }
 
 void hub_expire_all(uint64_t now_ms)

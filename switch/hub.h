@@ -13,10 +13,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "frame.h"
 
 struct port;
 struct fdb;
+struct netdev;
 
 struct hub {
 	int32_t id;
@@ -34,6 +36,7 @@ struct hub_config {
 	uint64_t fdb_age_ms;
 	uint32_t fdb_max;
 	uint32_t fdb_port_max;
+	uint32_t fdb_netdev_max;	/* shared by the ports of one netdev */
 };
 void hub_configure(const struct hub_config *cfg);
 void hub_get_config(struct hub_config *cfg);
@@ -82,7 +85,7 @@ unsigned hub_flush_all(void);
  * hub_info() - @hub as the query-hubs answer describes it:
  * {"id", "ports": [names, by port number], "fdb-entries", "floods",
  *  "fdb-stats": {"learned", "moved", "expired", "flushed", "full-drops",
- *  "port-full-drops"}}
+ *  "port-full-drops", "netdev-full-drops", "evicted"}}
  * @now_ms:	now, on the clock the hub learns with (clock_now_ms());
  *		"fdb-entries" counts the entries alive at that time, as
  *		hub_fdb_json() lists them
@@ -101,15 +104,8 @@ json_t *hub_fdb_json(const struct hub *hub, uint64_t now_ms);
 /* hub_port() - the port numbered @port_no, or NULL */
 struct port *hub_port(const struct hub *hub, uint32_t port_no);
 
-/**
- * hub_fdb_pin() - a static entry: @mac on @vlan is at port @p, never learned
- * elsewhere, never aged
- * Return: false if @p is on no hub, the table is full, or another static
- * entry holds that address already.
- */
-bool hub_fdb_pin(struct port *p, const uint8_t mac[6], uint16_t vlan);
-
-/* hub_fdb_unpin() - remove the entry for @mac on @vlan if it is at @p */
+/* hub_fdb_unpin() - remove the entry for @mac on @vlan if it is at @p (what
+ * hub_fdb_add() pinned there) */
 void hub_fdb_unpin(struct port *p, const uint8_t mac[6], uint16_t vlan);
 
 /**
@@ -135,5 +131,46 @@ extern const struct hub_tap *hub_tap;
 
 /* hub_set_tap() - install @tap (NULL removes it); one listener at a time */
 void hub_set_tap(const struct hub_tap *tap);
+
+/* -- port security: MAC limits and static entries (fdb-* commands) --------
+ *
+ * Every port of a netdev is in its netdev's FDB group: they share one budget
+ * of learned MACs (hub_config.fdb_netdev_max, or the netdev's own).
+ */
+
+/**
+ * hub_set_port_mac_limit() - the most learned MACs @p may hold; 0 turns
+ * learning off on it (static entries still forward), FDB_LIMIT_DEFAULT
+ * goes back to fdb_port_max.  Entries above a lowered limit go at once,
+ * oldest first.  Lasts while @p is on its hub.
+ * Return: false (GenericError) when @p is on no hub or memory ran out.
+ */
+bool hub_set_port_mac_limit(struct port *p, uint32_t limit,
+			    struct nh_error **errp);
+
+/**
+ * hub_set_netdev_mac_limit() - the same for the budget every port of @nd
+ * shares; kept with @nd, so it holds for ports (peers) that come later
+ */
+void hub_set_netdev_mac_limit(struct netdev *nd, uint32_t limit);
+
+/**
+ * hub_fdb_add() - pin (@mac, @vlan) to @p as a static entry: it never ages,
+ * moves or is evicted, and a frame from it elsewhere teaches nothing.
+ * Return: false (GenericError) when @p is on no hub, or another port has
+ * the address pinned ("MAC X is pinned to port Y"); pinning again to @p
+ * succeeds.
+ */
+bool hub_fdb_add(struct port *p, const uint8_t mac[6], uint16_t vlan,
+		 struct nh_error **errp);
+
+/**
+ * hub_fdb_del() - remove the entry of (@mac, @vlan) from @hub, static or
+ * learned; with @p, only if it is on @p.
+ * Return: false (GenericError) when there is no such entry, or it is a
+ * NIC's own address (the NIC pins it while it is attached).
+ */
+bool hub_fdb_del(struct hub *hub, const struct port *p, const uint8_t mac[6],
+		 uint16_t vlan, struct nh_error **errp);
 
 #endif /* NH_HUB_H */

@@ -38,6 +38,8 @@ struct netdev {
 	struct port *ports;	   /* list through port->netdev_next */
 	unsigned nports;
 	unsigned next_peer;	   /* next N for "ID.N" port names */
+	bool mac_limit_set;	   /* its ports share mac_limit learned MACs */
+	uint32_t mac_limit;	   /* instead of fdb_netdev_max (hub.h) */
 	void *priv;		   /* the backend's state */
 	struct netdev *next;
 };
@@ -46,6 +48,8 @@ struct netdev {
  * struct netdev_front - what stands in front of a netdev's ports: a guest
  * NIC (guest_nic.h).  The core calls it at fixed points; its owner sets
  * and clears netdev->front.
+ * @mac:	its own address (pinned on the netdev's port; fdb-del refuses
+ *		to remove it), or NULL
  * @filter:	frames delivered to the netdev's ports must pass it
  *		(rxfilter_accept()); refusals count as "filtered"; NULL: all
  * @ingress:	sees each burst the netdev's ports received, before the hub
@@ -54,6 +58,7 @@ struct netdev {
  * @gone:	the netdev is being deleted: let go of it (clear ->front)
  */
 struct netdev_front {
+	const uint8_t *mac;
 	const struct rxfilter *filter;
 	void (*ingress)(struct netdev_front *fr, struct frame *const *frames,
 			unsigned n);

@@ -241,25 +241,31 @@ static void test_fdb_global_limit(void)
 		mac_from_u64(0x020000000100ULL + (uint64_t)i, mac);
 		CHECK_EQ(fdb_learn(fdb, mac, 0, (uint32_t)i, 0), FDB_LEARNED);
 	}
-	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 7, 0), FDB_FULL);
-	CHECK_EQ(fdb_lookup(fdb, mac_a, 0, 0), FDB_PORT_NONE);
+	/* full: one of the three goes (each port holds one: a tie) */
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 7, 0), FDB_EVICTED);
+	CHECK_EQ(fdb_lookup(fdb, mac_a, 0, 0), 7);
+	CHECK_EQ(fdb_count(fdb), 3);
 	fdb_get_stats(fdb, &st);
-	CHECK_EQ(st.full_drops, 1);
-	CHECK_EQ(st.learned, 3);
+	CHECK_EQ(st.full_drops, 0);
+	CHECK_EQ(st.evicted, 1);
+	CHECK_EQ(st.learned, 4);
 	/* known addresses still refresh and move when the table is full */
-	CHECK_EQ(fdb_learn(fdb, mac, 0, 2, 1), FDB_REFRESHED);
-	CHECK_EQ(fdb_learn(fdb, mac, 0, 5, 1), FDB_MOVED);
-	/* static entries do not count against the limit */
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 7, 1), FDB_REFRESHED);
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 5, 1), FDB_MOVED);
+	CHECK_EQ(fdb_count(fdb), 3);
+	/* static entries do not count against the limit, and stay */
 	CHECK(fdb_add_static(fdb, mac_b, 0, 9));
 	CHECK(fdb_add_static(fdb, mac_c, 0, 9));
 	CHECK_EQ(fdb_count(fdb), 5);
-	CHECK(fdb_remove(fdb, mac, 0));
-	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 7, 2), FDB_LEARNED);
-	CHECK_EQ(fdb_learn(fdb, mac, 0, 7, 2), FDB_FULL);
-	/* expired but unreclaimed entries still count, until fdb_expire() */
-	CHECK_EQ(fdb_learn(fdb, mac, 0, 7, 2 + AGE_MS), FDB_FULL);
-	CHECK_EQ(fdb_expire(fdb, 2 + AGE_MS), 3);
-	CHECK_EQ(fdb_learn(fdb, mac, 0, 7, 2 + AGE_MS), FDB_LEARNED);
+	for (i = 0; i < 10; i++) {
+		mac_from_u64(0x020000000180ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 9, 2), FDB_EVICTED);
+	}
+	CHECK_EQ(fdb_lookup(fdb, mac_b, 0, 2), 9);
+	CHECK_EQ(fdb_lookup(fdb, mac_c, 0, 2), 9);
+	CHECK_EQ(fdb_count(fdb), 5);
+	fdb_get_stats(fdb, &st);
+	CHECK_EQ(st.evicted, 11);
 	fdb_free(fdb);
 }
 
@@ -284,9 +290,13 @@ static void test_fdb_port_limit(void)
 	fdb_get_stats(fdb, &st);
 	CHECK_EQ(st.port_full_drops, 1);
 	CHECK_EQ(st.full_drops, 0);
-	/* the global limit is checked first */
+	/* the port's limit is checked before the table's: a port at its
+	 * limit evicts nobody */
 	fdb_set_limits(fdb, 3, 2);
-	CHECK_EQ(fdb_learn(fdb, mac_c, 0, 1, 0), FDB_FULL);
+	CHECK_EQ(fdb_learn(fdb, mac_c, 0, 1, 0), FDB_PORT_FULL);
+	fdb_get_stats(fdb, &st);
+	CHECK_EQ(st.evicted, 0);
+	CHECK_EQ(fdb_count(fdb), 4);
 	fdb_free(fdb);
 }
 
@@ -305,12 +315,292 @@ static void test_fdb_lowered_limits_keep_entries(void)
 		CHECK_EQ(fdb_lookup(fdb, mac[i], 0, 1), 1);
 		CHECK_EQ(fdb_learn(fdb, mac[i], 0, 1, 1), FDB_REFRESHED);
 	}
-	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 2, 1), FDB_FULL);
-	for (i = 0; i < 3; i++)
+	/* over the table's limit: a new address evicts one old one, so the
+	 * count does not grow */
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 2, 1), FDB_EVICTED);
+	CHECK_EQ(fdb_lookup(fdb, mac[0], 0, 1), FDB_PORT_NONE);
+	CHECK_EQ(fdb_count(fdb), 5);
+	for (i = 1; i < 3; i++)
 		CHECK(fdb_remove(fdb, mac[i], 0));
 	CHECK(!fdb_remove(fdb, mac[0], 0));
-	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 1, 1), FDB_PORT_FULL);
-	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 2, 1), FDB_LEARNED);
+	CHECK_EQ(fdb_learn(fdb, mac_b, 0, 1, 1), FDB_PORT_FULL);
+	/* port 1 holds two, port 2 one: port 1's oldest goes */
+	CHECK_EQ(fdb_learn(fdb, mac_b, 0, 2, 1), FDB_EVICTED);
+	CHECK_EQ(fdb_lookup(fdb, mac[3], 0, 1), FDB_PORT_NONE);
+	CHECK_EQ(fdb_lookup(fdb, mac[4], 0, 1), 1);
+	CHECK_EQ(fdb_lookup(fdb, mac_a, 0, 1), 2);
+	fdb_free(fdb);
+}
+
+/* issue 12: a port flooding made-up source addresses fills the table; an
+ * innocent port's new host then evicts one of the flooder's entries, and
+ * the flooder's own new addresses evict its own older ones */
+static void test_fdb_full_table_evicts_from_fullest_port(void)
+{
+	struct fdb *fdb = fdb_new(10, 100, AGE_MS);
+	uint8_t mac[6];
+	struct fdb_stats st;
+	int i;
+
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 1, 0), FDB_LEARNED);
+	CHECK_EQ(fdb_learn(fdb, mac_b, 0, 2, 0), FDB_LEARNED);
+	for (i = 0; i < 8; i++) {
+		mac_from_u64(0x020000000400ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 3, 1), FDB_LEARNED);
+	}
+	/* the innocent port 4's host: the flooder's oldest goes */
+	CHECK_EQ(fdb_learn(fdb, mac_c, 0, 4, 2), FDB_EVICTED);
+	mac_from_u64(0x020000000400ULL, mac);
+	CHECK_EQ(fdb_lookup(fdb, mac, 0, 2), FDB_PORT_NONE);
+	mac_from_u64(0x020000000401ULL, mac);
+	CHECK_EQ(fdb_lookup(fdb, mac, 0, 2), 3);
+	CHECK_EQ(fdb_port_count(fdb, 3), 7);
+	/* the flood goes on: only the flooder's entries go */
+	for (i = 100; i < 1100; i++) {
+		mac_from_u64(0x020000000400ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 3, 3), FDB_EVICTED);
+	}
+	CHECK_EQ(fdb_lookup(fdb, mac_a, 0, 3), 1);
+	CHECK_EQ(fdb_lookup(fdb, mac_b, 0, 3), 2);
+	CHECK_EQ(fdb_lookup(fdb, mac_c, 0, 3), 4);
+	/* its newest are the ones it keeps */
+	CHECK_EQ(fdb_lookup(fdb, mac, 0, 3), 3);
+	CHECK_EQ(fdb_port_count(fdb, 3), 7);
+	CHECK_EQ(fdb_count(fdb), 10);
+	fdb_get_stats(fdb, &st);
+	CHECK_EQ(st.evicted, 1001);
+	CHECK_EQ(st.full_drops, 0);
+	fdb_free(fdb);
+}
+
+/* the fullest port is found again as counts change: after port 5 grows
+ * past port 3, port 5 pays */
+static void test_fdb_eviction_follows_the_fullest_port(void)
+{
+	struct fdb *fdb = fdb_new(6, 100, AGE_MS);
+	uint8_t mac[6];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		mac_from_u64(0x020000000500ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 3, 0), FDB_LEARNED);
+	}
+	for (i = 0; i < 2; i++) {
+		mac_from_u64(0x020000000600ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 5, 0), FDB_LEARNED);
+	}
+	/* port 5 learns: port 3 (4 entries) pays each time until both hold
+	 * 3, then they tie, then port 5 is the fullest */
+	for (i = 2; i < 6; i++) {
+		mac_from_u64(0x020000000600ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 5, 1), FDB_EVICTED);
+	}
+	CHECK(fdb_port_count(fdb, 3) >= 2);
+	CHECK(fdb_port_count(fdb, 5) <= 4);
+	CHECK_EQ(fdb_port_count(fdb, 3) + fdb_port_count(fdb, 5), 6);
+	for (i = 6; i < 20; i++) {
+		mac_from_u64(0x020000000600ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 5, 1), FDB_EVICTED);
+		CHECK(fdb_port_count(fdb, 5) <= fdb_port_count(fdb, 3) + 1);
+	}
+	CHECK_EQ(fdb_port_count(fdb, 3), 3);
+	CHECK_EQ(fdb_port_count(fdb, 5), 3);
+	fdb_free(fdb);
+}
+
+static void test_fdb_static_never_evicted(void)
+{
+	struct fdb *fdb = fdb_new(2, 100, AGE_MS);
+	uint8_t mac[6];
+	int i;
+
+	/* the fullest port by far holds static entries only */
+	for (i = 0; i < 20; i++) {
+		mac_from_u64(0x020000000700ULL + (uint64_t)i, mac);
+		CHECK(fdb_add_static(fdb, mac, 0, 1));
+	}
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 1, 0), FDB_LEARNED);
+	CHECK_EQ(fdb_learn(fdb, mac_b, 0, 2, 0), FDB_LEARNED);
+	for (i = 0; i < 50; i++) {
+		mac_from_u64(0x020000000800ULL + (uint64_t)i, mac);
+		CHECK(fdb_learn(fdb, mac, 0, (uint32_t)(2 + i % 2), 1) ==
+		      FDB_EVICTED);
+	}
+	for (i = 0; i < 20; i++) {
+		mac_from_u64(0x020000000700ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_lookup(fdb, mac, 0, 1), 1);
+	}
+	CHECK_EQ(fdb_count(fdb), 22);
+	/* a static address seen on another port stays where it is pinned */
+	mac_from_u64(0x020000000700ULL, mac);
+	CHECK_EQ(fdb_learn(fdb, mac, 0, 3, 1), FDB_STATIC);
+	CHECK_EQ(fdb_lookup(fdb, mac, 0, 1), 1);
+	fdb_free(fdb);
+}
+
+/* the ports of one group (one netdev's peers) share one budget */
+static void test_fdb_group_limit_shared_by_its_ports(void)
+{
+	struct fdb *fdb = fdb_new(1000, 100, AGE_MS);
+	const uint64_t g = 0xabc;
+	struct fdb_stats st;
+	uint8_t mac[6];
+	int i;
+
+	fdb_set_group_max(fdb, 5);
+	CHECK(fdb_set_port_group(fdb, 1, g));
+	CHECK(fdb_set_port_group(fdb, 2, g));
+	for (i = 0; i < 5; i++) {
+		mac_from_u64(0x020000000900ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, (uint32_t)(1 + i % 2), 0),
+			 FDB_LEARNED);
+	}
+	CHECK_EQ(fdb_group_count(fdb, g), 5);
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 1, 0), FDB_GROUP_FULL);
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 2, 0), FDB_GROUP_FULL);
+	/* a port in no group, and a move within the group, are fine */
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 3, 0), FDB_LEARNED);
+	mac_from_u64(0x020000000900ULL, mac);
+	CHECK_EQ(fdb_learn(fdb, mac, 0, 2, 0), FDB_MOVED);
+	/* a move into the full group is not: the entry is forgotten */
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 1, 0), FDB_GROUP_FULL);
+	CHECK_EQ(fdb_lookup(fdb, mac_a, 0, 0), FDB_PORT_NONE);
+	fdb_get_stats(fdb, &st);
+	CHECK_EQ(st.group_full_drops, 3);
+	CHECK_EQ(st.port_full_drops, 0);
+	/* a port joining takes its entries along */
+	CHECK_EQ(fdb_learn(fdb, mac_b, 0, 3, 0), FDB_LEARNED);
+	CHECK(fdb_set_port_group(fdb, 3, g));
+	CHECK_EQ(fdb_group_count(fdb, g), 6);
+	CHECK(fdb_set_port_group(fdb, 3, FDB_GROUP_NONE));
+	CHECK_EQ(fdb_group_count(fdb, g), 5);
+	/* its own limit raises it for this group only */
+	CHECK(fdb_set_group_limit(fdb, g, 7));
+	CHECK_EQ(fdb_learn(fdb, mac_c, 0, 1, 0), FDB_LEARNED);
+	/* the group goes with its last port, and its limit with it */
+	fdb_forget_port(fdb, 1);
+	fdb_forget_port(fdb, 2);
+	CHECK_EQ(fdb_group_count(fdb, g), 0);
+	CHECK(!fdb_set_group_limit(fdb, g, 7));
+	CHECK(fdb_set_port_group(fdb, 1, g));
+	for (i = 0; i < 5; i++) {
+		mac_from_u64(0x020000000a00ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 1, 0), FDB_LEARNED);
+	}
+	CHECK_EQ(fdb_learn(fdb, mac_c, 0, 1, 0), FDB_GROUP_FULL);
+	fdb_free(fdb);
+}
+
+/* port security: a port's own limit; 0 keeps only its static entries */
+static void test_fdb_port_mac_limit(void)
+{
+	struct fdb *fdb = fdb_new(1000, 100, AGE_MS);
+	struct fdb_stats st;
+	uint8_t mac[5][6];
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		mac_from_u64(0x020000000b00ULL + (uint64_t)i, mac[i]);
+		CHECK_EQ(fdb_learn(fdb, mac[i], 0, 1, (uint64_t)i), FDB_LEARNED);
+	}
+	CHECK(fdb_add_static(fdb, mac_a, 0, 1));
+	/* lowered: the oldest go at once */
+	CHECK(fdb_set_port_limit(fdb, 1, 2));
+	CHECK_EQ(fdb_port_count(fdb, 1), 2);
+	CHECK_EQ(fdb_lookup(fdb, mac[2], 0, 5), FDB_PORT_NONE);
+	CHECK_EQ(fdb_lookup(fdb, mac[3], 0, 5), 1);
+	CHECK_EQ(fdb_lookup(fdb, mac[4], 0, 5), 1);
+	CHECK_EQ(fdb_learn(fdb, mac[0], 0, 1, 5), FDB_PORT_FULL);
+	/* 0: nothing learned; the static entry stays and still forwards */
+	CHECK(fdb_set_port_limit(fdb, 1, 0));
+	CHECK_EQ(fdb_port_count(fdb, 1), 0);
+	CHECK_EQ(fdb_learn(fdb, mac[0], 0, 1, 6), FDB_PORT_FULL);
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 1, 6), FDB_STATIC);
+	CHECK_EQ(fdb_lookup(fdb, mac_a, 0, 6), 1);
+	CHECK(fdb_add_static(fdb, mac_b, 0, 1));
+	CHECK_EQ(fdb_lookup(fdb, mac_b, 0, 6), 1);
+	/* another port is not affected */
+	CHECK_EQ(fdb_learn(fdb, mac[0], 0, 2, 6), FDB_LEARNED);
+	fdb_get_stats(fdb, &st);
+	CHECK_EQ(st.evicted, 5);
+	/* back to the table's limit */
+	CHECK(fdb_set_port_limit(fdb, 1, FDB_LIMIT_DEFAULT));
+	CHECK_EQ(fdb_learn(fdb, mac[1], 0, 1, 7), FDB_LEARNED);
+	/* a port number reused after fdb_forget_port() starts afresh */
+	CHECK(fdb_set_port_limit(fdb, 1, 0));
+	fdb_forget_port(fdb, 1);
+	CHECK_EQ(fdb_lookup(fdb, mac_a, 0, 7), FDB_PORT_NONE);
+	CHECK_EQ(fdb_learn(fdb, mac[1], 0, 1, 7), FDB_LEARNED);
+	CHECK(!fdb_set_port_limit(fdb, FDB_PORT_NO_LIMIT, 1));
+	fdb_free(fdb);
+}
+
+/* a group's own limit, lowered, cuts its fullest ports first */
+static void test_fdb_group_limit_trims_fullest_port(void)
+{
+	struct fdb *fdb = fdb_new(1000, 100, AGE_MS);
+	const uint64_t g = 77;
+	uint8_t mac[6];
+	int i;
+
+	CHECK(fdb_set_port_group(fdb, 1, g));
+	CHECK(fdb_set_port_group(fdb, 2, g));
+	for (i = 0; i < 10; i++) {
+		mac_from_u64(0x020000000c00ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 1, 0), FDB_LEARNED);
+	}
+	for (i = 0; i < 2; i++) {
+		mac_from_u64(0x020000000d00ULL + (uint64_t)i, mac);
+		CHECK_EQ(fdb_learn(fdb, mac, 0, 2, 0), FDB_LEARNED);
+	}
+	CHECK(fdb_set_group_limit(fdb, g, 6));
+	CHECK_EQ(fdb_group_count(fdb, g), 6);
+	CHECK_EQ(fdb_port_count(fdb, 1), 4);
+	CHECK_EQ(fdb_port_count(fdb, 2), 2);
+	CHECK(fdb_set_group_limit(fdb, g, 0));
+	CHECK_EQ(fdb_group_count(fdb, g), 0);
+	CHECK_EQ(fdb_learn(fdb, mac_a, 0, 2, 0), FDB_GROUP_FULL);
+	fdb_free(fdb);
+}
+
+/* eviction's lists survive the table growing and clusters shifting: a long
+ * flood through a table that grows, then every port's list must hold
+ * exactly its count */
+static void test_fdb_eviction_lists_survive_growth(void)
+{
+	enum { MAX = 5000, N = 40000, PORTS = 16 };
+	struct fdb *fdb = fdb_new(MAX, MAX, AGE_MS);
+	uint64_t rng = 12;
+	struct fdb_stats st;
+	uint8_t mac[6];
+	unsigned bad = 0, total = 0, got;
+	uint32_t i, p;
+
+	for (i = 0; i < N; i++) {
+		/* port p floods p times as much as port 0 */
+		uint32_t port = test_below(&rng, PORTS * (PORTS + 1) / 2), q;
+
+		for (q = 0; port > q; q++)
+			port -= q + 1;
+		mac_from_u64(scatter48(i), mac);
+		got = fdb_learn(fdb, mac, (uint16_t)(i & 7), q, 1);
+		bad += got != FDB_LEARNED && got != FDB_EVICTED;
+		if (i % 7 == 0) { /* churn: deletes shift clusters */
+			mac_from_u64(scatter48(i / 2), mac);
+			fdb_remove(fdb, mac, (uint16_t)((i / 2) & 7));
+		}
+	}
+	CHECK_EQ(bad, 0);
+	fdb_get_stats(fdb, &st);
+	CHECK(st.evicted > 0);
+	for (p = 0; p < PORTS; p++) {
+		uint32_t n = fdb_port_count(fdb, p);
+
+		total += n;
+		CHECK_EQ(fdb_flush_port(fdb, p, false), n);
+	}
+	CHECK(total > 0);
+	CHECK_EQ(fdb_count(fdb), 0);
 	fdb_free(fdb);
 }
 
@@ -511,8 +801,6 @@ static void test_fdb_grows_to_100k(void)
 	CHECK_EQ(fdb_count(fdb), N);
 	for (p = 0; p < PORTS; p++)
 		CHECK_EQ(fdb_port_count(fdb, p), N / PORTS);
-	mac_from_u64(scatter48(N), mac);
-	CHECK_EQ(fdb_learn(fdb, mac, 0, 0, 1), FDB_FULL);
 
 	for (i = 0; i < N; i++) {
 		mac_from_u64(scatter48(i), mac);
@@ -541,8 +829,21 @@ static void test_fdb_grows_to_100k(void)
  * rule of fdb.h written out the obvious way.
  */
 
-#define MODEL_PORTS 8
-#define MODEL_VLANS 3
+#define MODEL_PORTS  8
+#define MODEL_VLANS  3
+#define MODEL_GROUPS 3 /* ports 0..5 are in group port % 3, 6 and 7 in none */
+#define MODEL_NO_GROUP MODEL_GROUPS
+
+static uint32_t model_group_of(uint32_t port)
+{
+	return port < 2 * MODEL_GROUPS ? port % MODEL_GROUPS : MODEL_NO_GROUP;
+}
+
+/* the name the table knows a model group by */
+static uint64_t model_group_name(uint32_t g)
+{
+	return 0x1000 + g;
+}
 
 static const uint16_t model_vlan[MODEL_VLANS] = {0, 7, 4095};
 
@@ -550,15 +851,19 @@ struct model_entry {
 	bool present, is_static;
 	uint32_t port;
 	uint64_t seen;
+	uint64_t joined; /* when it came to its port, in model operations */
 };
 
 struct model {
 	struct model_entry *e;
 	uint32_t nkeys;
 	uint32_t used, learned, port_learned[MODEL_PORTS];
-	uint32_t max_entries, port_max;
-	uint64_t age;
+	uint32_t group_learned[MODEL_GROUPS + 1];
+	uint32_t max_entries, port_max, group_max;
+	uint32_t port_limit[MODEL_PORTS], group_limit[MODEL_GROUPS];
+	uint64_t age, seq;
 	struct fdb_stats st;
+	bool victim_unclear; /* an eviction found no single victim */
 };
 
 /* an address index's MAC: the index in the low four octets (so an entry
@@ -607,14 +912,137 @@ static void model_drop(struct model *m, struct model_entry *e)
 	if (!e->is_static) {
 		m->learned--;
 		m->port_learned[e->port]--;
+		m->group_learned[model_group_of(e->port)]--;
 	}
 	e->present = false;
 	m->used--;
 }
 
-static enum fdb_learn_result model_learn(struct model *m, uint32_t id,
+/* model_join() - learned entry @e counts on @port, as its newest */
+static void model_join(struct model *m, struct model_entry *e, uint32_t port)
+{
+	e->port = port;
+	e->joined = ++m->seq;
+	m->learned++;
+	m->port_learned[port]++;
+	m->group_learned[model_group_of(port)]++;
+}
+
+static uint32_t model_port_limit(const struct model *m, uint32_t port)
+{
+	return m->port_limit[port] == FDB_LIMIT_DEFAULT ? m->port_max
+							: m->port_limit[port];
+}
+
+static bool model_group_full(const struct model *m, uint32_t port)
+{
+	uint32_t g = model_group_of(port), max;
+
+	if (g == MODEL_NO_GROUP)
+		return false;
+	max = m->group_limit[g] == FDB_LIMIT_DEFAULT ? m->group_max
+						     : m->group_limit[g];
+	return m->group_learned[g] >= max;
+}
+
+/* model_oldest() - the learned entry that came to @port first, or NULL */
+static struct model_entry *model_oldest(struct model *m, uint32_t port)
+{
+	struct model_entry *best = NULL;
+
+	for (uint32_t id = 0; id < m->nkeys; id++) {
+		struct model_entry *e = &m->e[id];
+
+		if (e->present && !e->is_static && e->port == port &&
+		    (!best || e->joined < best->joined))
+			best = e;
+	}
+	return best;
+}
+
+static void model_addr(uint32_t id, uint8_t mac[6], uint16_t *vlan);
+
+/**
+ * model_evict() - what a full table does for a new address: the oldest
+ * entry of a port holding the most goes.  Between ports that tie, the rule
+ * does not say: the one the table dropped is found by asking it (with a
+ * time at which the entry would still be live), and it must be exactly one
+ * of the candidates.
+ */
+static void model_evict(struct model *m, const struct fdb *fdb)
+{
+	struct model_entry *victim = NULL;
+	uint32_t most = 0, p, gone = 0;
+
+	for (p = 0; p < MODEL_PORTS; p++)
+		if (m->port_learned[p] > most)
+			most = m->port_learned[p];
+	for (p = 0; p < MODEL_PORTS; p++) {
+		struct model_entry *e;
+		struct fdb_entry_info info;
+		uint8_t mac[6];
+		uint16_t vlan;
+
+		if (m->port_learned[p] != most)
+			continue;
+		e = model_oldest(m, p);
+		model_addr((uint32_t)(e - m->e), mac, &vlan);
+		if (!fdb_get(fdb, mac, vlan, e->seen, &info)) {
+			victim = e;
+			gone++;
+		}
+	}
+	if (gone != 1) {
+		m->victim_unclear = true;
+		return;
+	}
+	model_drop(m, victim);
+	m->st.evicted++;
+}
+
+/* model_trim_port() - drop the oldest entries of @port above @max */
+static void model_trim_port(struct model *m, uint32_t port, uint32_t max)
+{
+	while (m->port_learned[port] > max) {
+		model_drop(m, model_oldest(m, port));
+		m->st.evicted++;
+	}
+}
+
+/* model_trim_group() - fdb_set_group_limit()'s cut: the fullest port
+ * (the lowest numbered of a tie) down to one below the next fullest */
+static void model_trim_group(struct model *m, uint32_t g, uint32_t max)
+{
+	while (m->group_learned[g] > max) {
+		uint32_t over = m->group_learned[g] - max, first = 0;
+		uint32_t most = 0, second = 0, n;
+
+		for (uint32_t p = 0; p < MODEL_PORTS; p++) {
+			uint32_t c = m->port_learned[p];
+
+			if (model_group_of(p) != g)
+				continue;
+			if (c > most) {
+				second = most;
+				most = c;
+				first = p;
+			} else if (c > second) {
+				second = c;
+			}
+		}
+		n = most - second + 1;
+		n = n > most ? most : n;
+		n = n > over ? over : n;
+		model_trim_port(m, first, m->port_learned[first] - n);
+	}
+}
+
+static enum fdb_learn_result model_learn(struct model *m,
+					 const struct fdb *fdb, uint32_t id,
 					 uint32_t port, uint64_t now)
 {
+	enum fdb_learn_result res = FDB_LEARNED;
+
 	struct model_entry *e = &m->e[id];
 
 	if (port >= FDB_PORT_NO_LIMIT) {
@@ -630,33 +1058,42 @@ static enum fdb_learn_result model_learn(struct model *m, uint32_t id,
 		} else if (e->port == port) {
 			e->seen = now;
 			return FDB_REFRESHED;
-		} else if (m->port_learned[port] >= m->port_max) {
+		} else if (m->port_learned[port] >= model_port_limit(m, port)) {
 			model_drop(m, e);
 			m->st.port_full_drops++;
 			return FDB_PORT_FULL;
+		} else if (model_group_of(e->port) != model_group_of(port) &&
+			   model_group_full(m, port)) {
+			model_drop(m, e);
+			m->st.group_full_drops++;
+			return FDB_GROUP_FULL;
 		} else {
-			m->port_learned[e->port]--;
-			m->port_learned[port]++;
-			e->port = port;
+			model_drop(m, e);
+			m->used++;
+			e->present = true;
+			model_join(m, e, port);
 			e->seen = now;
 			m->st.moved++;
 			return FDB_MOVED;
 		}
 	}
-	if (m->learned >= m->max_entries) {
-		m->st.full_drops++;
-		return FDB_FULL;
-	}
-	if (m->port_learned[port] >= m->port_max) {
+	if (m->port_learned[port] >= model_port_limit(m, port)) {
 		m->st.port_full_drops++;
 		return FDB_PORT_FULL;
 	}
-	*e = (struct model_entry){.present = true, .port = port, .seen = now};
+	if (model_group_full(m, port)) {
+		m->st.group_full_drops++;
+		return FDB_GROUP_FULL;
+	}
+	if (m->learned >= m->max_entries) {
+		model_evict(m, fdb);
+		res = FDB_EVICTED;
+	}
+	*e = (struct model_entry){.present = true, .seen = now};
+	model_join(m, e, port);
 	m->used++;
-	m->learned++;
-	m->port_learned[port]++;
 	m->st.learned++;
-	return FDB_LEARNED;
+	return res;
 }
 
 static bool model_add_static(struct model *m, uint32_t id, uint32_t port)
@@ -723,7 +1160,7 @@ static void model_check_entry(const struct fdb_entry_info *info, void *ctx)
 }
 
 struct model_config {
-	uint32_t nkeys, max_entries, port_max;
+	uint32_t nkeys, max_entries, port_max, group_max;
 	uint64_t age_ms;
 	unsigned ops, max_step_ms;
 	unsigned sweep_per_mille; /* how often to expire or flush */
@@ -748,13 +1185,14 @@ struct model_config {
  * operation; the first difference fails the test and ends the run.
  */
 static void model_run(const struct model_config *cfg,
-		      unsigned outcomes[FDB_PORT_FULL + 1])
+		      unsigned outcomes[FDB_EVICTED + 1])
 {
 	struct fdb *fdb = fdb_new(cfg->max_entries, cfg->port_max, cfg->age_ms);
 	struct model m = {
 	    .nkeys = cfg->nkeys,
 	    .max_entries = cfg->max_entries,
 	    .port_max = cfg->port_max,
+	    .group_max = cfg->group_max,
 	    .age = cfg->age_ms,
 	};
 	uint64_t rng = cfg->seed, now = 1;
@@ -765,6 +1203,15 @@ static void model_run(const struct model_config *cfg,
 		CHECK(!"out of memory");
 		goto out;
 	}
+	fdb_set_group_max(fdb, cfg->group_max);
+	for (p = 0; p < MODEL_PORTS; p++) {
+		m.port_limit[p] = FDB_LIMIT_DEFAULT;
+		if (model_group_of(p) != MODEL_NO_GROUP)
+			CHECK(fdb_set_port_group(
+			    fdb, p, model_group_name(model_group_of(p))));
+	}
+	for (p = 0; p < MODEL_GROUPS; p++)
+		m.group_limit[p] = FDB_LIMIT_DEFAULT;
 	for (op = 0; op < cfg->ops; op++) {
 		/* most traffic comes from a few busy addresses */
 		uint32_t id = test_below(
@@ -787,7 +1234,9 @@ static void model_run(const struct model_config *cfg,
 			if (test_below(&rng, 500) == 0)
 				port = FDB_PORT_NO_LIMIT + port;
 			res = fdb_learn(fdb, mac, vlan, port, now);
-			MODEL_CHECK_EQ(res, model_learn(&m, id, port, now));
+			MODEL_CHECK_EQ(res,
+				       model_learn(&m, fdb, id, port, now));
+			MODEL_CHECK_EQ(m.victim_unclear, false);
 			outcomes[res]++;
 		} else if (r < 780) {
 			const struct model_entry *e = &m.e[id];
@@ -816,8 +1265,36 @@ static void model_run(const struct model_config *cfg,
 			m.port_max =
 			    1 + test_below(&rng, cfg->port_max * 3 / 2);
 			m.age = 1 + test_below(&rng, (uint32_t)cfg->age_ms * 2);
+			m.group_max =
+			    1 + test_below(&rng, cfg->group_max * 3 / 2);
 			fdb_set_limits(fdb, m.max_entries, m.port_max);
+			fdb_set_group_max(fdb, m.group_max);
 			fdb_set_age(fdb, m.age);
+		} else if (r < 845) {
+			/* a port's own limit: none, 0 (no learning), or any */
+			uint32_t lim = test_below(&rng, 3) == 0
+					   ? FDB_LIMIT_DEFAULT
+					   : test_below(&rng, cfg->port_max);
+
+			kind = 10;
+			port %= MODEL_PORTS;
+			m.port_limit[port] = lim;
+			if (lim != FDB_LIMIT_DEFAULT)
+				model_trim_port(&m, port, lim);
+			MODEL_CHECK_EQ(fdb_set_port_limit(fdb, port, lim), true);
+		} else if (r < 847) {
+			uint32_t g = port % MODEL_GROUPS;
+			uint32_t lim = test_below(&rng, 3) == 0
+					   ? FDB_LIMIT_DEFAULT
+					   : test_below(&rng, cfg->group_max);
+
+			kind = 11;
+			m.group_limit[g] = lim;
+			if (lim != FDB_LIMIT_DEFAULT)
+				model_trim_group(&m, g, lim);
+			MODEL_CHECK_EQ(fdb_set_group_limit(
+					   fdb, model_group_name(g), lim),
+				       true);
 		} else if (r < 843 + cfg->sweep_per_mille) {
 			unsigned got, want;
 			uint32_t which = test_below(&rng, 10);
@@ -862,8 +1339,13 @@ static void model_run(const struct model_config *cfg,
 		for (p = 0; p < MODEL_PORTS; p++)
 			MODEL_CHECK_EQ(fdb_port_count(fdb, p),
 				       m.port_learned[p]);
+		for (p = 0; p < MODEL_GROUPS; p++)
+			MODEL_CHECK_EQ(fdb_group_count(fdb, model_group_name(p)),
+				       m.group_learned[p]);
 		fdb_get_stats(fdb, &st);
 		MODEL_CHECK_EQ(st.learned, m.st.learned);
+		MODEL_CHECK_EQ(st.evicted, m.st.evicted);
+		MODEL_CHECK_EQ(st.group_full_drops, m.st.group_full_drops);
 		MODEL_CHECK_EQ(st.moved, m.st.moved);
 		MODEL_CHECK_EQ(st.expired, m.st.expired);
 		MODEL_CHECK_EQ(st.flushed, m.st.flushed);
@@ -882,6 +1364,7 @@ static void test_fdb_matches_reference_model(void)
 	    {.nkeys = 1500,
 	     .max_entries = 600,
 	     .port_max = 120,
+	     .group_max = 200,
 	     .age_ms = 6000,
 	     .ops = 100000,
 	     .max_step_ms = 6,
@@ -891,19 +1374,23 @@ static void test_fdb_matches_reference_model(void)
 	    {.nkeys = 36000,
 	     .max_entries = 24000,
 	     .port_max = 5000,
+	     .group_max = 8000,
 	     .age_ms = 200000,
 	     .ops = 100000,
 	     .max_step_ms = 4,
 	     .sweep_per_mille = 3,
 	     .seed = 2},
 	};
-	unsigned outcomes[FDB_PORT_FULL + 1] = {0};
+	unsigned outcomes[FDB_EVICTED + 1] = {0};
 	unsigned c, r;
 
 	for (c = 0; c < sizeof(cfgs) / sizeof(cfgs[0]); c++)
 		model_run(&cfgs[c], outcomes);
-	/* the run must have reached every answer fdb_learn() can give */
-	for (r = 0; r <= FDB_PORT_FULL; r++) {
+	/* the run must have reached every answer fdb_learn() can give but
+	 * FDB_FULL (memory ran out) */
+	for (r = 0; r <= FDB_EVICTED; r++) {
+		if (r == FDB_FULL)
+			continue;
 		printf("# learn answer %u: %u times\n", r, outcomes[r]);
 		CHECK(outcomes[r] > 0);
 	}
@@ -927,6 +1414,13 @@ int main(void)
 	TAP_RUN(test_fdb_static_replaces_learned_entry);
 	TAP_RUN(test_fdb_foreach_reports_live_entries);
 	TAP_RUN(test_fdb_expire_with_wraparound_cluster);
+	TAP_RUN(test_fdb_full_table_evicts_from_fullest_port);
+	TAP_RUN(test_fdb_eviction_follows_the_fullest_port);
+	TAP_RUN(test_fdb_static_never_evicted);
+	TAP_RUN(test_fdb_group_limit_shared_by_its_ports);
+	TAP_RUN(test_fdb_port_mac_limit);
+	TAP_RUN(test_fdb_group_limit_trims_fullest_port);
+	TAP_RUN(test_fdb_eviction_lists_survive_growth);
 	TAP_RUN(test_fdb_grows_to_100k);
 	TAP_RUN(test_fdb_matches_reference_model);
 	return tap_done();

@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "clock.h"
+#include "fdb.h"
 #include "hub.h"
 #include "netdev.h"
 #include "port.h"
@@ -295,7 +296,8 @@ static void test_hub_queries_show_learned_addresses(void)
 		     "\"fdb-entries\": 3, \"floods\": 3, \"fdb-stats\": "
 		     "{\"learned\": 3, \"moved\": 0, \"expired\": 0, "
 		     "\"flushed\": 0, \"full-drops\": 0, "
-		     "\"port-full-drops\": 0}}]");
+		     "\"port-full-drops\": 0, \"netdev-full-drops\": 0, "
+		     "\"evicted\": 0}}]");
 	check_fdb_of_hub_4();
 	check_error("query-fdb", "{\"hubid\": 9}", NH_ERR_GENERIC,
 		    "hub 9 does not exist");
@@ -317,6 +319,139 @@ static void test_hub_queries_show_learned_addresses(void)
 	for (unsigned i = 0; i < 2; i++)
 		port_free(p[i]);
 	check_answer("query-hubs", NULL, "[]");
+	clock_set_source(NULL);
+	frame_pool_free(pool);
+}
+
+/* the port of (52:54:00:00:00:@low, VLAN 0) in hub 5's table, or NULL;
+ * *@is_static says how it is held */
+static const char *fdb_port_of(uint8_t low, bool *is_static)
+{
+	static char name[PORT_NAME_MAX];
+	json_t *ret, *e;
+	struct nh_error *err;
+	const char *found = NULL;
+	char mac[18];
+	size_t i;
+
+	snprintf(mac, sizeof(mac), "52:54:00:00:00:%02x", low);
+	CHECK(run("query-fdb", "{\"hubid\": 5}", &ret, &err));
+	json_array_foreach(
+	    json_object_get(json_array_get(ret, 0), "entries"), i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "mac")), mac))
+			continue;
+		snprintf(name, sizeof(name), "%s",
+			 json_string_value(json_object_get(e, "port")));
+		*is_static = json_is_true(json_object_get(e, "static"));
+		found = name;
+	}
+	json_decref(ret);
+	nh_error_free(err);
+	return found;
+}
+
+/* fdb-add, fdb-del, fdb-set-mac-limit: port security through the hub's
+ * functions (the handlers find ports by name among registered netdevs,
+ * which this test has none of: tests/integration/test_fdb_limits.py runs
+ * them end to end), and every error the handlers give */
+static void test_fdb_port_security_commands(void)
+{
+	struct frame_pool *pool = frame_pool_new(64, 2);
+	const uint8_t m1[6] = { 0x52, 0x54, 0, 0, 0, 0x01 };
+	const uint8_t m3[6] = { 0x52, 0x54, 0, 0, 0, 0x03 };
+	struct netdev nd[2] = { 0 };
+	struct nh_error *err = NULL;
+	const char *at;
+	struct port *p[2];
+	bool st = false;
+
+	frame_pool_set_current(pool);
+	clock_set_source(fake_clock);
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(nd[i].id, sizeof(nd[i].id), "s%u", i);
+		nd[i].ops = &rec_ops;
+		nd[i].hubid = 5;
+		nd[i].link_up = true;
+		p[i] = port_new(&nd[i], NULL, NULL);
+	}
+
+	check_error("fdb-add", "{\"port\": \"x\", \"mac\": \"52:54:00:00:00:01\"}",
+		    NH_ERR_DEVICE_NOT_FOUND, "Device 'x' not found");
+	check_error("fdb-add", "{\"port\": \"x\", \"mac\": \"52:54:00:00:01\"}",
+		    NH_ERR_GENERIC,
+		    "Parameter 'mac' expects a MAC address xx:xx:xx:xx:xx:xx");
+	check_error("fdb-add", "{\"port\": \"x\", \"mac\": \"01:00:5e:00:00:01\"}",
+		    NH_ERR_GENERIC,
+		    "Parameter 'mac' expects a unicast MAC address, not a "
+		    "multicast one");
+	check_error("fdb-add",
+		    "{\"port\": \"x\", \"mac\": \"52:54:00:00:00:01\", "
+		    "\"vlan\": 4096}",
+		    NH_ERR_GENERIC,
+		    "Parameter 'vlan' expects a VLAN ID from 0 to 4095");
+	check_error("fdb-set-mac-limit", "{\"port\": \"x\", \"mac-limit\": 1}",
+		    NH_ERR_DEVICE_NOT_FOUND, "Device 'x' not found");
+	check_error("fdb-set-mac-limit",
+		    "{\"port\": \"x\", \"mac-limit\": 16777217}",
+		    NH_ERR_GENERIC,
+		    "Parameter 'mac-limit' expects a count from 0 to 16777216");
+
+	/* pinned to s0: a frame from it on s1 does not move it */
+	CHECK(hub_fdb_add(p[0], m1, 0, &err));
+	CHECK(hub_fdb_add(p[0], m1, 0, &err));
+	CHECK(!hub_fdb_add(p[1], m1, 0, &err));
+	CHECK(err && !strcmp(err->msg, "MAC 52:54:00:00:00:01 (VLAN 0) is "
+				       "pinned to port s0"));
+	nh_error_free(err);
+	err = NULL;
+	send_from(p[1], 0x01);
+	at = fdb_port_of(0x01, &st);
+	CHECK(at && !strcmp(at, "s0") && st);
+
+	/* s1 locked: it learns nothing; what it had goes at once */
+	send_from(p[1], 0x02);
+	CHECK(fdb_port_of(0x02, &st) != NULL);
+	CHECK(hub_set_port_mac_limit(p[1], 0, &err));
+	CHECK(fdb_port_of(0x02, &st) == NULL);
+	send_from(p[1], 0x03);
+	CHECK(fdb_port_of(0x03, &st) == NULL);
+	CHECK(hub_fdb_add(p[1], m3, 0, &err));
+	at = fdb_port_of(0x03, &st);
+	CHECK(at && !strcmp(at, "s1") && st);
+	/* back to the default: it learns again */
+	CHECK(hub_set_port_mac_limit(p[1], FDB_LIMIT_DEFAULT, &err));
+	send_from(p[1], 0x04);
+	at = fdb_port_of(0x04, &st);
+	CHECK(at && !strcmp(at, "s1") && !st);
+	CHECK(err == NULL);
+
+	check_error("fdb-del", "{\"mac\": \"52:54:00:00:00:01\"}",
+		    NH_ERR_GENERIC, "fdb-del needs 'hubid' or 'port'");
+	check_error("fdb-del", "{\"hubid\": 9, \"mac\": \"52:54:00:00:00:01\"}",
+		    NH_ERR_GENERIC, "hub 9 does not exist");
+	check_error("fdb-del", "{\"port\": \"x\", \"mac\": \"52:54:00:00:00:01\"}",
+		    NH_ERR_DEVICE_NOT_FOUND, "Device 'x' not found");
+	check_error("fdb-del",
+		    "{\"hubid\": 5, \"mac\": \"52:54:00:00:00:01\", "
+		    "\"vlan\": 7}",
+		    NH_ERR_GENERIC,
+		    "MAC 52:54:00:00:00:01 (VLAN 7) is not on hub 5");
+	check_error("fdb-del", "{\"hubid\": 5, \"mac\": \"nope\"}",
+		    NH_ERR_GENERIC,
+		    "Parameter 'mac' expects a MAC address xx:xx:xx:xx:xx:xx");
+	CHECK(!hub_fdb_del(p[1]->hub, p[1], m1, 0, &err));
+	CHECK(err && !strcmp(err->msg, "MAC 52:54:00:00:00:01 (VLAN 0) is "
+				       "not on port s1"));
+	nh_error_free(err);
+	check_answer("fdb-del", "{\"hubid\": 5, \"mac\": \"52:54:00:00:00:01\"}",
+		     NULL);
+	CHECK(fdb_port_of(0x01, &st) == NULL);
+	check_answer("fdb-del", "{\"hubid\": 5, \"mac\": \"52:54:00:00:00:04\"}",
+		     NULL);
+	CHECK(fdb_port_of(0x04, &st) == NULL);
+
+	for (unsigned i = 0; i < 2; i++)
+		port_free(p[i]);
 	clock_set_source(NULL);
 	frame_pool_free(pool);
 }
@@ -469,6 +604,7 @@ int main(void)
 	TAP_RUN(test_answers_fit_the_schema);
 	TAP_RUN(test_query_version_is_nethubs_version);
 	TAP_RUN(test_hub_queries_show_learned_addresses);
+	TAP_RUN(test_fdb_port_security_commands);
 	TAP_RUN(test_unknown_names_are_device_not_found);
 	TAP_RUN(test_query_rx_filter_without_nics);
 	TAP_RUN(test_announce_self_refuses_only_negative_values);
