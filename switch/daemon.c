@@ -273,6 +273,7 @@ int daemon_run(const struct daemon_config *cfg)
 {
 	struct nh_error *err = NULL;
 	int ready_fd = -1, status = 0;
+	bool pidfile_written = false;
 
 	if (!daemon_check_config(cfg))
 		return 1;
@@ -316,18 +317,6 @@ int daemon_run(const struct daemon_config *cfg)
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < json_array_size(cfg->objects); i++) {
-		if (!capture_add(json_array_get(cfg->objects, i), &err)) {
-			log_release(false);
-			fprintf(stderr, "nethubd: %s: %s\n",
-				json_string_value(
-					json_array_get(cfg->object_labels, i)),
-				err->msg);
-			nh_error_free(err);
-			status = 1;
-			goto out;
-		}
-	}
 	for (unsigned i = 0; i < cfg->nservices; i++) {
 		const struct daemon_service *sv = &cfg->services[i];
 
@@ -344,6 +333,26 @@ int daemon_run(const struct daemon_config *cfg)
 		log_release(false);
 		status = 1;
 		goto out;
+	}
+	pidfile_written = cfg->pidfile != NULL;
+	if (cfg->confine && !cfg->confine(cfg->confine_arg, &err)) {
+		log_release(false);
+		fprintf(stderr, "nethubd: %s\n", err->msg);
+		nh_error_free(err);
+		status = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(cfg->objects); i++) {
+		if (!capture_add(json_array_get(cfg->objects, i), &err)) {
+			log_release(false);
+			fprintf(stderr, "nethubd: %s: %s\n",
+				json_string_value(
+					json_array_get(cfg->object_labels, i)),
+				err->msg);
+			nh_error_free(err);
+			status = 1;
+			goto out;
+		}
 	}
 	log_release(true);
 
@@ -370,8 +379,8 @@ out:
 		log_hold(); /* the error said it all: no chatter after it */
 	daemon_teardown();
 	log_release(false);
-	if (cfg->pidfile && status == 0)
-		unlink(cfg->pidfile);
+	if (pidfile_written)
+		unlink(cfg->pidfile); /* also after a failure past it */
 	if (ready_fd >= 0)
 		close(ready_fd); /* the parent reads EOF: failed */
 	return status;
