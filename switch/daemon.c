@@ -329,6 +329,11 @@ int daemon_run(const struct daemon_config *cfg)
 		}
 		d.services_started++;
 	}
+	/* Handled from here: whoever reads the pidfile may signal at once
+	 * (the loop acts on it once it runs) */
+	uv_signal_start(&d.sig_int, daemon_on_signal, SIGINT);
+	uv_signal_start(&d.sig_term, daemon_on_signal, SIGTERM);
+	uv_signal_start(&d.sig_usr1, daemon_on_signal, SIGUSR1);
 	if (cfg->pidfile && !daemon_write_pidfile(cfg->pidfile)) {
 		log_release(false);
 		status = 1;
@@ -356,9 +361,6 @@ int daemon_run(const struct daemon_config *cfg)
 	}
 	log_release(true);
 
-	uv_signal_start(&d.sig_int, daemon_on_signal, SIGINT);
-	uv_signal_start(&d.sig_term, daemon_on_signal, SIGTERM);
-	uv_signal_start(&d.sig_usr1, daemon_on_signal, SIGUSR1);
 	uv_timer_start(&d.age_timer, daemon_on_age, DAEMON_AGE_INTERVAL_MS,
 		       DAEMON_AGE_INTERVAL_MS);
 
