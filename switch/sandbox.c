@@ -144,7 +144,7 @@ static const char *const sandbox_syscalls[] = {
 #endif
 #ifdef SANDBOX_SANITIZED
 static const char *const sandbox_sanitizer_syscalls[] = {
-	"ptrace", "wait4", "waitid", "process_vm_readv", "getpgid",
+	"ptrace", "wait4", "waitid", "process_vm_readv", "getpgid", "getdents",
 	"sched_getparam", "sched_getscheduler",
 };
 #endif
