@@ -46,6 +46,7 @@
 #include "opts.h"
 #include "port.h"
 #include "tapdev.h"
+#include "userfile.h"
 
 #define PCAPND_RATE_MAX	     UINT32_MAX /* frames per second */
 #define PCAPND_LIVE_ROUNDS   4 /* pcap_dispatch() bursts per readiness */
@@ -934,10 +935,17 @@ static bool pcapnd_open_replay(struct pcapnd_state *s,
 			       const struct pcapnd_opts *o,
 			       struct nh_error **errp)
 {
-	s->fd = open(o->file, O_RDONLY | O_CLOEXEC);
+	struct userfile uf;
+
+	/* userfile.h: no symbolic link, a regular file, beneath --files-dir
+	 * if given */
+	if (userfile_locate(&uf, o->file, errp)) {
+		s->fd = userfile_open(&uf, USERFILE_READ, NULL, errp);
+		userfile_release(&uf);
+	}
 	if (s->fd < 0) {
-		nh_error_setg(errp, "file=%s: cannot open: %s", o->file,
-			      strerror(errno));
+		s->fd = -1;
+		nh_error_prepend(errp, "file=%s: cannot open: ", o->file);
 		return false;
 	}
 	if (!pcapnd_replay_pass(s, errp))

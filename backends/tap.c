@@ -61,6 +61,7 @@
 #include "netdev.h"
 #include "opts.h"
 #include "port.h"
+#include "sandbox.h"
 #include "tapdev.h"
 
 #define TAP_QUEUES_MAX	       256 /* the kernel's limit per device */
@@ -650,6 +651,20 @@ static bool tap_fds_count(const char *fds, unsigned *count,
 	return true;
 }
 
+/* tap_check_programs() - script=, downscript= and helper= run programs:
+ * only with --allow-run ("no" and "" run nothing) */
+static bool tap_check_programs(const struct tap_opts *o,
+			       struct nh_error **errp)
+{
+	if (o->script && *o->script && strcmp(o->script, "no") &&
+	    !sandbox_check_run("script", o->script, errp))
+		return false;
+	if (o->downscript && *o->downscript && strcmp(o->downscript, "no") &&
+	    !sandbox_check_run("downscript", o->downscript, errp))
+		return false;
+	return !o->helper || sandbox_check_run("helper", o->helper, errp);
+}
+
 /* tap_parse_opts() - the checks of a tap netdev that need no resources */
 static bool tap_parse_opts(const json_t *opts, struct tap_opts *o,
 			   struct nh_error **errp)
@@ -726,7 +741,7 @@ static bool tap_parse_opts(const json_t *opts, struct tap_opts *o,
 		nh_error_setg(errp, "Parameter 'helper' expects a program");
 		return false;
 	}
-	return true;
+	return tap_check_programs(o, errp);
 }
 
 static bool tap_check(const json_t *opts, struct nh_error **errp)
@@ -757,7 +772,7 @@ static bool bridge_parse_opts(const json_t *opts, struct tap_opts *o,
 		nh_error_setg(errp, "Parameter 'helper' expects a program");
 		return false;
 	}
-	return true;
+	return tap_check_programs(o, errp);
 }
 
 static bool bridge_check(const json_t *opts, struct nh_error **errp)
@@ -770,12 +785,25 @@ static bool bridge_check(const json_t *opts, struct nh_error **errp)
 /* -- opening -------------------------------------------------------------- */
 
 /* tap_script_path() - the script to run: @given unless "no" or empty, else
- * QEMU's default when it exists; NULL for none */
+ * QEMU's default when it exists and --allow-run was given (without it, it
+ * is skipped with a log line, once); NULL for none */
 static const char *tap_script_path(const char *given, const char *dflt)
 {
+	static bool told;
+
 	if (given)
 		return *given && strcmp(given, "no") ? given : NULL;
-	return access(dflt, F_OK) == 0 ? dflt : NULL;
+	if (access(dflt, F_OK))
+		return NULL;
+	if (sandbox_run_allowed())
+		return dflt;
+	if (!told)
+		log_info("tap: not running the default script %s: running "
+			 "programs is disabled (start nethubd with "
+			 "--allow-run, or give script=no)",
+			 dflt);
+	told = true;
+	return NULL;
 }
 
 static char *tap_strdup(const char *s)

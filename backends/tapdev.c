@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "tapdev.h"
 
 #define TAPDEV_TUN_PATH	     "/dev/net/tun"
@@ -455,6 +456,12 @@ static bool tapdev_spawn(const char *what, const char *path, char *const argv[],
 
 	memset(ch, 0, sizeof(*ch));
 	ch->out = -1;
+	if (!sandbox_run_allowed()) { /* tap.c refuses first; a safety net */
+		nh_error_setg(errp, "could not launch %s %s: running programs "
+				    "is disabled; start nethubd with --allow-run",
+			      what, path);
+		return false;
+	}
 	devnull = tapdev_fd_above2(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	if (devnull < 0 || pipe2(outp, O_CLOEXEC) < 0 ||
 	    pipe2(exp, O_CLOEXEC) < 0) {

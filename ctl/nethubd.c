@@ -23,6 +23,8 @@
 #include "port.h"
 #include "qmp.h"
 #include "registry.h"
+#include "sandbox.h"
+#include "userfile.h"
 
 #define FDB_AGE_MAX_S	 (7 * 24 * 3600)
 #define FDB_LIMIT_MAX	 (16u * 1024 * 1024)
@@ -89,6 +91,18 @@ static const char usage_text[] =
 	"                      datapath I/O engine (default auto: io_uring, else\n"
 	"                      epoll)\n"
 	"\n"
+	"Privileges (see docs/security.md):\n"
+	"  --user USER[:GROUP] once started, run as USER (with its groups, or\n"
+	"                      GROUP alone), keeping only CAP_NET_ADMIN and\n"
+	"                      CAP_NET_RAW\n"
+	"  --sandbox on|off    once started, restrict system calls (seccomp) and\n"
+	"                      file writes (Landlock) where the kernel can\n"
+	"                      (default on)\n"
+	"  --allow-run         let tap/bridge script=, downscript= and helper= run\n"
+	"                      programs (default: refused; implies no seccomp and\n"
+	"                      no Landlock, which the programs would inherit)\n"
+	"  --files-dir DIR     capture and replay files only beneath DIR\n"
+	"\n"
 	"Process:\n"
 	"  -d, --daemonize     run in the background once started\n"
 	"  --pidfile FILE      write the process id to FILE once started; FILE\n"
@@ -119,6 +133,10 @@ enum {
 	OPT_OBJECT,
 	OPT_QMP_MAX_SESSIONS,
 	OPT_QMP_HANDSHAKE_TIMEOUT,
+	OPT_USER,
+	OPT_SANDBOX,
+	OPT_ALLOW_RUN,
+	OPT_FILES_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -138,6 +156,10 @@ static const struct option long_opts[] = {
 	{ "qmp-max-sessions", required_argument, NULL, OPT_QMP_MAX_SESSIONS },
 	{ "qmp-handshake-timeout", required_argument, NULL,
 	  OPT_QMP_HANDSHAKE_TIMEOUT },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "allow-run", no_argument, NULL, OPT_ALLOW_RUN },
+	{ "files-dir", required_argument, NULL, OPT_FILES_DIR },
 	{ "daemonize", no_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -333,6 +355,48 @@ static void qmp_service_stop(void *arg)
 	qmp_stop();
 }
 
+/* --user, --sandbox, --allow-run, --files-dir: the daemon's confine hook */
+static struct sandbox_config sandbox = { .confine = true };
+
+static bool sandbox_hook(void *arg, struct nh_error **errp)
+{
+	(void)arg;
+	return sandbox_apply(&sandbox, errp);
+}
+
+static void parse_privilege_option(int opt, const char *arg)
+{
+	struct nh_error *err = NULL;
+
+	switch (opt) {
+	case OPT_USER:
+		if (geteuid() != 0) {
+			fprintf(stderr, "nethubd: --user: only root can change "
+					"its user\n");
+			exit(1);
+		}
+		if (!sandbox_parse_user(arg, &sandbox.user, &err))
+			break;
+		sandbox.change_user = true;
+		return;
+	case OPT_SANDBOX:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			die_option("--sandbox", "on or off", arg);
+		sandbox.confine = !strcmp(arg, "on");
+		return;
+	case OPT_ALLOW_RUN:
+		sandbox_set_allow_run(true);
+		return;
+	case OPT_FILES_DIR:
+		if (userfile_set_root(arg, &err))
+			return;
+		break;
+	}
+	fprintf(stderr, "nethubd: %s\n", err->msg);
+	nh_error_free(err);
+	exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon_config cfg = {
@@ -420,6 +484,12 @@ int main(int argc, char **argv)
 				"--qmp-handshake-timeout", optarg, 0,
 				QMP_HANDSHAKE_TIMEOUT_MAX_S);
 			break;
+		case OPT_USER:
+		case OPT_SANDBOX:
+		case OPT_ALLOW_RUN:
+		case OPT_FILES_DIR:
+			parse_privilege_option(c, optarg);
+			break;
 		case 'd':
 			cfg.daemonize = true;
 			break;
@@ -464,6 +534,12 @@ int main(int argc, char **argv)
 			.stop = qmp_service_stop,
 		};
 
+	for (unsigned i = 0; i < qmp_nlistens; i++)
+		if (qmp_listens[i]->kind == QMP_LISTEN_UNIX)
+			sandbox_add_own_file(&sandbox, qmp_listens[i]->path);
+	sandbox_add_own_file(&sandbox, cfg.pidfile);
+	sandbox_add_own_file(&sandbox, cfg.stats_file);
+	cfg.confine = sandbox_hook;
 	status = daemon_run(&cfg);
 out:
 	free_qmp_specs();

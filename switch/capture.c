@@ -33,6 +33,7 @@
 #include "guest_nic.h"
 #include "opts.h"
 #include "port.h"
+#include "userfile.h"
 
 /* What the writer's file is doing */
 enum capture_state {
@@ -85,6 +86,7 @@ struct capture {
 	_Atomic uint64_t frames, bytes, wr_dropped, pending;
 	_Atomic bool stop;
 	bool fifo;
+	struct userfile uf;	/* where the file is, for a FIFO's (re)open */
 	int fd;
 	FILE *fp;
 	pcap_dumper_t *dumper;
@@ -298,15 +300,19 @@ static bool capture_open_dumper(struct capture *c)
 	return true;
 }
 
-/* Writer: try once to open a FIFO that had no reader */
+/* Writer: try once to open a FIFO that had no reader (by its name in the
+ * directory found at the start, not following a symbolic link) */
 static void capture_try_fifo(struct capture *c)
 {
-	c->fd = open(c->file, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (c->fd < 0) {
-		if (errno != ENXIO) /* ENXIO: no reader yet */
-			capture_fail(c, "cannot open", errno);
+	int fd = userfile_open(&c->uf, USERFILE_WRITE | USERFILE_FIFO, NULL,
+			       NULL);
+
+	if (fd < 0) {
+		if (fd != -ENXIO) /* ENXIO: no reader yet */
+			capture_fail(c, "cannot open", -fd);
 		return;
 	}
+	c->fd = fd;
 	if (!capture_open_dumper(c) || pcap_dump_flush(c->dumper)) {
 		capture_fail(c, "cannot write", errno ? errno : EIO);
 		return;
@@ -452,6 +458,7 @@ static void capture_free(struct capture *c)
 		pcap_close(c->dead);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
+	userfile_release(&c->uf);
 	free(c->ring);
 	free(c->file);
 	free(c->filter);
@@ -560,7 +567,8 @@ static void capture_netdev_removed(struct netdev *nd)
 
 static const char *const capture_keys[] = {
 	"qom-type", "id",     "netdev",	  "hubid",  "file",   "maxlen",
-	"queue",    "status", "position", "insert", "filter", NULL,
+	"queue",    "status", "position", "insert", "filter", "overwrite",
+	NULL,
 };
 
 /* A required string option */
@@ -708,25 +716,40 @@ static bool capture_parse_filter(struct capture *c, const json_t *args,
 	return true;
 }
 
-/* Open the file: a regular file now (its errors are the command's), a
- * FIFO by the writer once a reader is there */
-static bool capture_open_file(struct capture *c, struct nh_error **errp)
+/*
+ * Open the file (userfile.h: no symbolic link, a regular file or a FIFO,
+ * an existing file replaced only with overwrite=on, beneath --files-dir
+ * if given): a regular file now (its errors are the command's), a FIFO
+ * now if it has a reader, else by the writer once a reader is there
+ */
+static bool capture_open_file(struct capture *c, const json_t *args,
+			      struct nh_error **errp)
 {
-	struct stat st;
+	unsigned how = USERFILE_WRITE | USERFILE_FIFO;
+	bool overwrite = false;
+	int fd;
 
-	if (!stat(c->file, &st) && S_ISFIFO(st.st_mode)) {
-		if (access(c->file, W_OK)) {
-			nh_error_setg(errp, "net dump: can't open %s: %s",
-				      c->file, strerror(errno));
-			return false;
-		}
+	if (!opts_get_bool(args, "overwrite", &overwrite, errp))
+		return false;
+	if (overwrite)
+		how |= USERFILE_OVERWRITE;
+	if (!userfile_locate(&c->uf, c->file, errp)) {
+		nh_error_prepend(errp, "net dump: can't open %s: ", c->file);
+		return false;
+	}
+	fd = userfile_open(&c->uf, how, &c->fifo, errp);
+	if (fd == -ENXIO) {
 		c->fifo = true;
 		atomic_store(&c->state, CAPTURE_WAITING);
 		return true;
 	}
-	c->fd = open(c->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (c->fd < 0 || !capture_open_dumper(c) ||
-	    pcap_dump_flush(c->dumper)) {
+	if (fd < 0) {
+		nh_error_prepend(errp, "net dump: can't open %s: ", c->file);
+		return false;
+	}
+	c->fd = fd;
+	errno = 0;
+	if (!capture_open_dumper(c) || pcap_dump_flush(c->dumper)) {
 		nh_error_setg(errp, "net dump: can't open %s: %s", c->file,
 			      strerror(errno ? errno : EIO));
 		return false;
@@ -763,6 +786,7 @@ static struct capture *capture_new(void)
 	if (!c)
 		abort();
 	c->fd = -1;
+	c->uf.dirfd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -825,7 +849,8 @@ struct capture *capture_add(const json_t *args, struct nh_error **errp)
 		goto fail;
 	}
 	if (!capture_parse_filter(c, args, errp) ||
-	    !capture_open_file(c, errp) || !capture_start_writer(c, errp))
+	    !capture_open_file(c, args, errp) ||
+	    !capture_start_writer(c, errp))
 		goto fail;
 
 	for (tail = &captures; *tail; tail = &(*tail)->next)

@@ -484,18 +484,6 @@ int daemon_run(const struct daemon_config *cfg)
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < json_array_size(cfg->objects); i++) {
-		if (!capture_add(json_array_get(cfg->objects, i), &err)) {
-			log_release(false);
-			fprintf(stderr, "nethubd: %s: %s\n",
-				json_string_value(
-					json_array_get(cfg->object_labels, i)),
-				err->msg);
-			nh_error_free(err);
-			status = 1;
-			goto out;
-		}
-	}
 	for (unsigned i = 0; i < cfg->nservices; i++) {
 		const struct daemon_service *sv = &cfg->services[i];
 
@@ -512,6 +500,25 @@ int daemon_run(const struct daemon_config *cfg)
 		log_release(false);
 		status = 1;
 		goto out;
+	}
+	if (cfg->confine && !cfg->confine(cfg->confine_arg, &err)) {
+		log_release(false);
+		fprintf(stderr, "nethubd: %s\n", err->msg);
+		nh_error_free(err);
+		status = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(cfg->objects); i++) {
+		if (!capture_add(json_array_get(cfg->objects, i), &err)) {
+			log_release(false);
+			fprintf(stderr, "nethubd: %s: %s\n",
+				json_string_value(
+					json_array_get(cfg->object_labels, i)),
+				err->msg);
+			nh_error_free(err);
+			status = 1;
+			goto out;
+		}
 	}
 	log_release(true);
 

@@ -46,6 +46,12 @@ struct daemon_config {
 	json_t *object_labels;	/* array of strings: where each came from */
 	struct daemon_service services[DAEMON_MAX_SERVICES];
 	unsigned nservices;
+	/* Called once the netdevs and the services are up and the pidfile
+	 * is written, before the -object captures start (their threads
+	 * inherit it): drop privileges, confine the process.  false with
+	 * errp fails the start-up.  NULL: none. */
+	bool (*confine)(void *arg, struct nh_error **errp);
+	void *confine_arg;
 	const char *attach_note; /* extra line for the attach help, or NULL */
 };
 

@@ -25,6 +25,28 @@ void nh_error_set(struct nh_error **errp, enum nh_error_class cls,
 	*errp = err;
 }
 
+void nh_error_prepend(struct nh_error **errp, const char *fmt, ...)
+{
+	char prefix[NH_ERROR_MSG_MAX], old[NH_ERROR_MSG_MAX];
+	va_list ap;
+
+	if (!errp || !*errp)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, (*errp)->msg, sizeof(old));
+	/* Truncation is fine: the message stays a terminated string */
+	size_t plen = strnlen(prefix, sizeof((*errp)->msg) - 1);
+
+	memcpy((*errp)->msg, prefix, plen);
+	size_t room = sizeof((*errp)->msg) - 1 - plen;
+	size_t olen = strnlen(old, room);
+
+	memcpy((*errp)->msg + plen, old, olen);
+	(*errp)->msg[plen + olen] = '\0';
+}
+
 const char *nh_error_class_name(enum nh_error_class cls)
 {
 	switch (cls) {

@@ -40,6 +40,13 @@ void nh_error_set(struct nh_error **errp, enum nh_error_class cls,
 /* Shorthand for a GenericError */
 #define nh_error_setg(errp, ...) nh_error_set(errp, NH_ERR_GENERIC, __VA_ARGS__)
 
+/**
+ * nh_error_prepend() - put "prefix" in front of an existing error's message
+ * @errp:	error to extend; nothing happens if errp or *errp is NULL
+ */
+void nh_error_prepend(struct nh_error **errp, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* nh_error_class_name() - QMP name of a class, e.g. "GenericError" */
 const char *nh_error_class_name(enum nh_error_class cls);
 

@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-	libuv1-dev liburing-dev libpcap-dev libjansson-dev
+	libuv1-dev liburing-dev libpcap-dev libjansson-dev libseccomp-dev
 	# tests: peers, guests, captures
 	python3 iproute2 procps socat iputils-ping iperf3 tcpdump tshark
 	gnuplot-nox vde2 libvdeplug-dev openvswitch-switch ethtool

@@ -396,7 +396,7 @@ def write_script(path, body):
 
 
 def test_tap_scripts_run_with_the_interface_name():
-    d = Nethubd("-netdev", "none,id=idle", qmp=True).start()
+    d = Nethubd("-netdev", "none,id=idle", "--allow-run", qmp=True).start()
     tmp = nethub.tmpdir()
     log = os.path.join(tmp, "log")
     up = write_script(os.path.join(tmp, "up"),
@@ -430,7 +430,7 @@ def test_tap_scripts_run_with_the_interface_name():
 
 
 def test_tap_failing_script_refuses_netdev_add():
-    d = Nethubd("-netdev", "none,id=idle", qmp=True).start()
+    d = Nethubd("-netdev", "none,id=idle", "--allow-run", qmp=True).start()
     tmp = nethub.tmpdir()
     bad = write_script(os.path.join(tmp, "bad"),
                        'echo "no network for $1" >&2\nexit 3\n')
@@ -452,6 +452,40 @@ def test_tap_failing_script_refuses_netdev_add():
           downscript="no")
     assert netns.link_exists(ifname)
     d.stop_clean()
+
+
+def test_programs_refused_without_allow_run():
+    d = Nethubd("-netdev", "none,id=idle", qmp=True).start()
+    c = d.qmp()
+    tmp = nethub.tmpdir()
+    mark = os.path.join(tmp, "ran")
+    prog = write_script(os.path.join(tmp, "prog"), "touch %s\n" % mark)
+    ifname = link_name("r")
+    refused = "running programs is disabled; start nethubd with --allow-run"
+    for args, opt in [
+            ({"type": "tap", "ifname": ifname, "script": prog}, "script"),
+            ({"type": "tap", "ifname": ifname, "script": "no",
+              "downscript": prog}, "downscript"),
+            ({"type": "tap", "helper": prog}, "helper"),
+            ({"type": "bridge", "br": "br0", "helper": prog}, "helper"),
+            ({"type": "bridge", "helper": "%s --br=x" % prog}, "helper")]:
+        r = c.execute("netdev_add", dict(args, id="t1"))
+        qmplib.assert_error(r, desc="%s=%s: %s" % (opt, args[opt], refused))
+        assert not netns.link_exists(ifname), args
+    assert not os.path.exists(mark), "a program ran"
+    # "no" (and no script= where QEMU would run /etc/qemu-ifup) run nothing
+    c.cmd("netdev_add", type="tap", id="t1", ifname=ifname, script="no",
+          downscript="no")
+    c.cmd("netdev_add", type="tap", id="t2", ifname=link_name("q"))
+    assert sorted(n["id"] for n in d.state()["netdevs"]) == \
+        ["idle", "t1", "t2"]
+    d.stop_clean()
+    # the command line is checked before anything starts
+    arg = "tap,id=t,ifname=%s,script=%s" % (ifname, prog)
+    rc, _, err = nethub.run_cli("-netdev", arg)
+    assert rc == 1 and err == "nethubd: -netdev %s: script=%s: %s\n" % (
+        arg, prog, refused), (rc, err)
+    assert not os.path.exists(mark) and not netns.link_exists(ifname)
 
 
 def open_tap(name, flags):
@@ -661,9 +695,10 @@ def test_tap_options_refused():
 
 # ---------------------------------------------------------------- bridges
 
-def bridge_setup():
-    """A Linux bridge with a namespace behind a veth, and nethubd with a
-    tap "tb" into a second namespace: (d, x, y, br, ipx, ipy)."""
+def bridge_setup(*extra):
+    """A Linux bridge with a namespace behind a veth, and nethubd (@extra
+    options) with a tap "tb" into a second namespace: (d, x, y, br, ipx,
+    ipy)."""
     br = netns.bridge(link_name("br"))
     v0, v1 = netns.veth(link_name("v0"), link_name("v1"))
     netns.ip("link", "set", "dev", v0, "master", br, "up")
@@ -671,7 +706,7 @@ def bridge_setup():
     x, y = Netns("x"), Netns("y")
     x.take(v1, ipx + "/24")
     ib = link_name("b")
-    d = Nethubd(*tap_netdev("tb", ib), qmp=True).start()
+    d = Nethubd(*tap_netdev("tb", ib), *extra, qmp=True).start()
     y.take(ib, ipy + "/24")
     return d, x, y, br, ipx, ipy
 
@@ -746,7 +781,7 @@ def allow_bridge(br):
 
 def test_bridge_through_qemu_bridge_helper():
     assert os.access(HELPER, os.X_OK), "%s is missing" % HELPER
-    d, x, y, br, ipx, ipy = bridge_setup()
+    d, x, y, br, ipx, ipy = bridge_setup("--allow-run")
     c = d.qmp()
     # not allowed yet: the helper's refusal is the error
     r = c.execute("netdev_add", {"type": "bridge", "id": "nb", "br": br,
@@ -781,7 +816,7 @@ sys.exit(3 if mode == "fail" else 0)
 
 
 def test_bridge_helper_protocol_and_failures():
-    d = Nethubd("-netdev", "none,id=idle", qmp=True).start()
+    d = Nethubd("-netdev", "none,id=idle", "--allow-run", qmp=True).start()
     c = d.qmp()
     tmp = nethub.tmpdir()
     prog = os.path.join(tmp, "helper.py")
