@@ -672,9 +672,15 @@ static void io_ep_chan_close(struct io_chan *c)
 {
 	struct io_ep_chan *ec = io_ep_chan(c);
 
-	/* Nothing is ever in flight here: the fd goes once the handle is
-	 * closed, and done() runs after that, from the loop */
+	/* Nothing is ever in flight here.  uv_close() takes the fd out of
+	 * the loop's poll set at once, so the fd can go now: whoever closed
+	 * the channel may reuse its address or device straight away.  done()
+	 * runs once the handle is closed, from the loop. */
 	uv_close((uv_handle_t *)&ec->poll, io_ep_closed);
+	if (!(c->cfg.flags & IO_CHAN_F_NOCLOSE) && c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
 }
 
 static void io_ep_chan_free(struct io_chan *c)

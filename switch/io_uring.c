@@ -60,6 +60,8 @@
 #define IO_UR_RX_NSLOTS	   8		/* single-shot receives per channel */
 #define IO_UR_TX_CHAIN_MAX 256		/* dgram sends per channel in flight */
 #define IO_UR_CANCEL_TRIES 8		/* cancel rounds before just waiting */
+#define IO_UR_SETTLE_MS	   500		/* a closing channel's wait for its
+					 * cancelled operations */
 #define IO_UR_WORK_PASSES  16		/* work-list passes per prepare */
 #define IO_UR_FIXED_FILES  4096		/* registered file table: slot = index */
 #define IO_UR_CALM_BATCHES 32		/* send batches without -EAGAIN before
@@ -1316,6 +1318,31 @@ static void io_ur_chan_stop_rx(struct io_chan *c)
 	io_ur_cancel_rx(uc);
 }
 
+/*
+ * io_ur_settle() - wait, a bounded time, until the cancelled operations of
+ * closing @uc have completed and its fd is closed, so that io_chan_close()
+ * returns with the fd gone: a deleted netdev's tap name or address can be
+ * used again at once.  Other channels' completions that arrive meanwhile
+ * are handled as the loop would.  Not from inside a drain (a completion
+ * closing a channel): that one quiesces on a later turn, as it always may.
+ */
+static void io_ur_settle(struct io_ur_chan *uc)
+{
+	uint64_t until = uv_hrtime() + IO_UR_SETTLE_MS * 1000000ull;
+
+	if (ur.draining)
+		return;
+	while (!uc->quiesced && uv_hrtime() < until) {
+		struct __kernel_timespec ts = { .tv_nsec = 1000000 };
+		struct io_uring_cqe *cqe;
+
+		io_ur_run_work();
+		io_ur_submit();
+		io_uring_wait_cqe_timeout(&ur.ring, &cqe, &ts);
+		io_ur_drain();
+	}
+}
+
 static void io_ur_chan_close(struct io_chan *c)
 {
 	struct io_ur_chan *uc = io_ur_chan(c);
@@ -1328,6 +1355,7 @@ static void io_ur_chan_close(struct io_chan *c)
 	}
 	uc->cancel_tries = 0;
 	io_ur_cancel_all(uc);
+	io_ur_settle(uc);
 }
 
 static void io_ur_chan_free(struct io_chan *c)

@@ -111,6 +111,11 @@ def test_default_mac_stable_static_and_shown():
     assert len(ent) == 1 and ent[0]["static"] and ent[0]["nic"] == "nic0" \
         and ent[0]["port"] == d.guest.port_name, ent
     assert ent[0]["addresses"] == {"ipv4": [], "ipv6": []}, ent
+    # The NIC's pin is its own: fdb-del refuses it, naming the NIC
+    r = d.c.execute("fdb-del", {"hubid": 0, "mac": d.mac})
+    assert "error" in r and r["error"]["desc"] == \
+        "MAC %s is NIC nic0's own address" % d.mac, r
+    assert [e for e in fdb_entries(d.c) if e["mac"] == d.mac] == ent
     # Same id, new daemon: same MAC
     d2 = setup()
     assert d2.mac == d.mac

@@ -488,6 +488,22 @@ def test_programs_refused_without_allow_run():
     assert not os.path.exists(mark) and not netns.link_exists(ifname)
 
 
+
+def test_netdev_del_frees_the_tap_at_once():
+    """netdev_del is done when it returns: the tap's fd is closed (no read
+    still in flight holds it), so a tap of the same name can be added
+    again straight away, every time."""
+    d = Nethubd("-netdev", "none,id=idle", qmp=True).start()
+    c = d.qmp()
+    ifname = link_name("del")
+    for i in range(20):
+        c.cmd("netdev_add", type="tap", id="t%d" % i, ifname=ifname,
+              script="no", downscript="no")
+        assert netns.link_exists(ifname)
+        c.cmd("netdev_del", id="t%d" % i)
+        assert not netns.link_exists(ifname), \
+            "%s still exists after netdev_del" % ifname
+
 def open_tap(name, flags):
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
     ifr = struct.pack("16sH22x", name.encode(), IFF_TAP | IFF_NO_PI | flags)
