@@ -13,8 +13,8 @@
  * Behaves like the io_uring engine: same accounting (io.c's helpers), same
  * callbacks, same ordering.  Must never: keep a scratch batch in use across
  * a callback that may reach it (callbacks come after a flush is complete),
- * close an fd before its uv_poll_t is closed, or call back a closing
- * channel.
+ * close an fd its uv_poll_t still watches (uv_close() comes first: it takes
+ * the fd out of the poll set at once), or call back a closing channel.
  */
 
 #include <errno.h>
