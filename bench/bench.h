@@ -11,6 +11,8 @@
  *   transport_tcp.c	tcp: length-prefixed stream (QEMU's socket,connect=)
  *   transport_packet.c	"tap": AF_PACKET on any host interface
  *   transport_vde.c	vde: a native port of a VDE switch
+ *   transport_vhost_user.c vhost-user: a front-end of a back-end's socket
+ *   vring.c		split virtqueues, the front-end's side
  *   pkt_io.c		batched one-frame-per-datagram I/O (packet, vde)
  *   setup.c		open the ports, teach the switch every MAC
  *   worker.c		worker threads: the generator and the sink
@@ -264,6 +266,8 @@ struct bench_cfg {
 	bool json;
 	bool progress; /* live line on stderr while measuring */
 	bool udp_gso; /* batch as UDP GSO sends where the kernel can */
+	bool vhost_server; /* vhost-user: listen, the back-end connects */
+	unsigned vhost_ring; /* vhost-user: ring entries, 0 = default */
 	const char *label;
 	const char *plot; /* --plot FILE.svg|FILE.png, sweeps only */
 
@@ -435,6 +439,13 @@ bool bench_intended(const struct bench_cfg *cfg, unsigned src, uint8_t epoch,
  * recv()	receive what is ready, at most BENCH_RX_ROUNDS batches,
  *		calling sink_frame() per frame.  Return frames, 0 when
  *		nothing was ready, -errno on error or end of stream.
+ *		Called when p->fd is readable (or hung up).
+ * poll()	may be NULL.  A busy-polled transport (shared-memory rings
+ *		with no fd to wait on): receive what is ready as recv()
+ *		does, without any syscall.  The workers (and the setup
+ *		phase) call it on every loop turn and never sleep while a
+ *		polled port is alive; send() is then retried every turn,
+ *		so it returns 0 without setting p->tx_blocked.
  * close()	release the fd and p->tp.
  */
 struct bench_transport {
@@ -447,6 +458,7 @@ struct bench_transport {
 	int (*send_ctrl)(struct bench_port *p, const uint8_t *frame,
 			 size_t len);
 	int (*recv)(struct bench_port *p);
+	int (*poll)(struct bench_port *p);
 	void (*close)(struct bench_port *p);
 };
 
@@ -454,10 +466,11 @@ extern const struct bench_transport transport_udp;    /* transport_udp.c */
 extern const struct bench_transport transport_tcp;    /* transport_tcp.c */
 extern const struct bench_transport transport_packet; /* "tap" */
 extern const struct bench_transport transport_vde;    /* transport_vde.c */
+extern const struct bench_transport transport_vhost_user;
 
 /**
  * transport_find() - the transport --transport @name means: udp, tcp, tap
- * (also spelt packet) or vde
+ * (also spelt packet), vde or vhost-user
  * Return: its ops table, NULL for an unknown name
  */
 const struct bench_transport *transport_find(const char *name);
@@ -523,6 +536,221 @@ int pkt_io_send(struct bench_port *p, struct pkt_io *io, int fd, unsigned n,
  * Return: frames received, -errno on a port error
  */
 int pkt_io_recv(struct bench_port *p, struct pkt_io *io, int fd);
+
+/* ---------------------------------------------------------------------- */
+/* Split virtqueues, the front-end's side (vring.c)                        */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A split virtqueue as the virtio spec lays it out: a descriptor table
+ * (16 bytes per entry), the available ring the front-end writes (flags,
+ * idx, ring[num], used_event) and the used ring the back-end writes
+ * (flags, idx, ring[num] of {id, len}, avail_event).  Little-endian on
+ * the wire; the bench runs on little-endian hosts only (checked in
+ * vring.c).  Addresses in descriptors and in SET_VRING_ADDR are our own
+ * user addresses: the memory table maps guest address = user address.
+ *
+ * The bench gives descriptor i the fixed buffer bufs + i * buf_size, one
+ * descriptor per frame (no chains, no indirect tables): the RX ring posts
+ * every descriptor writable and re-posts each as it comes back; the TX
+ * ring keeps a stack of free descriptor ids.
+ */
+#define VRING_DESC_F_NEXT	   1
+#define VRING_DESC_F_WRITE	   2
+#define VRING_DESC_F_INDIRECT	   4
+#define VRING_USED_F_NO_NOTIFY	   1 /* back-end: no kicks needed */
+#define VRING_AVAIL_F_NO_INTERRUPT 1 /* front-end: no calls wanted */
+#define VRING_NUM_MIN		   2
+#define VRING_NUM_MAX		   32768 /* the split ring's limit */
+
+struct vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct vring_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct vring_avail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[]; /* num entries, then used_event */
+};
+
+struct vring_used {
+	uint16_t flags;
+	uint16_t idx;
+	struct vring_used_elem ring[]; /* num entries, then avail_event */
+};
+
+/* Where the parts of one ring of @num entries lie, from its start */
+struct vring_layout {
+	size_t desc, avail, used; /* byte offsets */
+	size_t size;		  /* the whole ring, a multiple of 4096 */
+};
+
+struct vring {
+	unsigned num; /* entries, a power of two */
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint8_t *bufs;	 /* descriptor i's buffer: bufs + i * buf_size */
+	size_t buf_size;
+	bool writable;	 /* RX: the back-end writes the buffers */
+	uint16_t avail_idx; /* next avail index we publish */
+	uint16_t last_used; /* next used entry we read */
+	uint16_t *free;	 /* TX: free descriptor ids (a stack), private */
+	unsigned n_free;
+	uint8_t *busy;	 /* per descriptor: posted, not yet reaped; private */
+};
+
+/**
+ * vring_layout() - the layout of a ring of @num entries: the descriptor
+ * table at 0, the available ring after it (2-byte aligned), the used ring
+ * on the next 4096-byte boundary (the legacy layout's alignment, which
+ * every back-end accepts), the whole rounded up to 4096
+ * Return: 0, or -EINVAL when @num is not a power of two in
+ * [VRING_NUM_MIN, VRING_NUM_MAX]
+ */
+int vring_layout(unsigned num, struct vring_layout *l);
+
+/**
+ * vring_init() - @r over @mem (vring_layout(@num)'s size, zeroed, ours)
+ * with @num buffers of @buf_size bytes at @bufs
+ * @writable:	an RX ring: every descriptor is posted at once, writable
+ *		(published by the first vring_publish()); else a TX ring
+ *		with every descriptor free
+ * Return: 0, -EINVAL for a bad @num, -ENOMEM; vring_fini() frees what
+ * it allocated (its private tables), also after a failure
+ */
+int vring_init(struct vring *r, void *mem, unsigned num, uint8_t *bufs,
+	       size_t buf_size, bool writable);
+
+/* vring_fini() - free @r's private tables (not its memory) */
+void vring_fini(struct vring *r);
+
+/* vring_buf() - descriptor @id's buffer */
+static inline uint8_t *vring_buf(const struct vring *r, uint16_t id)
+{
+	return r->bufs + (size_t)id * r->buf_size;
+}
+
+/**
+ * vring_post() - make descriptor @id (its buffer, @len bytes) available,
+ * unpublished until vring_publish()
+ */
+static inline void vring_post(struct vring *r, uint16_t id, uint32_t len)
+{
+	struct vring_desc *d = &r->desc[id];
+
+	d->addr = (uint64_t)(uintptr_t)vring_buf(r, id);
+	d->len = len;
+	d->flags = r->writable ? VRING_DESC_F_WRITE : 0;
+	d->next = 0;
+	r->busy[id] = 1;
+	r->avail->ring[r->avail_idx & (r->num - 1)] = id;
+	r->avail_idx++;
+}
+
+/**
+ * vring_publish() - let the back-end see what was posted (a release store
+ * of avail->idx)
+ * Return: true when it wants a kick for it (it did not set
+ * VRING_USED_F_NO_NOTIFY)
+ */
+bool vring_publish(struct vring *r);
+
+/**
+ * vring_reap() - take up to @max entries the back-end has used
+ * @out:	receives them, in the order used
+ * Return: entries taken, or -EPROTO when the back-end used an id that is
+ * not a descriptor of the ring or not posted, or published more entries
+ * than are in flight
+ */
+int vring_reap(struct vring *r, struct vring_used_elem *out, unsigned max);
+
+/**
+ * vring_tx_reclaim() - TX: return the descriptors the back-end is done
+ * with to the free stack
+ * Return: how many, or -EPROTO (as vring_reap())
+ */
+int vring_tx_reclaim(struct vring *r);
+
+/* vring_in_flight() - descriptors posted and not yet reaped */
+static inline unsigned vring_in_flight(const struct vring *r)
+{
+	return (uint16_t)(r->avail_idx - r->last_used);
+}
+
+/* ---------------------------------------------------------------------- */
+/* vhost-user front-end (transport_vhost_user.c)                           */
+/* ---------------------------------------------------------------------- */
+
+/* Requests (the message header's u32 request) the front-end sends */
+enum vhost_user_request {
+	VHOST_USER_GET_FEATURES = 1,
+	VHOST_USER_SET_FEATURES = 2,
+	VHOST_USER_SET_OWNER = 3,
+	VHOST_USER_RESET_OWNER = 4,
+	VHOST_USER_SET_MEM_TABLE = 5,
+	VHOST_USER_SET_VRING_NUM = 8,
+	VHOST_USER_SET_VRING_ADDR = 9,
+	VHOST_USER_SET_VRING_BASE = 10,
+	VHOST_USER_GET_VRING_BASE = 11,
+	VHOST_USER_SET_VRING_KICK = 12,
+	VHOST_USER_SET_VRING_CALL = 13,
+	VHOST_USER_GET_PROTOCOL_FEATURES = 15,
+	VHOST_USER_SET_PROTOCOL_FEATURES = 16,
+	VHOST_USER_SET_VRING_ENABLE = 18,
+};
+
+/**
+ * vhost_user_path() - the socket path of port @idx from a --connect
+ * entry @tmpl: @tmpl itself, or with its one "%d" replaced by @idx
+ * @out:	receives the path, @len bytes at most (NUL included)
+ * Return: 0; -EINVAL when @tmpl is empty or holds a '%' other than one
+ * "%d"; -ENAMETOOLONG when the path does not fit
+ */
+int vhost_user_path(const char *tmpl, unsigned idx, char *out, size_t len);
+
+/*
+ * For hostile tests of a back-end: a port opened by the vhost-user
+ * transport can say more than the bench does.  These are control-path
+ * calls (they may block, up to a few seconds), for a port no worker is
+ * running; the port's own traffic goes on through its rings as before.
+ */
+
+/**
+ * vhost_user_send_msg() - send one raw message on @p's socket: header
+ * {@request, @flags, @size}, @size bytes of @payload, and @nfds (at most
+ * 8) descriptors by SCM_RIGHTS; nothing checks that it makes sense
+ * Return: 0 or -errno
+ */
+int vhost_user_send_msg(struct bench_port *p, uint32_t request,
+			uint32_t flags, const void *payload, uint32_t size,
+			const int *fds, unsigned nfds);
+
+/**
+ * vhost_user_recv_reply() - read a reply to @request of exactly @size
+ * bytes into @payload, waiting up to @timeout_ms
+ * Return: 0; -EPROTO for a header that does not fit; -ETIMEDOUT;
+ * -ECONNRESET when the back-end closed the connection; -errno
+ */
+int vhost_user_recv_reply(struct bench_port *p, uint32_t request,
+			  void *payload, uint32_t size, int timeout_ms);
+
+/**
+ * vhost_user_ring() - @p's ring @queue (0 RX, 1 TX), to corrupt at will:
+ * write its descriptors (r->desc[id]: addr, len, flags, next) or its
+ * avail ring, and publish (vring_publish()); the back-end polls, and the
+ * port's next send() kicks.  The memory is shared with the back-end.
+ * Return: the ring, NULL when @p is not a vhost-user port or @queue > 1
+ */
+struct vring *vhost_user_ring(struct bench_port *p, unsigned queue);
 
 /* ---------------------------------------------------------------------- */
 /* Workers: generator and sink (worker.c); setup (setup.c)                 */

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -25,13 +26,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: nethub-bench [--transport udp|tcp|tap|vde] [OPTION]...\n"
+		"Usage: nethub-bench [--transport udp|tcp|tap|vde|vhost-user] "
+		"[OPTION]...\n"
 		"Attach N ports to a switch, send frames between them in a "
 		"pattern and\nreport frames/s, loss, latency and the switch's "
 		"CPU use (docs/bench.md).\n\n"
 		"  --transport T          udp (default), tcp, tap (AF_PACKET on any "
 		"interface;\n"
-		"                         also called packet) or vde\n"
+		"                         also called packet), vde or "
+		"vhost-user\n"
 		"  --udp-ports BASE       udp: port i binds 127.0.0.1:BASE+2i "
 		"and sends to\n"
 		"                         127.0.0.1:BASE+2i+1 (the switch's "
@@ -39,7 +42,15 @@ static void usage(FILE *f)
 		"  --connect LIST         tcp: HOST:PORT; tap: interface "
 		"names; vde: socket\n"
 		"                         directory; one for all ports or "
-		"one per port\n"
+		"one per port;\n"
+		"                         vhost-user: socket path per port, "
+		"or one template\n"
+		"                         with %%d for the port number\n"
+		"  --vhost-server         vhost-user: listen at the path (the "
+		"back-end connects\n"
+		"                         as a client) instead of connecting\n"
+		"  --vhost-ring N         vhost-user: ring entries, a power "
+		"of two (default 256)\n"
 		"  --ports N|N,N,...      ports (default 2); a list sweeps "
 		"(one run per value)\n"
 		"  --frame-size B|B,B,... Ethernet frame, header included, "
@@ -58,7 +69,8 @@ static void usage(FILE *f)
 		"  --rate FPS             total offered frames/s (default: as "
 		"fast as possible)\n"
 		"  --batch N              frames per send call (udp 64, tcp "
-		"up to 256 KiB)\n"
+		"up to 256 KiB,\n"
+		"                         vhost-user 64 per kick)\n"
 		"  --threads N            worker threads (default 1)\n"
 		"  --no-gso               udp: sendmmsg, not UDP GSO sends\n"
 		"  --switch-pid PID       report that process's CPU use and "
@@ -205,7 +217,7 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 		O_FRAME_SIZE, O_DURATION, O_WARMUP, O_PATTERN, O_BIDIR,
 		O_RATE, O_BATCH, O_THREADS, O_SWITCH_PID, O_LABEL, O_JSON,
 		O_NO_GSO, O_MACS, O_PROGRESS, O_NO_PROGRESS, O_PLOT, O_HELP,
-		O_VERSION,
+		O_VERSION, O_VHOST_SERVER, O_VHOST_RING,
 	};
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, O_TRANSPORT },
@@ -228,6 +240,8 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 		{ "progress", no_argument, NULL, O_PROGRESS },
 		{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
 		{ "plot", required_argument, NULL, O_PLOT },
+		{ "vhost-server", no_argument, NULL, O_VHOST_SERVER },
+		{ "vhost-ring", required_argument, NULL, O_VHOST_RING },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -256,7 +270,7 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 			if (!cfg->transport)
 				bad_option("--transport",
 					   "'%s' is not one of udp, tcp, tap "
-					   "(or packet), vde",
+					   "(or packet), vde, vhost-user",
 					   optarg);
 			break;
 		case O_CONNECT:
@@ -348,6 +362,17 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 				bad_option("--plot", "is empty");
 			cfg->plot = optarg;
 			break;
+		case O_VHOST_SERVER:
+			cfg->vhost_server = true;
+			break;
+		case O_VHOST_RING:
+			cfg->vhost_ring = opt_uint("--vhost-ring", optarg,
+						   VRING_NUM_MIN,
+						   VRING_NUM_MAX);
+			if (cfg->vhost_ring & (cfg->vhost_ring - 1))
+				bad_option("--vhost-ring", "%u is not a power "
+					   "of two", cfg->vhost_ring);
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -436,6 +461,30 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 				   cfg->n_connect, max_ports);
 		if (cfg->udp_base)
 			bad_option("--udp-ports", "is for udp, not %s",
+				   cfg->transport->name);
+	}
+	if (cfg->transport == &transport_vhost_user) {
+		char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+		for (i = 0; i < cfg->n_connect; i++)
+			if (vhost_user_path(cfg->connect[i], max_ports - 1,
+					    path, sizeof(path)))
+				bad_option("--connect", "'%s' is not a socket "
+					   "path (at most %zu bytes) or a "
+					   "template with one %%d",
+					   cfg->connect[i], sizeof(path) - 1);
+		if (cfg->n_connect == 1 && max_ports > 1 &&
+		    !strstr(cfg->connect[0], "%d"))
+			bad_option("--connect", "one vhost-user socket '%s' "
+				   "for %u ports: give one per port, or a "
+				   "template with %%d", cfg->connect[0],
+				   max_ports);
+	} else {
+		if (cfg->vhost_server)
+			bad_option("--vhost-server", "is for vhost-user, not "
+				   "%s", cfg->transport->name);
+		if (cfg->vhost_ring)
+			bad_option("--vhost-ring", "is for vhost-user, not %s",
 				   cfg->transport->name);
 	}
 }

@@ -35,21 +35,27 @@ static void learn_frame(unsigned idx, uint8_t *buf)
 
 /**
  * setup_poll() - receive what the ports have for up to @ms milliseconds
+ * (busy-polled transports: what their rings hold after that)
  * @pfd:	one entry per port, events set
  * Return: 0, or -errno after printing which port failed
  */
 static int setup_poll(const struct bench_cfg *cfg, struct bench_port **ports,
 		      struct pollfd *pfd, int ms)
 {
+	bool polled = cfg->transport->poll != NULL;
 	unsigned i;
-	int r;
+	int n, r;
 
-	if (poll(pfd, cfg->ports, ms) <= 0)
+	n = poll(pfd, cfg->ports, ms);
+	if (n <= 0 && !polled)
 		return 0;
 	for (i = 0; i < cfg->ports; i++) {
-		if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+		if (n > 0 && (pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+			r = cfg->transport->recv(ports[i]);
+		else if (polled)
+			r = cfg->transport->poll(ports[i]);
+		else
 			continue;
-		r = cfg->transport->recv(ports[i]);
 		if (r < 0) {
 			fprintf(stderr, "nethub-bench: port %u: %s while "
 				"learning\n", i,

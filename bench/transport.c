@@ -16,6 +16,7 @@ static const struct bench_transport *const transports[] = {
 	&transport_tcp,
 	&transport_packet,
 	&transport_vde,
+	&transport_vhost_user,
 };
 
 /* Other names a transport answers to: "packet" says what "tap" really is,

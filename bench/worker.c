@@ -9,6 +9,9 @@
  * owns its ports' sink counters and its flow table outright; other
  * threads only read them, relaxed, for the progress line.
  *
+ * Ports of a busy-polled transport (vhost-user's rings) are polled every
+ * loop turn, and then the loop does not sleep.
+ *
  * Never: allocate, log or make a syscall of its own per frame (one clock
  * read per batch, one epoll_pwait2() per loop turn), or touch a port of
  * another worker.
@@ -158,11 +161,18 @@ void *worker_main(void *arg)
 	w->last_rx_ns = clk->t_end;
 	for (;;) {
 		uint64_t now = now_ns(), next_due = UINT64_MAX, wait;
-		bool progressed = false, backlog = false;
+		bool progressed = false, backlog = false, polled = false;
 
 		for (i = 0; i < w->n_mine; i++) {
 			struct bench_port *p = w->mine[i];
 
+			if (!p->dead && p->cfg->transport->poll) {
+				int r = p->cfg->transport->poll(p);
+
+				polled = true;
+				if (r < 0)
+					port_fail(p, r);
+			}
 			if (p->dead || !p->sends)
 				continue;
 			if (!p->tx_blocked &&
@@ -180,7 +190,7 @@ void *worker_main(void *arg)
 		if (now >= clk->t_stop)
 			break;
 
-		if (progressed)
+		if (progressed || polled)
 			wait = 0;
 		else if (next_due != UINT64_MAX)
 			wait = next_due > now ? next_due - now : 0;

@@ -13,7 +13,7 @@ PACKAGES=(
 	python3 iproute2 procps socat iputils-ping iperf3 tcpdump tshark
 	gnuplot-nox vde2 libvdeplug-dev openvswitch-switch ethtool
 	qemu-system-x86 qemu-utils linux-image-amd64 busybox-static
-	cpio gzip xz-utils zstd kmod
+	cpio gzip xz-utils zstd kmod dpdk-dev
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test_bench_transports.py - nethub-bench's tap and vde transports.
+"""test_bench_transports.py - nethub-bench's tap, vde and vhost-user
+transports.
 
 tap: the bench opens AF_PACKET sockets on host interfaces - the kernel
 side of two taps nethubd holds, and two veths whose peers are ports of a
@@ -10,8 +11,12 @@ interfaces' own counters.  vde: the same through a vde_switch started on a
 private directory, its figures checked against the switch's management
 console.  And the errors: no such interface, one interface for two ports,
 a frame larger than the MTU, a socket directory with no switch.
+vhost-user: the bench's ports are front-ends of DPDK's vhost PMD in
+dpdk-testpmd, forwarding io between its two ports (a wire); every frame
+one port sends must come out of the other, by the bench's totals and by
+testpmd's, with the bench connecting and (--vhost-server) listening.
 
-Needs root, iproute2 and vde2.  nethub-bench is $NETHUB_BENCH (default
+Needs root, iproute2, vde2 and dpdk-testpmd (Debian's dpdk-dev).  nethub-bench is $NETHUB_BENCH (default
 build/bench/nethub-bench)."""
 
 import json
@@ -512,6 +517,166 @@ def test_vde_without_a_switch_is_a_clear_error():
     assert "1519 is more than vde carries (1518)" in err, err
     # nothing was created in the directory named
     assert os.listdir(d) == [], os.listdir(d)
+
+
+# ---------------------------------------------------------------------------
+# vhost-user: DPDK's vhost back-end as the wire
+# ---------------------------------------------------------------------------
+
+VHOST_RING = 1024  # buffers enough for a starved bench's RX at RATE
+
+
+class TestpmdWire:
+    """dpdk-testpmd with two vhost-user back-end ports, DIR/vh0.sock and
+    DIR/vh1.sock (in client mode with @client: it connects to the bench),
+    forwarding each port's frames out of the other (io mode).  It runs
+    until its stdin closes, then prints its per-port statistics."""
+
+    def __init__(self, client=False):
+        assert shutil.which("dpdk-testpmd"), \
+            "dpdk-testpmd is not installed (Debian: dpdk-dev)"
+        self.dir = tmpdir("nethub-vhost-")
+        self.sock = [os.path.join(self.dir, "vh%d.sock" % i)
+                     for i in range(2)]
+        self.log = os.path.join(self.dir, "testpmd.log")
+        opt = ",client=1" if client else ""
+        cmd = ["dpdk-testpmd", "-l", "0,1", "--no-pci", "--no-huge",
+               "-m", "512", "--file-prefix",
+               "nethub-vhost-%d-%d" % (os.getpid(), time.monotonic_ns()),
+               "--vdev", "net_vhost0,iface=%s%s" % (self.sock[0], opt),
+               "--vdev", "net_vhost1,iface=%s%s" % (self.sock[1], opt),
+               "--", "--forward-mode=io", "--auto-start",
+               "--total-num-mbufs=16384"]
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                         stdout=log, stderr=log)
+        nethub.at_cleanup(self.close)
+        self.pid = self.proc.pid
+
+    def wait_listening(self):
+        poll(lambda: all(os.path.exists(p) for p in self.sock), 30,
+             what="testpmd's vhost-user sockets")
+        return self
+
+    def output(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        """End testpmd; {port: (rx packets, tx packets, tx dropped)} from
+        the statistics it prints on the way out."""
+        self.proc.stdin.close()
+        self.proc.wait(30)
+        text = self.output()
+        out = {}
+        for m in re.finditer(r"Forward statistics for port (\d+).*?"
+                             r"RX-packets:\s*(\d+).*?TX-packets:\s*(\d+)"
+                             r"\s*TX-dropped:\s*(\d+)", text, re.S):
+            out[int(m.group(1))] = tuple(int(m.group(i)) for i in (2, 3, 4))
+        assert sorted(out) == [0, 1], \
+            "no statistics from testpmd:\n%s" % text[-3000:]
+        return out
+
+    def close(self):
+        if self.proc.poll() is None:
+            if not self.proc.stdin.closed:
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def check_wire(run, pmd):
+    """Both ports sent (--bidir): every frame one port sent came out at
+    the other, by the bench's totals and by testpmd's counters @pmd."""
+    assert run["transport"] == "vhost-user", run
+    assert run["port_errors"] == 0 and run["tx_errors"] == 0, run
+    assert run["tx_frames"] > 0 and run["lat_samples"] == run["tx_frames"], run
+    assert run["lost_frames"] == 0 and run["rx_frames"] == run["tx_frames"], \
+        "lost %d of %d frames at %d frames/s" % (
+            run["lost_frames"], run["tx_frames"], RATE)
+    assert run["misdelivered"] == 0 and run["reordered"] == 0, run
+    assert run["foreign"] == 0, run
+    totals = bench_totals(run)
+    nethub.diag("bench (sent, received) per port %r; testpmd (rx, tx, "
+                "tx dropped) %r" % (totals, pmd))
+    for i in (0, 1):
+        sent, rcvd = totals[i][0], totals[1 - i][1]
+        # testpmd took in every frame the port sent, and what it sent on
+        # is what the other port received
+        assert pmd[i][0] == sent, (i, pmd, totals)
+        assert pmd[1 - i][1] == rcvd, (i, pmd, totals)
+        # what it could not send on: learning frames while the other
+        # port's link was still coming up (the data frames all came
+        # through, above); every frame is accounted for
+        assert sent == rcvd + pmd[1 - i][2], (i, pmd, totals)
+        assert pmd[1 - i][2] <= LEARN_SLACK, (i, pmd, totals)
+
+
+def test_vhost_user_through_testpmd():
+    pmd = TestpmdWire().wait_listening()
+    run = bench_json("--transport", "vhost-user", "--connect",
+                     os.path.join(pmd.dir, "vh%d.sock"), "--bidir",
+                     "--vhost-ring", VHOST_RING)
+    check_wire(run, pmd.stop())
+    # the bench negotiated what it said it would, and stopped its rings
+    text = pmd.output()
+    assert "negotiated Vhost-user protocol features: 0x8" in text, \
+        text[-3000:]
+    assert text.count("read message VHOST_USER_GET_VRING_BASE") == 4, \
+        text[-3000:]
+
+
+def test_vhost_user_listening_for_testpmd():
+    pmd = TestpmdWire(client=True)
+    run = bench_json("--transport", "vhost-user", "--vhost-server",
+                     "--connect", ",".join(pmd.sock), "--bidir",
+                     "--vhost-ring", VHOST_RING)
+    check_wire(run, pmd.stop())
+    # the bench removed the sockets it made
+    assert os.listdir(pmd.dir) == ["testpmd.log"], os.listdir(pmd.dir)
+
+
+def test_vhost_user_errors():
+    d = tmpdir("nethub-vhost-")
+    sock = os.path.join(d, "none.sock")
+    t0 = time.monotonic()
+    err = bench_fails("--transport", "vhost-user", "--connect", sock + ","
+                      + sock)
+    assert "port 0: cannot connect to a vhost-user back-end at '%s'" % sock \
+        in err, err
+    # it retried for the setup time, then gave up
+    assert 4 <= time.monotonic() - t0 <= 30, time.monotonic() - t0
+    err = bench_fails("--transport", "vhost-user", "--connect", sock)
+    assert "--connect: one vhost-user socket '%s' for 2 ports" % sock in err, \
+        err
+    err = bench_fails("--transport", "vhost-user", "--connect",
+                      os.path.join(d, "vh%s"))
+    assert "is not a socket path" in err and "one %d" in err, err
+    err = bench_fails("--transport", "vhost-user", "--connect",
+                      os.path.join(d, "vh%d"), "--vhost-ring", 100)
+    assert "--vhost-ring: 100 is not a power of two" in err, err
+    err = bench_fails("--transport", "vde", "--connect", d,
+                      "--vhost-server")
+    assert "--vhost-server: is for vhost-user, not vde" in err, err
+    # a server with nobody connecting: a clear error, its socket removed
+    err = bench_fails("--transport", "vhost-user", "--vhost-server",
+                      "--connect", os.path.join(d, "vh%d"))
+    assert "no vhost-user back-end connected to '%s'" % os.path.join(
+        d, "vh0") in err, err
+    assert os.listdir(d) == [], os.listdir(d)
+    # a socket that is not a vhost-user back-end: no reply in time
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(os.path.join(d, "mute0"))
+    srv.listen(4)
+    nethub.at_cleanup(srv.close)
+    open(os.path.join(d, "mute1"), "w").close()
+    err = bench_fails("--transport", "vhost-user", "--connect",
+                      os.path.join(d, "mute%d"))
+    assert "port 0: vhost-user GET_FEATURES on '%s': no reply" % \
+        os.path.join(d, "mute0") in err, err
 
 
 if __name__ == "__main__":

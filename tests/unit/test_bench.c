@@ -2,11 +2,14 @@
 /* test_bench.c - nethub-bench's measurement math: latency histogram,
  * percentiles, rates, pacing, the bench frame header and the sink's loss
  * and reorder accounting; the patterns' MAC choice, broadcast loss,
- * sweep lists, the JSON and table reports and the plot files.
+ * sweep lists, the JSON and table reports and the plot files; the
+ * vhost-user front-end's split rings (posting, publishing, reaping, a
+ * back-end's bad used entries) and its socket path templates.
  *
  * It links nethub-bench's library (everything but main()) and calls the
  * functions bench/bench.h declares.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -850,7 +853,8 @@ static void test_cfg_check_ports(void)
 
 static void test_transport_names_and_the_packet_alias(void)
 {
-	static const char *const names[] = { "udp", "tcp", "tap", "vde" };
+	static const char *const names[] = { "udp", "tcp", "tap", "vde",
+					       "vhost-user" };
 	unsigned i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -865,6 +869,202 @@ static void test_transport_names_and_the_packet_alias(void)
 	CHECK(transport_find("") == NULL);
 	CHECK(transport_find("Tap") == NULL);
 	CHECK(transport_find("af_packet") == NULL);
+}
+
+static void test_vring_layout_aligns_and_rejects_bad_sizes(void)
+{
+	static const unsigned bad[] = { 0, 1, 3, 100, 65536, 32769 };
+	struct vring_layout l;
+	unsigned num, i;
+
+	for (num = VRING_NUM_MIN; num <= VRING_NUM_MAX; num *= 2) {
+		CHECK_EQ(vring_layout(num, &l), 0);
+		CHECK_EQ(l.desc, 0);
+		CHECK_EQ(l.avail, (size_t)num * 16);
+		/* avail: flags, idx, ring, used_event fit before used */
+		CHECK(l.avail + 4 + 2 * (size_t)num + 2 <= l.used);
+		CHECK_EQ(l.used % 4096, 0);
+		CHECK(l.used + 4 + 8 * (size_t)num + 2 <= l.size);
+		CHECK_EQ(l.size % 4096, 0);
+	}
+	CHECK_EQ(vring_layout(256, &l), 0);
+	CHECK_EQ(l.avail, 4096);
+	CHECK_EQ(l.used, 8192);
+	CHECK_EQ(l.size, 12288);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ(vring_layout(bad[i], &l), -EINVAL);
+}
+
+/* a back-end's side of the test: use @n avail entries of @r in order,
+ * writing @len into each used entry */
+static void backend_use(struct vring *r, uint16_t *last_avail, unsigned n,
+			uint32_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		uint16_t id = r->avail->ring[*last_avail & (r->num - 1)];
+
+		r->used->ring[r->used->idx & (r->num - 1)] =
+			(struct vring_used_elem){ .id = id, .len = len };
+		r->used->idx++;
+		(*last_avail)++;
+	}
+}
+
+static void test_vring_rx_posts_every_buffer_writable(void)
+{
+	struct vring_layout l;
+	struct vring r;
+	uint8_t *mem, *bufs;
+	struct vring_used_elem e[8];
+	uint16_t last_avail = 0;
+	unsigned i;
+
+	CHECK_EQ(vring_layout(8, &l), 0);
+	mem = calloc(1, l.size);
+	bufs = calloc(8, 100);
+	CHECK_EQ(vring_init(&r, mem, 8, bufs, 100, true), 0);
+	/* posted, but unpublished until vring_publish() */
+	CHECK_EQ(r.avail->idx, 0);
+	CHECK_EQ(vring_in_flight(&r), 8);
+	CHECK(vring_publish(&r));
+	CHECK_EQ(r.avail->idx, 8);
+	for (i = 0; i < 8; i++) {
+		CHECK_EQ(r.avail->ring[i], i);
+		CHECK_EQ(r.desc[i].addr, (uint64_t)(uintptr_t)(bufs + i * 100));
+		CHECK_EQ(r.desc[i].len, 100);
+		CHECK_EQ(r.desc[i].flags, VRING_DESC_F_WRITE);
+	}
+	/* nothing used yet */
+	CHECK_EQ(vring_reap(&r, e, 8), 0);
+	backend_use(&r, &last_avail, 3, 60);
+	CHECK_EQ(vring_reap(&r, e, 2), 2); /* at most max */
+	CHECK_EQ(e[0].id, 0);
+	CHECK_EQ(e[1].id, 1);
+	CHECK_EQ(e[1].len, 60);
+	CHECK_EQ(vring_reap(&r, e, 8), 1);
+	CHECK_EQ(e[0].id, 2);
+	CHECK_EQ(vring_in_flight(&r), 5);
+	/* re-posted buffers go round the ring again, past index 65535 */
+	for (i = 0; i < 70000; i++) {
+		vring_post(&r, (uint16_t)e[0].id, 100);
+		CHECK_EQ(vring_in_flight(&r), 6);
+		vring_publish(&r);
+		backend_use(&r, &last_avail, 1, 60);
+		CHECK_EQ(vring_reap(&r, e, 8), 1);
+	}
+	CHECK_EQ(r.avail->idx, (uint16_t)(8 + 70000));
+	/* a back-end that asks us not to kick */
+	r.used->flags = VRING_USED_F_NO_NOTIFY;
+	vring_post(&r, (uint16_t)e[0].id, 100);
+	CHECK(!vring_publish(&r));
+	vring_fini(&r);
+	free(mem);
+	free(bufs);
+}
+
+static void test_vring_tx_frees_what_was_used(void)
+{
+	struct vring_layout l;
+	struct vring r;
+	uint8_t *mem, *bufs;
+	uint16_t last_avail = 0, id;
+	unsigned i;
+
+	CHECK_EQ(vring_layout(4, &l), 0);
+	mem = calloc(1, l.size);
+	bufs = calloc(4, 64);
+	CHECK_EQ(vring_init(&r, mem, 4, bufs, 64, false), 0);
+	CHECK_EQ(r.n_free, 4);
+	CHECK_EQ(vring_in_flight(&r), 0);
+	CHECK(vring_publish(&r));
+	CHECK_EQ(r.avail->idx, 0);
+	for (i = 0; i < 4; i++) {
+		id = r.free[--r.n_free];
+		CHECK_EQ(id, i); /* descriptor 0 first */
+		vring_post(&r, id, 50);
+		CHECK_EQ(r.desc[id].flags, 0); /* readable */
+		CHECK_EQ(r.desc[id].len, 50);
+	}
+	vring_publish(&r);
+	CHECK_EQ(vring_tx_reclaim(&r), 0);
+	backend_use(&r, &last_avail, 3, 0);
+	CHECK_EQ(vring_tx_reclaim(&r), 3);
+	CHECK_EQ(r.n_free, 3);
+	CHECK_EQ(vring_in_flight(&r), 1);
+	backend_use(&r, &last_avail, 1, 0);
+	CHECK_EQ(vring_tx_reclaim(&r), 1);
+	CHECK_EQ(r.n_free, 4);
+	vring_fini(&r);
+	free(mem);
+	free(bufs);
+}
+
+static void test_vring_refuses_a_bad_backend(void)
+{
+	struct vring_layout l;
+	struct vring r;
+	uint8_t mem[16384], bufs[4 * 64];
+	struct vring_used_elem e[4];
+	uint16_t last_avail = 0;
+
+	CHECK_EQ(vring_layout(4, &l), 0);
+	CHECK(l.size <= sizeof(mem));
+	/* an id past the ring */
+	memset(mem, 0, sizeof(mem));
+	CHECK_EQ(vring_init(&r, mem, 4, bufs, 64, true), 0);
+	vring_publish(&r);
+	r.used->ring[0] = (struct vring_used_elem){ .id = 4, .len = 10 };
+	r.used->idx = 1;
+	CHECK_EQ(vring_reap(&r, e, 4), -EPROTO);
+	vring_fini(&r);
+	/* an id used twice */
+	memset(mem, 0, sizeof(mem));
+	CHECK_EQ(vring_init(&r, mem, 4, bufs, 64, true), 0);
+	vring_publish(&r);
+	r.used->ring[0] = (struct vring_used_elem){ .id = 2 };
+	r.used->ring[1] = (struct vring_used_elem){ .id = 2 };
+	r.used->idx = 2;
+	CHECK_EQ(vring_reap(&r, e, 4), -EPROTO);
+	vring_fini(&r);
+	/* more used than in flight */
+	memset(mem, 0, sizeof(mem));
+	CHECK_EQ(vring_init(&r, mem, 4, bufs, 64, false), 0);
+	vring_post(&r, r.free[--r.n_free], 10);
+	vring_publish(&r);
+	backend_use(&r, &last_avail, 1, 0);
+	r.used->idx = 2;
+	CHECK_EQ(vring_tx_reclaim(&r), -EPROTO);
+	vring_fini(&r);
+	/* a used idx far ahead (wrapped backwards) */
+	memset(mem, 0, sizeof(mem));
+	CHECK_EQ(vring_init(&r, mem, 4, bufs, 64, true), 0);
+	vring_publish(&r);
+	r.used->idx = 0xffff;
+	CHECK_EQ(vring_reap(&r, e, 4), -EPROTO);
+	vring_fini(&r);
+}
+
+static void test_vhost_user_path_template(void)
+{
+	char out[108];
+
+	CHECK_EQ(vhost_user_path("/run/vh.sock", 3, out, sizeof(out)), 0);
+	CHECK(!strcmp(out, "/run/vh.sock"));
+	CHECK_EQ(vhost_user_path("/run/vh%d.sock", 12, out, sizeof(out)), 0);
+	CHECK(!strcmp(out, "/run/vh12.sock"));
+	CHECK_EQ(vhost_user_path("%d", 0, out, sizeof(out)), 0);
+	CHECK(!strcmp(out, "0"));
+	CHECK_EQ(vhost_user_path("/run/%s", 0, out, sizeof(out)), -EINVAL);
+	CHECK_EQ(vhost_user_path("/run/%d-%d", 0, out, sizeof(out)), -EINVAL);
+	CHECK_EQ(vhost_user_path("/run/%d%%", 0, out, sizeof(out)), -EINVAL);
+	CHECK_EQ(vhost_user_path("/run/vh%", 0, out, sizeof(out)), -EINVAL);
+	CHECK_EQ(vhost_user_path("/run/vh%d", 1000, out, 10), -ENAMETOOLONG);
+	CHECK_EQ(vhost_user_path("/run/vh%d", 100, out, 11), 0);
+	CHECK(!strcmp(out, "/run/vh100"));
+	CHECK_EQ(vhost_user_path("/run/vh%d", 100, out, 10), -ENAMETOOLONG);
+	CHECK_EQ(vhost_user_path("", 0, out, sizeof(out)), -EINVAL);
 }
 
 int main(void)
@@ -900,5 +1100,10 @@ int main(void)
 	TAP_RUN(test_progress_line);
 	TAP_RUN(test_cfg_check_ports);
 	TAP_RUN(test_transport_names_and_the_packet_alias);
+	TAP_RUN(test_vring_layout_aligns_and_rejects_bad_sizes);
+	TAP_RUN(test_vring_rx_posts_every_buffer_writable);
+	TAP_RUN(test_vring_tx_frees_what_was_used);
+	TAP_RUN(test_vring_refuses_a_bad_backend);
+	TAP_RUN(test_vhost_user_path_template);
 	return tap_done();
 }
