@@ -482,11 +482,9 @@ static const struct hub_tap capture_tap = {
 	.port_tx = capture_port_tx,
 	.hub_in = capture_hub_in,
 };
-static const struct port_observer capture_port_observer = {
+static const struct port_observer capture_observer = {
 	.removed = capture_port_removed,
-};
-static const struct netdev_observer capture_netdev_observer = {
-	.removing = capture_netdev_removed,
+	.netdev_removing = capture_netdev_removed,
 };
 
 unsigned capture_count(void)
@@ -500,12 +498,10 @@ static void capture_listen(bool on)
 {
 	if (on) {
 		hub_set_tap(&capture_tap);
-		port_add_observer(&capture_port_observer);
-		netdev_add_observer(&capture_netdev_observer);
+		port_add_observer(&capture_observer);
 	} else {
 		hub_set_tap(NULL);
-		port_remove_observer(&capture_port_observer);
-		netdev_remove_observer(&capture_netdev_observer);
+		port_remove_observer(&capture_observer);
 	}
 }
 

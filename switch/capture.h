@@ -31,7 +31,7 @@
  *   frames seen = frames (written) + filtered + dropped
  *
  * A capture ends with what it watches: the module observes ports and
- * netdevs going (port_add_observer(), netdev_add_observer()) while a
+ * netdevs going (port_add_observer()) while a
  * capture exists, as QEMU removes a netdev's filters with the netdev.
  *
  * Everything but the tap runs on the control path of the daemon's loop.

@@ -4,7 +4,7 @@
  * Owns the list of netdevs and the rules QEMU applies to them (identifier
  * syntax, duplicate ids, unknown or missing backends).  Talks to a backend
  * only through its ops table, to a NIC only through netdev->front, and to
- * captures only through the observers.
+ * captures only through the port observers (port.h).
  *
  * Never: look inside a backend's state, or name a driver.
  */
@@ -21,26 +21,6 @@
 #include "port.h"
 
 static struct netdev *netdevs;
-static const struct netdev_observer *observers[NETDEV_OBSERVERS_MAX];
-
-void netdev_add_observer(const struct netdev_observer *obs)
-{
-	for (unsigned i = 0; i < NETDEV_OBSERVERS_MAX; i++) {
-		if (!observers[i]) {
-			observers[i] = obs;
-			return;
-		}
-	}
-	log_err("netdev: too many observers");
-}
-
-void netdev_remove_observer(const struct netdev_observer *obs)
-{
-	for (unsigned i = 0; i < NETDEV_OBSERVERS_MAX; i++)
-		if (observers[i] == obs)
-			observers[i] = NULL;
-}
-
 bool netdev_valid_id(const char *id)
 {
 	size_t len = strlen(id);
@@ -216,9 +196,7 @@ static void netdev_destroy(struct netdev *nd)
 	if (nd->front)
 		nd->front->gone(nd->front);
 	/* Its captures end first, as QEMU removes a netdev's filters */
-	for (unsigned i = 0; i < NETDEV_OBSERVERS_MAX; i++)
-		if (observers[i] && observers[i]->removing)
-			observers[i]->removing(nd);
+	port_notify_netdev_removing(nd);
 	nd->ops->close(nd);
 	netdev_detach_leftovers(nd);
 	if (nd->hub_held)

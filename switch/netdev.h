@@ -67,20 +67,6 @@ struct netdev_front {
 };
 
 /**
- * struct netdev_observer - who wants to hear of netdevs going
- * @removing:	@nd is being deleted; its ports are still attached
- *
- * Up to NETDEV_OBSERVERS_MAX at once.  Runs on the control path; must not
- * add or delete netdevs.
- */
-struct netdev_observer {
-	void (*removing)(struct netdev *nd);
-};
-#define NETDEV_OBSERVERS_MAX 4
-void netdev_add_observer(const struct netdev_observer *obs);
-void netdev_remove_observer(const struct netdev_observer *obs);
-
-/**
  * netdev_valid_id() - QEMU's identifier rule: a letter, then letters, digits,
  * '-', '.', '_'; at most NETDEV_ID_MAX - 1 bytes
  */

@@ -71,6 +71,11 @@ void port_remove_observer(const struct port_observer *obs)
 				observers[i_]->cb(__VA_ARGS__);                \
 	} while (0)
 
+void port_notify_netdev_removing(struct netdev *nd)
+{
+	port_notify(netdev_removing, nd);
+}
+
 /* Put @p on hub @hubid and tell what stands in front of its netdev */
 static void port_attach(struct port *p, int32_t hubid)
 {

@@ -203,7 +203,8 @@ struct port *port_first(void);
 struct port *port_next(const struct port *p);
 
 /**
- * struct port_observer - who wants to hear of ports coming and going
+ * struct port_observer - who wants to hear of ports (and their netdevs)
+ * coming and going
  * @added:		a port was made and attached (port_new())
  * @removed:		a port is being detached (port_detach()); it is still
  *			named and on its hub during the call
@@ -211,6 +212,8 @@ struct port *port_next(const struct port *p);
  *			port_set_stream_peer()); called once, after @added
  * @peer_disconnected:	that connection's port is being detached; called
  *			before @removed
+ * @netdev_removing:	netdev @nd is being deleted; its ports are still
+ *			attached (netdev_del(), port_notify_netdev_removing())
  *
  * Any member may be NULL.  Callbacks run on the daemon's loop, on the
  * control path; they must not add, detach or free ports.  Up to
@@ -222,10 +225,15 @@ struct port_observer {
 	void (*peer_connected)(struct port *p, const struct sockaddr *addr,
 			       socklen_t len);
 	void (*peer_disconnected)(struct port *p);
+	void (*netdev_removing)(struct netdev *nd);
 };
 #define PORT_OBSERVERS_MAX 4
 void port_add_observer(const struct port_observer *obs);
 void port_remove_observer(const struct port_observer *obs);
+
+/* port_notify_netdev_removing() - tell the observers @nd is being deleted
+ * (netdev.c, before it closes the netdev) */
+void port_notify_netdev_removing(struct netdev *nd);
 
 /**
  * port_set_stream_peer() - a backend says @p stands for one stream
