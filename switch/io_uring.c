@@ -1297,6 +1297,8 @@ static void io_ur_chan_kick_tx(struct io_chan *c)
 	io_ur_work(io_ur_chan(c), IO_UR_W_TX);
 }
 
+/* Pausing and stopping for good both cancel the receives in flight; what
+ * tells them apart (c->paused, c->failed) lives in io.c */
 static void io_ur_chan_pause(struct io_chan *c)
 {
 	struct io_ur_chan *uc = io_ur_chan(c);
@@ -1308,14 +1310,6 @@ static void io_ur_chan_pause(struct io_chan *c)
 static void io_ur_chan_resume(struct io_chan *c)
 {
 	io_ur_work(io_ur_chan(c), IO_UR_W_DELIVER);
-}
-
-static void io_ur_chan_stop_rx(struct io_chan *c)
-{
-	struct io_ur_chan *uc = io_ur_chan(c);
-
-	uc->cancel_tries = 0;
-	io_ur_cancel_rx(uc);
 }
 
 /*
@@ -1705,7 +1699,7 @@ const struct io_engine_ops io_ur_engine = {
 	.chan_kick_tx = io_ur_chan_kick_tx,
 	.chan_pause = io_ur_chan_pause,
 	.chan_resume = io_ur_chan_resume,
-	.chan_stop_rx = io_ur_chan_stop_rx,
+	.chan_stop_rx = io_ur_chan_pause,
 	.chan_close = io_ur_chan_close,
 	.chan_free = io_ur_chan_free,
 };
