@@ -286,10 +286,16 @@ bool vu_ring_set_kick(struct vu_state *s, unsigned i, int fd)
 			 s->id, i);
 		return false;
 	}
-	r->started = false; /* until the first kick */
 	/* without PROTOCOL_FEATURES, rings are enabled at once */
 	if (!(s->features & VU_BIT(VU_F_PROTOCOL_FEATURES)))
 		r->enabled = true;
+	/* A ring starts on its first kick.  Chains already available count
+	 * as one: a guest resumed after GET_VRING_BASE (QMP stop, cont)
+	 * kicked its receive ring long ago and will not again until it
+	 * receives something */
+	r->started = vq_pending(&r->vq) > 0;
+	if (r->started && i == VU_TX)
+		vu_idle_start(s);
 	return true;
 }
 

@@ -14,6 +14,7 @@ PACKAGES=(
 	gnuplot-nox vde2 libvdeplug-dev openvswitch-switch ethtool
 	qemu-system-x86 qemu-utils linux-image-amd64 busybox-static
 	cpio gzip xz-utils zstd kmod
+	dpdk-dev
 )
 
 missing=()
