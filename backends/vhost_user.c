@@ -261,7 +261,6 @@ static void vu_on_kick(uv_poll_t *h, int status, int events)
 	if (w->ring == VU_RX) {
 		if (s->rx_blocked && s->port) {
 			s->rx_blocked = false;
-			vq_enable_notify(&r->vq, false);
 			port_tx_ready(s->port);
 		}
 		return;
@@ -294,6 +293,7 @@ bool vu_ring_set_kick(struct vu_state *s, unsigned i, int fd)
 	 * kicked its receive ring long ago and will not again until it
 	 * receives something */
 	r->started = vq_pending(&r->vq) > 0;
+	r->rx_kicks = true; /* the flags as a new ring has them */
 	if (r->started && i == VU_TX)
 		vu_idle_start(s);
 	return true;
@@ -603,10 +603,15 @@ static unsigned vu_send(struct port *p, struct frame *const *frames,
 	if (i < n && !s->rx_blocked) {
 		s->rx_blocked = true;
 		port_tx_blocked(p);
+		r->rx_kicks = true;
 		/* buffers posted before the guest saw the request: the
 		 * idle handle says ready from the loop */
 		if (vq_enable_notify(&r->vq, true))
 			vu_idle_start(s);
+	} else if (i == n && r->rx_kicks && !s->rx_blocked) {
+		/* buffers are there: the guest need not kick for more */
+		r->rx_kicks = false;
+		vq_enable_notify(&r->vq, false);
 	}
 	return i;
 }

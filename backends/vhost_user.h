@@ -77,6 +77,7 @@ struct vu_ring {
 	int call_fd, err_fd;   /* -1: none */
 	bool started;	     /* kicked since SET_VRING_KICK, not stopped */
 	bool enabled;	     /* SET_VRING_ENABLE */
+	bool rx_kicks;	     /* RX: the guest was asked to kick (blocked) */
 	uint64_t kicks, calls;
 	bool broken_logged;
 };
