@@ -9,7 +9,9 @@ on a socket netdev.  They ping each other in a ring (a -> b -> c -> a).
 Then: a paused guest (QMP stop on its QEMU) does not stall the others and
 works again after cont; a hostile front-end written here (bad messages,
 rings outside memory, a descriptor loop) is refused without disturbing
-anything; 1000 connect/disconnect cycles leave nethubd's descriptors and
+anything, and its receive ring without buffers blocks its port, which
+stalls (--stall-ms) while the others go on, then takes frames again once
+buffers are posted; 1000 connect/disconnect cycles leave nethubd's descriptors and
 memory where they were; dpdk-testpmd's virtio-user ports pass traffic
 through nethubd in both directions.
 
@@ -354,6 +356,7 @@ class VhostTest:
                     what="the loop counted and the good frame forwarded")
         used_idx = struct.unpack("<H", mem[0x2002:0x2004])[0]
         assert used_idx == 2, "used index %d, want 2" % used_idx
+        self.receiver_without_buffers(f, mem)
         # a head out of range breaks the ring, nothing else
         mem[avail + 4 + 4:avail + 4 + 6] = struct.pack("<H", 99)
         mem[avail + 2:avail + 4] = struct.pack("<H", 3)
@@ -371,6 +374,47 @@ class VhostTest:
             os.close(fd)
         assert self.daemon.alive()
         self.run_in("c", "ping -c 2 -i 0.2 -W 2 10.0.0.1")
+
+    def receiver_without_buffers(self, f, mem):
+        """An RX ring with no buffers blocks the port: unicast to it
+        stalls within --stall-ms and is dropped (queue-full), the others
+        go on; buffers posted and kicked make it take frames again."""
+        rx = 0x4000  # descriptors; available ring +0x1000, used +0x2000
+        assert f.call(SET_VRING_ADDR, struct.pack(
+            "<IIQQQQ", 0, 0, MEM_UVA + rx, MEM_UVA + rx + 0x2000,
+            MEM_UVA + rx + 0x1000, 0)) == 0
+        assert f.call(SET_VRING_BASE, struct.pack("<II", 0, 0)) == 0
+        kick = os.eventfd(0, os.EFD_NONBLOCK)
+        assert f.call(SET_VRING_KICK, struct.pack("<Q", 0), [kick]) == 0
+        assert f.call(SET_VRING_ENABLE, struct.pack("<II", 0, 1)) == 0
+        os.eventfd_write(kick, 1)  # started, with nothing posted
+        nethub.poll(lambda: self.netdev("ch")["info"]["rings"][0]["started"],
+                    10, what="the receive ring started")
+        before = self.port_stats("ch")
+        self.run_in("c", "arp -s 10.0.0.99 02:aa:bb:cc:dd:01")
+        self.run_in("c", "ping -c 5 -i 0.2 -W 1 10.0.0.99", want_rc=None)
+        self.run_in("c", "ping -c 2 -i 0.2 -W 2 10.0.0.1")
+        st = self.port_stats("ch")
+        assert st["tx-stalls"] > before["tx-stalls"], st
+        assert st["tx-drops"]["queue-full"] > \
+            before["tx-drops"]["queue-full"], st
+        assert st["tx-frames"] == before["tx-frames"], st
+        # four receive buffers, then a kick: frames are taken again
+        for i in range(4):
+            mem[rx + 16 * i:rx + 16 * i + 16] = struct.pack(
+                "<QIHH", 0x20000 + 0x800 * i, 0x800, 2, 0)
+            mem[rx + 0x1004 + 2 * i:rx + 0x1006 + 2 * i] = \
+                struct.pack("<H", i)
+        mem[rx + 0x1002:rx + 0x1004] = struct.pack("<H", 4)
+        os.eventfd_write(kick, 1)
+        self.run_in("c", "ping -c 3 -i 0.2 -W 1 10.0.0.99", want_rc=None)
+        used = struct.unpack("<H", mem[rx + 0x2002:rx + 0x2004])[0]
+        st = self.port_stats("ch")
+        assert used >= 3 and st["tx-frames"] >= before["tx-frames"] + 3, \
+            (used, st)
+        frame = bytes(mem[0x20000 + 12:0x20000 + 12 + 14])
+        assert frame[:6] == bytes.fromhex("02aabbccdd01"), frame.hex()
+        os.close(kick)
 
     def daemon_usage(self):
         pid = self.daemon.pid
