@@ -82,8 +82,8 @@ static void vu_on_watch_closed(uv_handle_t *h)
 
 /* vu_watch_new() - watch @fd for reading with @cb; NULL on failure (the
  * fd is then still the caller's) */
-static struct vu_watch *vu_watch_new(struct vu_state *s, int fd,
-				     uv_poll_cb cb, unsigned ring)
+static struct vu_watch *vu_watch_new(struct vu_state *s, int fd, uv_poll_cb cb,
+				     unsigned ring)
 {
 	struct vu_watch *w = calloc(1, sizeof(*w));
 
@@ -180,9 +180,8 @@ static bool vu_tx_drain(struct vu_state *s)
 			}
 			taken++;
 			port_count_rx_drop(s->port,
-					   rc == -ENOBUFS
-						   ? PORT_DROP_NO_BUFFER
-						   : PORT_DROP_MALFORMED,
+					   rc == -ENOBUFS ? PORT_DROP_NO_BUFFER
+							  : PORT_DROP_MALFORMED,
 					   1, 0);
 		}
 		if (nb && !r->enabled) {
@@ -545,8 +544,9 @@ static bool vu_open(struct netdev *nd, const json_t *opts,
 	}
 	s->cd = cd;
 	log_info("netdev %s: vhost-user on chardev %s (%s %s)", s->id,
-		 chardev_id(cd), chardev_is_server(cd) ? "listening at" :
-		 "connecting to", chardev_path(cd));
+		 chardev_id(cd),
+		 chardev_is_server(cd) ? "listening at" : "connecting to",
+		 chardev_path(cd));
 	return true;
 }
 
@@ -565,8 +565,7 @@ static void vu_close(struct netdev *nd)
 	vu_unref(s);
 }
 
-static unsigned vu_send(struct port *p, struct frame *const *frames,
-			unsigned n)
+static unsigned vu_send(struct port *p, struct frame *const *frames, unsigned n)
 {
 	struct vu_state *s = p->priv;
 	struct vu_ring *r = &s->ring[VU_RX];
@@ -662,26 +661,25 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 				json_object_set_new(
 				    faults, vq_fault_name((enum vq_fault)k),
 				    json_integer(r->vq.faults[k]));
-		ro = json_pack("{s:i,s:s,s:i,s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:o}",
-			       "index", (json_int_t)i, "direction",
-			       i == VU_RX ? "rx" : "tx", "size",
-			       (json_int_t)r->vq.size, "started", r->started,
-			       "enabled", r->enabled, "broken", r->vq.broken,
-			       "last-avail", (json_int_t)r->vq.last_avail,
-			       "used", (json_int_t)r->vq.published, "kicks",
-			       (json_int_t)r->kicks, "calls",
-			       (json_int_t)r->calls, "faults", faults);
+		ro = json_pack(
+		    "{s:i,s:s,s:i,s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:o}", "index",
+		    (json_int_t)i, "direction", i == VU_RX ? "rx" : "tx",
+		    "size", (json_int_t)r->vq.size, "started", r->started,
+		    "enabled", r->enabled, "broken", r->vq.broken, "last-avail",
+		    (json_int_t)r->vq.last_avail, "used",
+		    (json_int_t)r->vq.published, "kicks", (json_int_t)r->kicks,
+		    "calls", (json_int_t)r->calls, "faults", faults);
 		json_array_append_new(rings, ro);
 	}
 	json_object_set_new(obj, "rings", rings);
 }
 
 const struct backend_ops vhost_user_backend = {
-	.type = "vhost-user",
-	.check = vu_check,
-	.open = vu_open,
-	.close = vu_close,
-	.send = vu_send,
-	.rx_pause = vu_rx_pause,
-	.info = vu_info,
+    .type = "vhost-user",
+    .check = vu_check,
+    .open = vu_open,
+    .close = vu_close,
+    .send = vu_send,
+    .rx_pause = vu_rx_pause,
+    .info = vu_info,
 };

@@ -13,30 +13,30 @@
 #include "netdev.h"
 #include "virtq.h"
 
-#define VU_RX		 0 /* virtio-net receiveq: switch → guest */
-#define VU_TX		 1 /* transmitq: guest → switch */
-#define VU_NRINGS	 2 /* one queue pair */
-#define VU_HDR_SIZE	 12
-#define VU_PAYLOAD_MAX	 4096
-#define VU_FDS_MAX	 8
-#define VU_VERSION	 1
-#define VU_FLAG_VERSION	 0x3
-#define VU_FLAG_REPLY	 0x4
+#define VU_RX		   0 /* virtio-net receiveq: switch → guest */
+#define VU_TX		   1 /* transmitq: guest → switch */
+#define VU_NRINGS	   2 /* one queue pair */
+#define VU_HDR_SIZE	   12
+#define VU_PAYLOAD_MAX	   4096
+#define VU_FDS_MAX	   8
+#define VU_VERSION	   1
+#define VU_FLAG_VERSION	   0x3
+#define VU_FLAG_REPLY	   0x4
 #define VU_FLAG_NEED_REPLY 0x8
-#define VU_VRING_NOFD	 0x100 /* in SET_VRING_KICK/CALL/ERR */
-#define VU_VRING_IDX	 0xff
-#define VU_MAX_REQUEST	 64 /* requests logged as unknown once each */
+#define VU_VRING_NOFD	   0x100 /* in SET_VRING_KICK/CALL/ERR */
+#define VU_VRING_IDX	   0xff
+#define VU_MAX_REQUEST	   64 /* requests logged as unknown once each */
 
 /* Virtio feature bits */
-#define VU_F_NET_MTU		3
-#define VU_F_NET_MRG_RXBUF	15
-#define VU_F_NOTIFY_ON_EMPTY	24
-#define VU_F_LOG_ALL		26
-#define VU_F_ANY_LAYOUT		27
-#define VU_F_INDIRECT_DESC	28
-#define VU_F_EVENT_IDX		29
-#define VU_F_PROTOCOL_FEATURES	30
-#define VU_F_VERSION_1		32
+#define VU_F_NET_MTU	       3
+#define VU_F_NET_MRG_RXBUF     15
+#define VU_F_NOTIFY_ON_EMPTY   24
+#define VU_F_LOG_ALL	       26
+#define VU_F_ANY_LAYOUT	       27
+#define VU_F_INDIRECT_DESC     28
+#define VU_F_EVENT_IDX	       29
+#define VU_F_PROTOCOL_FEATURES 30
+#define VU_F_VERSION_1	       32
 
 /* Protocol feature bits */
 #define VU_PF_MQ		  0
@@ -48,12 +48,12 @@
 
 #define VU_BIT(n) (1ull << (n))
 
-#define VU_FEATURES                                                          \
-	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_NET_MRG_RXBUF) |              \
-	 VU_BIT(VU_F_EVENT_IDX) | VU_BIT(VU_F_INDIRECT_DESC) |              \
+#define VU_FEATURES                                                            \
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_NET_MRG_RXBUF) |                 \
+	 VU_BIT(VU_F_EVENT_IDX) | VU_BIT(VU_F_INDIRECT_DESC) |                 \
 	 VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VU_F_ANY_LAYOUT))
-#define VU_PROTOCOL_FEATURES                                                 \
-	(VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_RARP) | VU_BIT(VU_PF_REPLY_ACK) |   \
+#define VU_PROTOCOL_FEATURES                                                   \
+	(VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_RARP) | VU_BIT(VU_PF_REPLY_ACK) |     \
 	 VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS))
 
 struct vu_state;
@@ -70,14 +70,14 @@ struct vu_watch {
 
 struct vu_ring {
 	struct virtq vq;
-	uint32_t num;	     /* SET_VRING_NUM */
-	bool addr_given;     /* SET_VRING_ADDR was accepted */
+	uint32_t num;		    /* SET_VRING_NUM */
+	bool addr_given;	    /* SET_VRING_ADDR was accepted */
 	uint64_t desc, avail, used; /* as given */
-	struct vu_watch *kick; /* NULL: no kick fd */
-	int call_fd, err_fd;   /* -1: none */
-	bool started;	     /* kicked since SET_VRING_KICK, not stopped */
-	bool enabled;	     /* SET_VRING_ENABLE */
-	bool rx_kicks;	     /* RX: the guest was asked to kick (blocked) */
+	struct vu_watch *kick;	    /* NULL: no kick fd */
+	int call_fd, err_fd;	    /* -1: none */
+	bool started;  /* kicked since SET_VRING_KICK, not stopped */
+	bool enabled;  /* SET_VRING_ENABLE */
+	bool rx_kicks; /* RX: the guest was asked to kick (blocked) */
 	uint64_t kicks, calls;
 	bool broken_logged;
 };
@@ -115,9 +115,9 @@ struct vu_state {
 	bool features_set;
 	uint64_t status;
 	uint32_t mtu;
-	bool rx_blocked;	/* port_tx_blocked() said, ready not yet */
-	bool tx_paused;		/* the switch paused our ingress */
-	uv_idle_t idle;		/* drains TX beyond one turn's budget */
+	bool rx_blocked; /* port_tx_blocked() said, ready not yet */
+	bool tx_paused;	 /* the switch paused our ingress */
+	uv_idle_t idle;	 /* drains TX beyond one turn's budget */
 	bool idle_init, idle_on;
 	uint64_t unknown_logged; /* requests < 64 logged as unknown */
 

@@ -57,8 +57,7 @@ static uint64_t vu_u64(const struct vu_msg *m)
 	return v;
 }
 
-static void vu_state_arg(const struct vu_msg *m, uint32_t *index,
-			 uint32_t *num)
+static void vu_state_arg(const struct vu_msg *m, uint32_t *index, uint32_t *num)
 {
 	memcpy(index, m->payload, 4);
 	memcpy(num, m->payload + 4, 4);
@@ -182,8 +181,8 @@ static int vu_set_mem_table(struct vu_state *s, struct vu_msg *m)
 		return vu_refuse(s, "SET_MEM_TABLE", why);
 	}
 	if (m->nfds != n) {
-		snprintf(why, sizeof(why),
-			 "%u regions but %u file descriptors", n, m->nfds);
+		snprintf(why, sizeof(why), "%u regions but %u file descriptors",
+			 n, m->nfds);
 		return vu_refuse(s, "SET_MEM_TABLE", why);
 	}
 	vq_mem_clear(&s->mem);
@@ -451,10 +450,10 @@ static const struct vu_request vu_requests[] = {
     {12, "SET_VRING_KICK", vu_set_vring_kick, VU_FDS_VRING, 8, 8, false},
     {13, "SET_VRING_CALL", vu_set_vring_call, VU_FDS_VRING, 8, 8, false},
     {14, "SET_VRING_ERR", vu_set_vring_err, VU_FDS_VRING, 8, 8, false},
-    {15, "GET_PROTOCOL_FEATURES", vu_get_protocol_features, VU_FDS_NONE, 0,
-     0, true},
-    {16, "SET_PROTOCOL_FEATURES", vu_set_protocol_features, VU_FDS_NONE, 8,
-     8, false},
+    {15, "GET_PROTOCOL_FEATURES", vu_get_protocol_features, VU_FDS_NONE, 0, 0,
+     true},
+    {16, "SET_PROTOCOL_FEATURES", vu_set_protocol_features, VU_FDS_NONE, 8, 8,
+     false},
     {17, "GET_QUEUE_NUM", vu_get_queue_num, VU_FDS_NONE, 0, 0, true},
     {18, "SET_VRING_ENABLE", vu_set_vring_enable, VU_FDS_NONE, 8, 8, false},
     {19, "SEND_RARP", vu_send_rarp_msg, VU_FDS_NONE, 8, 8, false},
@@ -504,7 +503,7 @@ static bool vu_fds_ok(const struct vu_request *rq, const struct vu_msg *m)
 		return m->nfds == 1;
 	case VU_FDS_VRING:
 		return (vu_u64(m) & VU_VRING_NOFD) ? m->nfds == 0
-						    : m->nfds == 1;
+						   : m->nfds == 1;
 	case VU_FDS_REGIONS:
 		return true; /* the handler compares with the regions */
 	}
@@ -528,8 +527,7 @@ static bool vu_handle(struct vu_state *s, struct vu_msg *m)
 			s->unknown_logged |= VU_BIT(m->request);
 			log_warn("netdev %s: vhost-user request %u is not "
 				 "supported%s",
-				 s->id, m->request,
-				 ack ? "" : " (ignored)");
+				 s->id, m->request, ack ? "" : " (ignored)");
 		}
 		rc = -ENOTSUP;
 	} else if (m->size < rq->size_min || m->size > rq->size_max) {

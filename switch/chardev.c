@@ -44,10 +44,10 @@ struct chardev {
 	bool timer_init;
 	unsigned handles; /* open handles; freed when 0 after removal */
 
-	int pending_fd;	 /* a connection no user has taken yet, or -1 */
-	bool connected;	 /* a user holds a connection */
+	int pending_fd; /* a connection no user has taken yet, or -1 */
+	bool connected; /* a user holds a connection */
 	chardev_connected_fn *fn;
-	void *ctx;	 /* NULL fn: no user */
+	void *ctx; /* NULL fn: no user */
 	bool removed;
 	uint64_t connections;
 	struct chardev *next;
@@ -176,9 +176,8 @@ static bool chardev_args_get(const json_t *args, struct chardev_args *a,
 		a->reconnect = json_integer_value(v);
 	}
 	if (a->server && a->reconnect) {
-		nh_error_setg(errp,
-			      "'reconnect' option is incompatible with "
-			      "socket in server listen mode");
+		nh_error_setg(errp, "'reconnect' option is incompatible with "
+				    "socket in server listen mode");
 		return false;
 	}
 	a->mode = CHARDEV_MODE_DEFAULT;
@@ -186,17 +185,15 @@ static bool chardev_args_get(const json_t *args, struct chardev_args *a,
 	if (v) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 		    json_integer_value(v) > 0777) {
-			nh_error_setg(errp,
-				      "Parameter 'x-mode' expects file "
-				      "permissions from 0 to 0777");
+			nh_error_setg(errp, "Parameter 'x-mode' expects file "
+					    "permissions from 0 to 0777");
 			return false;
 		}
 		a->mode = json_integer_value(v);
 	}
-	for (const char *const *k = (const char *const[]){"tls-creds",
-							    "tls-authz",
-							    "telnet", "tn3270",
-							    "websocket", NULL};
+	for (const char *const *k =
+		 (const char *const[]){"tls-creds", "tls-authz", "telnet",
+				       "tn3270", "websocket", NULL};
 	     *k; k++) {
 		if (json_object_get(data, *k) &&
 		    !json_is_false(json_object_get(data, *k))) {
@@ -224,8 +221,8 @@ bool chardev_check(const json_t *args, struct nh_error **errp)
 
 json_t *chardev_parse_cli(const char *spec, struct nh_error **errp)
 {
-	static const char *const known[] = {"backend", "id",	    "path",
-					    "server",  "wait",	    "reconnect",
+	static const char *const known[] = {"backend", "id",	  "path",
+					    "server",  "wait",	  "reconnect",
 					    "x-mode",  "nodelay", NULL};
 	json_t *kv = opts_parse(spec, "backend", errp), *data, *out;
 	const char *backend, *id, *path;
@@ -304,7 +301,8 @@ static void chardev_on_accept(uv_poll_t *h, int status, int events)
 		return;
 	fd = accept4(cd->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED) {
 			log_warn("chardev %s: accept: %s", cd->id,
 				 strerror(errno));
 			/* out of descriptors: wait for the next peer event
@@ -400,9 +398,9 @@ bool chardev_add(uv_loop_t *loop, const json_t *args, struct nh_error **errp)
 	cd->listen_fd = -1;
 	cd->pending_fd = -1;
 	if (cd->server) {
-		cd->listen_fd = unixsock_listen(cd->path, cd->mode,
-						CHARDEV_BACKLOG, &cd->dev,
-						&cd->ino, errp);
+		cd->listen_fd =
+		    unixsock_listen(cd->path, cd->mode, CHARDEV_BACKLOG,
+				    &cd->dev, &cd->ino, errp);
 		if (cd->listen_fd < 0) {
 			chardev_free(cd);
 			return false;

@@ -32,7 +32,8 @@ bool unixsock_path_free(const char *path, struct nh_error **errp)
 	int fd, rc;
 
 	if (!unixsock_addr(path, &sa)) {
-		nh_error_setg(errp, "unix:%s: path too long (at most %zu bytes)",
+		nh_error_setg(errp,
+			      "unix:%s: path too long (at most %zu bytes)",
 			      path, sizeof(sa.sun_path) - 1);
 		return false;
 	}
@@ -43,7 +44,8 @@ bool unixsock_path_free(const char *path, struct nh_error **errp)
 		return false;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
-		nh_error_setg(errp, "unix:%s: exists and is not a socket", path);
+		nh_error_setg(errp, "unix:%s: exists and is not a socket",
+			      path);
 		return false;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -532,8 +532,8 @@ struct vq_src {
 	uint32_t len[2];
 	unsigned i;
 	uint32_t off;
-	uint64_t done; /* bytes copied so far */
-	uint8_t *nb[2]; /* where num_buffers' two bytes landed */
+	uint64_t done;	 /* bytes copied so far */
+	uint8_t *nb[2];	 /* where num_buffers' two bytes landed */
 	unsigned nb_off; /* num_buffers' offset in the header; 0: none */
 };
 
@@ -579,8 +579,8 @@ static void vq_hdr_build(const struct virtq *q, const struct frame *f,
 			 uint8_t *h)
 {
 	memset(h, 0, VQ_NET_HDR_MRG_LEN);
-	h[0] = f->vnet.flags &
-	       (FRAME_VNET_F_NEEDS_CSUM | FRAME_VNET_F_DATA_VALID);
+	h[0] =
+	    f->vnet.flags & (FRAME_VNET_F_NEEDS_CSUM | FRAME_VNET_F_DATA_VALID);
 	h[1] = f->vnet.gso_type;
 	memcpy(h + 2, &f->vnet.hdr_len, 2);
 	memcpy(h + 4, &f->vnet.gso_size, 2);
@@ -660,8 +660,8 @@ bool vq_publish(struct virtq *q)
 	 * new index: it may have changed them in between */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (q->event_idx) {
-		event = __atomic_load_n(&q->avail->ring[q->size],
-					__ATOMIC_RELAXED);
+		event =
+		    __atomic_load_n(&q->avail->ring[q->size], __ATOMIC_RELAXED);
 		return (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 	}
 	return !(__atomic_load_n(&q->avail->flags, __ATOMIC_RELAXED) &

@@ -60,18 +60,19 @@
 #error "virtq.c reads little-endian virtio rings in place"
 #endif
 
-#define VQ_SIZE_MAX	    32768 /* largest split ring (virtio 1.x) */
-#define VQ_MEM_REGIONS_MAX  32	  /* regions of one memory table */
-#define VQ_SEGS_MAX	    1024  /* non-empty buffers of one chain */
-#define VQ_NET_HDR_LEN	    10	  /* virtio_net_hdr */
-#define VQ_NET_HDR_MRG_LEN  12	  /* ... with num_buffers (VERSION_1, MRG_RXBUF) */
+#define VQ_SIZE_MAX	   32768 /* largest split ring (virtio 1.x) */
+#define VQ_MEM_REGIONS_MAX 32	 /* regions of one memory table */
+#define VQ_SEGS_MAX	   1024	 /* non-empty buffers of one chain */
+#define VQ_NET_HDR_LEN	   10	 /* virtio_net_hdr */
+#define VQ_NET_HDR_MRG_LEN 12 /* ... with num_buffers (VERSION_1, MRG_RXBUF)   \
+			       */
 
 /* Descriptor and ring flags (virtio 1.x, split rings) */
-#define VRING_DESC_F_NEXT	    1
-#define VRING_DESC_F_WRITE	    2
-#define VRING_DESC_F_INDIRECT	    4
-#define VRING_AVAIL_F_NO_INTERRUPT  1
-#define VRING_USED_F_NO_NOTIFY	    1
+#define VRING_DESC_F_NEXT	   1
+#define VRING_DESC_F_WRITE	   2
+#define VRING_DESC_F_INDIRECT	   4
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY	   1
 
 struct vring_desc {
 	uint64_t addr; /* guest-physical */
@@ -162,16 +163,16 @@ void *vq_uva(const struct vq_mem *m, uint64_t uva, uint64_t len);
 
 /* Why a chain or a queue was refused; counted per queue */
 enum vq_fault {
-	VQ_FAULT_NEXT_RANGE,	  /* next ≥ size (or ≥ the indirect table's) */
-	VQ_FAULT_LOOP,		  /* more descriptors than the table holds */
-	VQ_FAULT_INDIRECT_LEN,	  /* not a multiple of 16, empty or too long */
-	VQ_FAULT_INDIRECT_NESTED, /* indirect inside indirect, or with NEXT */
+	VQ_FAULT_NEXT_RANGE,   /* next ≥ size (or ≥ the indirect table's) */
+	VQ_FAULT_LOOP,	       /* more descriptors than the table holds */
+	VQ_FAULT_INDIRECT_LEN, /* not a multiple of 16, empty or too long */
+	VQ_FAULT_INDIRECT_NESTED,  /* indirect inside indirect, or with NEXT */
 	VQ_FAULT_READ_AFTER_WRITE, /* a readable buffer after a writable one */
-	VQ_FAULT_ADDR,		  /* a buffer or table not in one region */
-	VQ_FAULT_DIRECTION,	  /* writable in a TX chain, readable in RX */
-	VQ_FAULT_SHORT,		  /* shorter than the header + an Ethernet
-				   * header, or longer than FRAME_MAX_LEN */
-	VQ_FAULT_TOO_MANY_SEGS,	  /* more than VQ_SEGS_MAX buffers */
+	VQ_FAULT_ADDR,		   /* a buffer or table not in one region */
+	VQ_FAULT_DIRECTION,	   /* writable in a TX chain, readable in RX */
+	VQ_FAULT_SHORT,		   /* shorter than the header + an Ethernet
+				    * header, or longer than FRAME_MAX_LEN */
+	VQ_FAULT_TOO_MANY_SEGS,	   /* more than VQ_SEGS_MAX buffers */
 	VQ_FAULT__COUNT
 };
 
@@ -196,10 +197,10 @@ struct virtq {
 	uint16_t used_idx;   /* next used entry to write (not yet visible) */
 	uint16_t published;  /* used index the driver can see */
 
-	bool event_idx;	 /* VIRTIO_RING_F_EVENT_IDX negotiated */
-	bool mrg_rxbuf;	 /* VIRTIO_NET_F_MRG_RXBUF: RX frames may span chains */
+	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool mrg_rxbuf; /* VIRTIO_NET_F_MRG_RXBUF: RX frames may span chains */
 	unsigned hdr_len; /* virtio_net_hdr length: 10 or 12 */
-	bool broken;	 /* the ring itself is unusable */
+	bool broken;	  /* the ring itself is unusable */
 
 	uint64_t faults[VQ_FAULT__COUNT];
 	uint64_t broken_count; /* times it broke */

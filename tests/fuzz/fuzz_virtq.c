@@ -29,16 +29,16 @@
 #include "frame.h"
 #include "virtq.h"
 
-#define FUZZ_GPA	0x10000ull
-#define FUZZ_UVA	0x7f0000000000ull
-#define FUZZ_GPA2	0x400000ull
-#define FUZZ_UVA2	0x7f1000000000ull
-#define FUZZ_REGION2	256
-#define FUZZ_AVAIL	0x800
-#define FUZZ_USED	0x1000
-#define FUZZ_RINGS_END	(FUZZ_USED + 4 + 8 * 128 + 2)
-#define FUZZ_MEM_MAX	(1u << 20)
-#define FUZZ_ROUNDS	300
+#define FUZZ_GPA       0x10000ull
+#define FUZZ_UVA       0x7f0000000000ull
+#define FUZZ_GPA2      0x400000ull
+#define FUZZ_UVA2      0x7f1000000000ull
+#define FUZZ_REGION2   256
+#define FUZZ_AVAIL     0x800
+#define FUZZ_USED      0x1000
+#define FUZZ_RINGS_END (FUZZ_USED + 4 + 8 * 128 + 2)
+#define FUZZ_MEM_MAX   (1u << 20)
+#define FUZZ_ROUNDS    300
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,7 +67,8 @@ static void fuzz_tx(void)
 			   rc != -EIO) {
 			fuzz_fail("vq_tx_pop() returned", rc);
 		}
-		if ((uint16_t)(q.used_idx - used) != (uint16_t)(q.last_avail - taken))
+		if ((uint16_t)(q.used_idx - used) !=
+		    (uint16_t)(q.last_avail - taken))
 			fuzz_fail("used entries != chains taken",
 				  (uint16_t)(q.used_idx - used));
 		if (rc == -EIO && q.last_avail != taken)
@@ -89,7 +90,8 @@ static void fuzz_rx(const uint8_t *seed, size_t n)
 		int rc;
 
 		if (n)
-			len = 14 + (seed[i % n] * 37u + (unsigned)i * 101u) % 3000;
+			len = 14 +
+			      (seed[i % n] * 37u + (unsigned)i * 101u) % 3000;
 		f = frame_alloc(len);
 		if (!f)
 			fuzz_fail("frame pool empty", i);
@@ -101,11 +103,13 @@ static void fuzz_rx(const uint8_t *seed, size_t n)
 		if (rc == 0) {
 			uint16_t nused = (uint16_t)(q.used_idx - used);
 
-			if (!nused || nused > q.size || (!q.mrg_rxbuf && nused != 1))
+			if (!nused || nused > q.size ||
+			    (!q.mrg_rxbuf && nused != 1))
 				fuzz_fail("chains used for one frame", nused);
 		} else if (rc == -EAGAIN || rc == -EMSGSIZE) {
 			if (q.used_idx != used)
-				fuzz_fail("refused frame left used entries", rc);
+				fuzz_fail("refused frame left used entries",
+					  rc);
 			if (rc == -EAGAIN)
 				break;
 		} else if (rc == -EIO) {
@@ -167,6 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(img);
 	frame_pool_stats(pool, &st);
 	if (st.small_free != st.small_total || st.large_free != st.large_total)
-		fuzz_fail("frames not returned", st.small_total - st.small_free);
+		fuzz_fail("frames not returned",
+			  st.small_total - st.small_free);
 	return 0;
 }

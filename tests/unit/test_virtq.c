@@ -21,7 +21,7 @@
 #define OFF_DESC  0x0
 #define OFF_AVAIL 0x1000
 #define OFF_USED  0x2000
-#define OFF_IND	  0x3000 /* indirect tables */
+#define OFF_IND	  0x3000  /* indirect tables */
 #define OFF_BUF	  0x10000 /* buffers */
 
 static uint8_t *mem;
@@ -521,8 +521,8 @@ static void test_rx_mergeable_bad_chain_returns_all(void)
 	q.mrg_rxbuf = true;
 	q.hdr_len = 12;
 	set_desc(desc(0), OFF_BUF, 600, VRING_DESC_F_WRITE, 0);
-	set_desc(desc(1), OFF_BUF + 0x1000, 600, VRING_DESC_F_WRITE |
-		 VRING_DESC_F_NEXT, QSIZE + 3);
+	set_desc(desc(1), OFF_BUF + 0x1000, 600,
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, QSIZE + 3);
 	offer(0);
 	offer(1);
 	CHECK_EQ(vq_rx_push(&q, f), -EINVAL);
