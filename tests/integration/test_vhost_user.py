@@ -490,6 +490,35 @@ class VhostTest:
         nethub.poll(lambda: not self.netdev("tp0")["info"]["connected"],
                     20, what="testpmd gone")
 
+    def runtime_chardev(self):
+        """chardev-add, netdev_add on it, a front-end served, netdev_del,
+        then chardev-remove takes the socket file away."""
+        q = self.daemon.qmp_cmd
+        path = self.path("rt.sock")
+        q("chardev-add", {"id": "crt", "backend": {"type": "socket", "data": {
+            "addr": {"type": "unix", "data": {"path": path}},
+            "server": True, "wait": False}}})
+        q("netdev_add", {"type": "vhost-user", "id": "vrt",
+                         "chardev": "crt"})
+        f = Front(path)
+        assert f.get_u64(GET_FEATURES) & F_VERSION_1
+        nethub.poll(lambda: self.netdev("vrt")["ports"] != [], 10,
+                    what="the runtime netdev's port")
+        info = {c["label"]: c for c in q("query-chardev")}["crt"]
+        assert info["frontend-open"] and \
+            info["filename"] == "unix:%s,server=on" % path, info
+        q("netdev_del", {"id": "vrt"})
+        try:
+            f.recv()
+        except (EOFError, ConnectionResetError):
+            pass  # closed, as it should be (a timeout is not caught)
+        else:
+            raise AssertionError("the connection outlived netdev_del")
+        f.close()
+        q("chardev-remove", {"id": "crt"})
+        assert not os.path.exists(path), "socket file left behind"
+        assert "crt" not in [c["label"] for c in q("query-chardev")]
+
     def power_off(self):
         for g in self.guests.values():
             g.poweroff()
@@ -526,6 +555,10 @@ class VhostTest:
                          "netdevs"])
             s.run("dpdk-testpmd's virtio-user ports pass traffic",
                   self.testpmd_traffic,
+                  needs=["daemon starts with chardevs and vhost-user "
+                         "netdevs"])
+            s.run("chardev-add, netdev_add, netdev_del, chardev-remove at "
+                  "run time", self.runtime_chardev,
                   needs=["daemon starts with chardevs and vhost-user "
                          "netdevs"])
             s.run("guests power off, their ports go", self.power_off,
