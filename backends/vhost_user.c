@@ -646,6 +646,8 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 			    vu_features_json(s->protocol_features));
 	json_object_set_new(obj, "status", json_integer(s->status));
 	json_object_set_new(obj, "memory-regions", json_integer(s->mem.n));
+	json_object_set_new(obj, "memory-sealed",
+			    json_integer(vq_mem_sealed(&s->mem)));
 	json_object_set_new(obj, "memory-bytes",
 			    json_integer(vq_mem_bytes(&s->mem)));
 	json_object_set_new(obj, "messages", json_integer(s->messages));

@@ -11,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -103,6 +104,25 @@ static void vq_mem_append(struct vq_mem *m, uint64_t gpa, uint64_t size,
 	};
 }
 
+/**
+ * vq_seal_shrink() - keep a memfd from shrinking under our mapping: a
+ * front-end that truncated its guest memory would have us read past the
+ * file's end, which is SIGBUS.  QEMU seals its memfds (seal=on, its
+ * default); for one that allows sealing but is not sealed, we add the
+ * seal.  Return: whether the file can no longer shrink.
+ */
+static bool vq_seal_shrink(int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals < 0)
+		return false; /* not a memfd (hugetlbfs, a plain file) */
+	if (!(seals & F_SEAL_SHRINK) && !(seals & F_SEAL_SEAL))
+		fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+	seals = fcntl(fd, F_GET_SEALS);
+	return seals >= 0 && (seals & F_SEAL_SHRINK);
+}
+
 bool vq_mem_add_host(struct vq_mem *m, uint64_t gpa, uint64_t size,
 		     uint64_t uaddr, void *host, struct nh_error **errp)
 {
@@ -167,6 +187,7 @@ bool vq_mem_map(struct vq_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr,
 	}
 	vq_mem_append(m, gpa, size, uaddr, mmap_offset,
 		      (uint8_t *)map + mmap_offset, map, (size_t)end);
+	m->r[m->n - 1].sealed = vq_seal_shrink(fd);
 	return true;
 }
 
@@ -197,6 +218,15 @@ void vq_mem_clear(struct vq_mem *m)
 	for (unsigned i = 0; i < m->n; i++)
 		vq_region_unmap(&m->r[i]);
 	m->n = 0;
+}
+
+unsigned vq_mem_sealed(const struct vq_mem *m)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < m->n; i++)
+		n += m->r[i].sealed;
+	return n;
 }
 
 uint64_t vq_mem_bytes(const struct vq_mem *m)

@@ -64,8 +64,9 @@
 #define VQ_MEM_REGIONS_MAX 32	 /* regions of one memory table */
 #define VQ_SEGS_MAX	   1024	 /* non-empty buffers of one chain */
 #define VQ_NET_HDR_LEN	   10	 /* virtio_net_hdr */
-#define VQ_NET_HDR_MRG_LEN 12 /* ... with num_buffers (VERSION_1, MRG_RXBUF)   \
-			       */
+#define VQ_NET_HDR_MRG_LEN                                                     \
+	12 /* ... with num_buffers (VERSION_1, MRG_RXBUF)                      \
+	    */
 
 /* Descriptor and ring flags (virtio 1.x, split rings) */
 #define VRING_DESC_F_NEXT	   1
@@ -106,6 +107,7 @@ struct vq_region {
 	uint64_t mmap_offset; /* where it starts in the file */
 	uint8_t *host;	      /* our address of its first byte */
 	void *map;	      /* what vq_mem_clear() unmaps; NULL: not ours */
+	bool sealed;	      /* its memfd cannot shrink (F_SEAL_SHRINK) */
 	size_t map_len;
 };
 
@@ -120,6 +122,9 @@ struct vq_mem {
  * ADD_MEM_REG) and add it to @m
  * @fd:		the region's file; borrowed (the caller closes it: a mapping
  *		does not need it)
+ * A memfd that allows sealing is sealed against shrinking (F_SEAL_SHRINK):
+ * a front-end that truncated it would make our reads past its end SIGBUS.
+ *
  * @errp:	which of the region's facts is wrong: zero size, a range that
  *		wraps, a file shorter than offset + size, an overlap with a
  *		region already in the table, a full table, or a mapping the
@@ -147,6 +152,10 @@ bool vq_mem_remove(struct vq_mem *m, uint64_t gpa, uint64_t size,
 
 /* vq_mem_clear() - unmap every region; @m is empty afterwards */
 void vq_mem_clear(struct vq_mem *m);
+
+/* vq_mem_sealed() - regions whose file cannot shrink under the mapping
+ * (a memfd sealed against it: vq_mem_map() adds the seal where it can) */
+unsigned vq_mem_sealed(const struct vq_mem *m);
 
 /* vq_mem_bytes() - the sum of the regions' sizes */
 uint64_t vq_mem_bytes(const struct vq_mem *m);

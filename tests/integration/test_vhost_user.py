@@ -243,6 +243,8 @@ class VhostTest:
             assert info["connected"], info
             f = int(info["features"], 16)
             assert f & F_VERSION_1, "VERSION_1 not negotiated: %s" % info
+            assert info["memory-regions"] >= 1 and \
+                info["memory-sealed"] == info["memory-regions"], info
             for r in info["rings"]:
                 assert r["size"] >= 64 and r["started"], r
             st = self.port_stats(nid)
@@ -290,7 +292,8 @@ class VhostTest:
         assert pf & PF_REPLY_ACK, hex(pf)
         f.send(SET_PROTOCOL_FEATURES, struct.pack("<Q", PF_REPLY_ACK))
         f.ack = True
-        memfd = os.memfd_create("guest")
+        memfd = os.memfd_create("guest", os.MFD_CLOEXEC |
+                                os.MFD_ALLOW_SEALING)
         os.ftruncate(memfd, MEM_SIZE)
         mem = mmap.mmap(memfd, MEM_SIZE)
         region = struct.pack("<QQQQ", 0, MEM_SIZE, MEM_UVA, 0)
@@ -318,6 +321,14 @@ class VhostTest:
         ok = f.call(SET_MEM_TABLE, struct.pack("<II", 1, 0) + region,
                     [memfd])
         assert ok == 0, "a good memory table refused"
+        # sealed against shrinking: a truncation cannot SIGBUS nethubd
+        assert self.netdev("ch")["info"]["memory-sealed"] == 1
+        try:
+            os.ftruncate(memfd, MEM_SIZE // 2)
+        except PermissionError:
+            pass
+        else:
+            raise AssertionError("the guest memory could still shrink")
         for ring in (0, 1):
             assert f.call(SET_VRING_NUM, struct.pack("<II", ring, 8)) == 0
         # rings outside guest memory

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "frame.h"
 #include "tap.h"
@@ -136,6 +138,41 @@ static void test_mem_translate_one_region_only(void)
 	CHECK(vq_gpa(&m, 0x1000, 1) == NULL);
 	CHECK(vq_gpa(&m, 0x2000, 1) == b);
 	vq_mem_clear(&m);
+}
+
+static void test_mem_map_file_checks_and_seal(void)
+{
+	struct vq_mem m = {0};
+	struct nh_error *err = NULL;
+	int fd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	uint8_t *p;
+
+	CHECK(fd >= 0 && ftruncate(fd, 65536) == 0);
+	CHECK(!vq_mem_map(&m, 0x1000, 65536, 0x90000, 4096, fd, &err));
+	CHECK(err && strstr(err->msg, "fewer than offset + size"));
+	nh_error_free(err);
+	err = NULL;
+	CHECK(
+	    !vq_mem_map(&m, 0x1000, 4096, 0x90000, UINT64_MAX - 100, fd, &err));
+	CHECK(err && strstr(err->msg, "overflows"));
+	nh_error_free(err);
+	CHECK(vq_mem_map(&m, 0x1000, 32768, 0x90000, 4096, fd, NULL));
+	CHECK_EQ(vq_mem_sealed(&m), 1);
+	CHECK(ftruncate(fd, 4096) < 0 && errno == EPERM);
+	/* the mapping is the file's bytes from the offset on */
+	CHECK(pwrite(fd, "vq", 2, 4096 + 100) == 2);
+	p = vq_gpa(&m, 0x1000 + 100, 2);
+	CHECK(p && !memcmp(p, "vq", 2));
+	CHECK(vq_uva(&m, 0x90000 + 100, 2) == p);
+	close(fd); /* the mapping does not need it */
+	CHECK(vq_gpa(&m, 0x1000 + 100, 2) == p && p[0] == 'v');
+	vq_mem_clear(&m);
+	CHECK_EQ(m.n, 0);
+	/* a descriptor that cannot be mapped shared */
+	err = NULL;
+	CHECK(!vq_mem_map(&m, 0x1000, 4096, 0x90000, 0, -1, &err));
+	CHECK(err != NULL);
+	nh_error_free(err);
 }
 
 static void test_mem_table_full(void)
@@ -619,6 +656,7 @@ int main(void)
 	pool = frame_pool_new(64, 4);
 	frame_pool_set_current(pool);
 	TAP_RUN(test_mem_translate_one_region_only);
+	TAP_RUN(test_mem_map_file_checks_and_seal);
 	TAP_RUN(test_mem_table_full);
 	TAP_RUN(test_ring_setup_checks);
 	TAP_RUN(test_tx_one_buffer);
