@@ -535,14 +535,15 @@ static bool vu_open(struct netdev *nd, const json_t *opts,
 	s->idle_init = true;
 	s->refs++;
 	nd->priv = s;
+	s->cd = cd; /* a pending connection is handed over inside attach */
 	if (!chardev_attach(cd, vu_on_connected, s, errp)) {
+		s->cd = NULL;
 		nd->priv = NULL;
 		s->nd = NULL;
 		uv_close((uv_handle_t *)&s->idle, vu_on_idle_closed);
 		vu_unref(s);
 		return false;
 	}
-	s->cd = cd;
 	log_info("netdev %s: vhost-user on chardev %s (%s %s)", s->id,
 		 chardev_id(cd),
 		 chardev_is_server(cd) ? "listening at" : "connecting to",

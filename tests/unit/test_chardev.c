@@ -212,6 +212,36 @@ static void test_client_fails_or_retries(void)
 	uv_run(loop, UV_RUN_NOWAIT);
 }
 
+static void test_connection_before_user_is_kept_for_it(void)
+{
+	int l =
+	    unixsock_listen(path_of("early.sock"), 0600, 4, NULL, NULL, NULL);
+	json_t *a = add_args("early", path_of("early.sock"), false, 0);
+	struct chardev *cd;
+	json_t *q;
+
+	CHECK(l >= 0);
+	CHECK(chardev_add(loop, a, NULL)); /* connected at once */
+	json_decref(a);
+	cd = chardev_find("early");
+	q = chardev_query();
+	CHECK(!strncmp(json_string_value(
+			   json_object_get(json_array_get(q, 0), "filename")),
+		       "unix:", 5));
+	json_decref(q);
+	CHECK(got_fd < 0);
+	CHECK(chardev_attach(cd, on_connected, NULL, NULL));
+	CHECK(got_fd >= 0); /* handed over inside attach */
+	close(got_fd);
+	got_fd = -1;
+	chardev_disconnected(cd);
+	chardev_detach(cd);
+	CHECK(chardev_remove("early", NULL));
+	close(l);
+	unlink(path_of("early.sock"));
+	uv_run(loop, UV_RUN_NOWAIT);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/nethub-chardev-XXXXXX");
@@ -222,6 +252,7 @@ int main(void)
 	TAP_RUN(test_check_refuses_other_families_and_bad_ids);
 	TAP_RUN(test_server_one_peer_busy_and_removed);
 	TAP_RUN(test_client_fails_or_retries);
+	TAP_RUN(test_connection_before_user_is_kept_for_it);
 	unlink(path_of("later.sock"));
 	rmdir(dir);
 	return tap_done();
