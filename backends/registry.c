@@ -19,6 +19,7 @@ extern const struct backend_ops pcap_backend;
 extern const struct backend_ops none_backend;
 extern const struct backend_ops socket_backend;
 extern const struct backend_ops tap_backend;
+extern const struct backend_ops vhost_user_backend;
 
 static const struct {
 	const char *type;
@@ -34,7 +35,7 @@ static const struct {
 	{ "bridge", &bridge_backend },
 	{ "hubport", &hubport_backend },
 	{ "netmap", NULL },
-	{ "vhost-user", NULL },
+	{ "vhost-user", &vhost_user_backend },
 	{ "vhost-vdpa", NULL },
 	{ "pcap", &pcap_backend }, /* nethub extension */
 };

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chardev.h"
 #include "daemon.h"
 #include "fdb.h"
 #include "log.h"
@@ -44,6 +45,14 @@ static const char usage_text[] =
 	"    -netdev " DAEMON_DEFAULT_NETDEV "\n"
 	"    -qmp unix:RUNDIR/qmp.sock   (RUNDIR: /run/nethub as root, else\n"
 	"                                $XDG_RUNTIME_DIR/nethub or /tmp/nethub-UID)\n"
+	"\n"
+	"Chardevs (unix sockets for vhost-user netdevs):\n"
+	"  -chardev socket,id=ID,path=PATH[,server=on|off][,wait=off]\n"
+	"          [,reconnect=SECONDS]\n"
+	"                      server=on: listen at PATH (mode 0600), one peer at\n"
+	"                      a time; else connect to PATH, again every\n"
+	"                      reconnect= seconds when it fails or the peer goes.\n"
+	"                      Used by -netdev vhost-user,id=ID,chardev=ID\n"
 	"\n"
 	"Captures (QEMU's filter-dump; see docs/capture.md):\n"
 	"  -object filter-dump,id=ID,netdev=NAME,file=FILE[,maxlen=BYTES]\n"
@@ -138,11 +147,13 @@ enum {
 	OPT_SANDBOX,
 	OPT_ALLOW_RUN,
 	OPT_FILES_DIR,
+	OPT_CHARDEV,
 };
 
 static const struct option long_opts[] = {
 	{ "netdev", required_argument, NULL, OPT_NETDEV },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "chardev", required_argument, NULL, OPT_CHARDEV },
 	{ "io", required_argument, NULL, OPT_IO },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
@@ -242,6 +253,23 @@ static void add_config_file(struct daemon_config *cfg, const char *path)
 		add_netdev(cfg, json_incref(json_array_get(arr, i)), label);
 	}
 	json_decref(arr);
+}
+
+/* -chardev: QEMU's keyval form, as chardev-add arguments */
+static void add_chardev_spec(struct daemon_config *cfg, const char *spec)
+{
+	struct nh_error *err = NULL;
+	json_t *obj = chardev_parse_cli(spec, &err);
+	char label[512];
+
+	if (!obj) {
+		fprintf(stderr, "nethubd: -chardev %s: %s\n", spec, err->msg);
+		nh_error_free(err);
+		exit(1);
+	}
+	snprintf(label, sizeof(label), "-chardev %s", spec);
+	json_array_append_new(cfg->chardevs, obj);
+	json_array_append_new(cfg->chardev_labels, json_string(label));
 }
 
 /* -object: QEMU's keyval form (the first item is the qom-type) or JSON;
@@ -414,6 +442,8 @@ int main(int argc, char **argv)
 	int c, status;
 
 	backends_register_all();
+	cfg.chardevs = json_array();
+	cfg.chardev_labels = json_array();
 	cfg.netdevs = json_array();
 	cfg.labels = json_array();
 	cfg.objects = json_array();
@@ -425,6 +455,9 @@ int main(int argc, char **argv)
 		case OPT_NETDEV:
 			add_netdev_spec(&cfg, optarg);
 			configured = true;
+			break;
+		case OPT_CHARDEV:
+			add_chardev_spec(&cfg, optarg);
 			break;
 		case OPT_CONFIG:
 			add_config_file(&cfg, optarg);
@@ -538,12 +571,29 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < qmp_nlistens; i++)
 		if (qmp_listens[i]->kind == QMP_LISTEN_UNIX)
 			sandbox_add_own_file(&sandbox, qmp_listens[i]->path);
+	for (size_t i = 0; i < json_array_size(cfg.chardevs); i++) {
+		const json_t *data = json_object_get(
+			json_object_get(json_array_get(cfg.chardevs, i),
+					"backend"),
+			"data");
+
+		if (json_is_true(json_object_get(data, "server")))
+			sandbox_add_own_file(
+				&sandbox,
+				json_string_value(json_object_get(
+					json_object_get(json_object_get(data,
+									"addr"),
+							"data"),
+					"path")));
+	}
 	sandbox_add_own_file(&sandbox, cfg.pidfile);
 	sandbox_add_own_file(&sandbox, cfg.stats_file);
 	cfg.confine = sandbox_hook;
 	status = daemon_run(&cfg);
 out:
 	free_qmp_specs();
+	json_decref(cfg.chardevs);
+	json_decref(cfg.chardev_labels);
 	json_decref(cfg.netdevs);
 	json_decref(cfg.labels);
 	json_decref(cfg.objects);

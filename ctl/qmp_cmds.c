@@ -26,6 +26,7 @@
 
 #include "announce.h"
 #include "capture.h"
+#include "chardev.h"
 #include "clock.h"
 #include "daemon.h"
 #include "fdb.h"
@@ -149,6 +150,27 @@ static bool qmp_cmd_netdev_del(struct qmp_session *s, const json_t *args,
 			       json_t **ret, struct nh_error **errp)
 {
 	return netdev_del(qmp_arg_str(args, "id"), errp);
+}
+
+/* -- chardevs (QEMU's socket chardev, unix paths) ----------------------- */
+
+static bool qmp_cmd_chardev_add(struct qmp_session *s, const json_t *args,
+				json_t **ret, struct nh_error **errp)
+{
+	return chardev_add(qmp_loop, args, errp);
+}
+
+static bool qmp_cmd_chardev_remove(struct qmp_session *s, const json_t *args,
+				   json_t **ret, struct nh_error **errp)
+{
+	return chardev_remove(qmp_arg_str(args, "id"), errp);
+}
+
+static bool qmp_cmd_query_chardev(struct qmp_session *s, const json_t *args,
+				  json_t **ret, struct nh_error **errp)
+{
+	*ret = chardev_query();
+	return true;
 }
 
 static bool qmp_cmd_set_link(struct qmp_session *s, const json_t *args,
@@ -665,6 +687,9 @@ const struct qmp_command qmp_commands[] = {
     {"netdev_add", qmp_cmd_netdev_add},
     {"netdev_del", qmp_cmd_netdev_del},
     {"set_link", qmp_cmd_set_link},
+    {"chardev-add", qmp_cmd_chardev_add},
+    {"chardev-remove", qmp_cmd_chardev_remove},
+    {"query-chardev", qmp_cmd_query_chardev},
     {"query-rx-filter", qmp_cmd_query_rx_filter},
     {"set-rx-filter", qmp_cmd_set_rx_filter},
     {"announce-self", qmp_cmd_announce_self},

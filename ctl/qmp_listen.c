@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "qmp_internal.h"
+#include "unixsock.h"
 
 void qmp_listen_config_free(struct qmp_listen_config *lc)
 {
@@ -250,42 +251,6 @@ struct qmp_listen_config *qmp_listen_parse(const char *text,
 
 /* ------------------------------------------------------------ sockets */
 
-/* A unix socket path that may be replaced: absent, or a dead socket */
-static bool unix_path_free(const char *path, struct nh_error **errp)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st)) {
-		if (errno == ENOENT)
-			return true;
-		nh_error_setg(errp, "unix:%s: %s", path, strerror(errno));
-		return false;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		nh_error_setg(errp, "unix:%s: exists and is not a socket", path);
-		return false;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (fd >= 0)
-		close(fd);
-	if (rc == 0) {
-		nh_error_setg(errp, "unix:%s: another process is serving on "
-				    "this socket", path);
-		return false;
-	}
-	if (errno != ECONNREFUSED) {
-		nh_error_setg(errp, "unix:%s: %s", path, strerror(errno));
-		return false;
-	}
-	log_info("unix:%s: replacing a stale socket", path);
-	unlink(path);
-	return true;
-}
-
 int qmp_listen_unix(struct qmp_listener *l, struct nh_error **errp)
 {
 	const struct qmp_listen_config *lc = l->lc;
@@ -295,7 +260,7 @@ int qmp_listen_unix(struct qmp_listener *l, struct nh_error **errp)
 	gid_t gid = (gid_t)-1;
 	int fd, rc;
 
-	if (!unix_path_free(lc->path, errp))
+	if (!unixsock_path_free(lc->path, errp))
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "chardev.h"
 #include "clock.h"
 #include "daemon.h"
 #include "fdb.h"
@@ -367,6 +368,7 @@ static void daemon_teardown(void)
 	}
 	capture_del_all(); /* every file flushed and closed */
 	netdev_del_all();
+	chardev_remove_all();
 	for (size_t i = 0; i < DAEMON_NSIGNALS; i++)
 		uv_unref((uv_handle_t *)&d.sigs[i]);
 	uv_close((uv_handle_t *)&d.age_timer, NULL);
@@ -391,6 +393,17 @@ static bool daemon_check_config(const struct daemon_config *cfg)
 {
 	size_t n = json_array_size(cfg->netdevs);
 	struct nh_error *err = NULL;
+
+	for (size_t i = 0; i < json_array_size(cfg->chardevs); i++) {
+		if (!chardev_check(json_array_get(cfg->chardevs, i), &err)) {
+			fprintf(stderr, "nethubd: %s: %s\n",
+				json_string_value(
+					json_array_get(cfg->chardev_labels, i)),
+				err->msg);
+			nh_error_free(err);
+			return false;
+		}
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		const json_t *nd = json_array_get(cfg->netdevs, i);
@@ -471,6 +484,20 @@ int daemon_run(const struct daemon_config *cfg)
 	 * loop runs, so even one during start-up cleans up */
 	daemon_start_signals();
 	uv_timer_init(d.loop, &d.age_timer);
+
+	for (size_t i = 0; i < json_array_size(cfg->chardevs); i++) {
+		if (!chardev_add(d.loop, json_array_get(cfg->chardevs, i),
+				 &err)) {
+			log_release(false);
+			fprintf(stderr, "nethubd: %s: %s\n",
+				json_string_value(
+					json_array_get(cfg->chardev_labels, i)),
+				err->msg);
+			nh_error_free(err);
+			status = 1;
+			goto out;
+		}
+	}
 
 	for (size_t i = 0; i < json_array_size(cfg->netdevs); i++) {
 		if (!netdev_add(d.loop, json_array_get(cfg->netdevs, i),

@@ -38,6 +38,10 @@ struct daemon_config {
 	bool daemonize;
 	bool using_defaults;	/* print how to attach a VM */
 	struct hub_config hub;
+	json_t *chardevs;	/* array of chardev-add argument objects (the
+				 * -chardev options), made before the
+				 * netdevs; may be NULL */
+	json_t *chardev_labels;	/* array of strings: where each came from */
 	json_t *netdevs;	/* array of netdev_add argument objects */
 	json_t *labels;		/* array of strings: where each came from */
 	json_t *objects;	/* array of object-add argument objects (the

@@ -177,6 +177,56 @@ def opts_seeds():
         write(t, name, data)
 
 
+VQ_GPA = 0x10000
+VQ_AVAIL = 0x800
+VQ_USED = 0x1000
+VQ_BUF = 0x1800
+VQ_IND = 0x1600
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+
+
+def vq_image(descs, heads, bufs=(), ind=(), used_idx=0):
+    """A guest memory image: descriptors (addr offset, len, flags, next),
+    the available ring's heads, buffer bytes at VQ_BUF, an indirect table"""
+    img = bytearray(VQ_BUF + 0x1000)
+    for i, (off, ln, fl, nx) in enumerate(descs):
+        struct.pack_into('<QIHH', img, 16 * i, VQ_GPA + off, ln, fl, nx)
+    for i, (off, ln, fl, nx) in enumerate(ind):
+        struct.pack_into('<QIHH', img, VQ_IND + 16 * i, VQ_GPA + off, ln,
+                         fl, nx)
+    struct.pack_into('<HH', img, VQ_AVAIL, 0, (used_idx + len(heads)) & 0xffff)
+    for i, h in enumerate(heads):
+        struct.pack_into('<H', img, VQ_AVAIL + 4 + 2 * ((used_idx + i) % 8),
+                         h)
+    struct.pack_into('<HH', img, VQ_USED, 0, used_idx)
+    img[VQ_BUF:VQ_BUF + len(bufs)] = bufs
+    return bytes(img)
+
+
+def virtq_seeds():
+    t = 'virtq'
+    pkt = b'\0' * 12 + arp_request()
+    # mode: 3 = 8 entries; 0x08 TX; 0x10 EVENT_IDX; 0x20 MRG; 0x40 12-byte
+    write(t, 'tx-one', b'\x4b' + vq_image([(VQ_BUF, len(pkt), 0, 0)], [0],
+                                           pkt))
+    write(t, 'tx-chain', b'\x5b' + vq_image(
+        [(VQ_BUF, 12, F_NEXT, 2), (0, 0, 0, 0),
+         (VQ_BUF + 12, len(pkt) - 12, 0, 0)], [0, 0], pkt, used_idx=65535))
+    write(t, 'tx-indirect', b'\x4b' + vq_image(
+        [(VQ_IND, 32, F_INDIRECT, 0)], [0], pkt,
+        ind=[(VQ_BUF, 12, F_NEXT, 1), (VQ_BUF + 12, len(pkt) - 12, 0, 0)]))
+    write(t, 'tx-loop', b'\x4b' + vq_image(
+        [(VQ_BUF, 20, F_NEXT, 1), (VQ_BUF, 20, F_NEXT, 0)], [0, 1], pkt))
+    write(t, 'rx-mrg', b'\x73' + vq_image(
+        [(VQ_BUF + 0x100 * i, 0x100, F_WRITE, 0) for i in range(8)],
+        list(range(8))))
+    write(t, 'rx-chain', b'\x03' + vq_image(
+        [(VQ_BUF, 0x10, F_WRITE | F_NEXT, 1), (VQ_BUF + 0x10, 0x7f0,
+                                               F_WRITE, 0)], [0, 0]))
+    write(t, 'rx-region2', b'\xf3' + vq_image(
+        [(0x400000 - VQ_GPA, 0x100, F_WRITE, 0)] * 4, [0, 1, 2, 3]))
+
+
 def pcap_file(records, endian='<', magic=0xa1b2c3d4, linktype=1,
               snaplen=262144):
     out = struct.pack(endian + 'IHHiIII', magic, 2, 4, 0, 0, snaplen,
@@ -230,3 +280,4 @@ if __name__ == '__main__':
     frames_seeds()
     opts_seeds()
     pcap_seeds()
+    virtq_seeds()

@@ -114,7 +114,8 @@ class Guest:
     the NIC is virtio-net-pci with @mac on netdev id n0.  @ip, @ping, @after
     and @mtu become nh.* kernel parameters (see guest/init); @cmdline adds
     more words.  @shared_memory backs guest RAM with a shared memfd, which
-    vhost-user needs.  @extra_args are appended to QEMU's command line.
+    vhost-user needs.  @extra_args are appended to QEMU's command line;
+    @nic_opts to the NIC's -device options (",vectors=0").
 
     The serial console is QEMU's stdio: console output is collected in
     output (and written to WORKDIR/NAME.console), console input is how run()
@@ -124,7 +125,7 @@ class Guest:
     def __init__(self, name, workdir, *, kernel, initrd, netdev, mac,
                  ip=None, ping=None, ping_wait=None, after="console", mtu=None,
                  cmdline=(), shared_memory=False, extra_args=(), qemu=None,
-                 accel=None):
+                 accel=None, nic_opts=""):
         self.name = name
         self.workdir = Path(workdir)
         self.kernel = kernel
@@ -139,6 +140,7 @@ class Guest:
         self.cmdline = list(cmdline)
         self.shared_memory = shared_memory
         self.extra_args = list(extra_args)
+        self.nic_opts = nic_opts
         self.qemu = qemu or find_qemu()
         # TCG by default: CI machines need not have /dev/kvm.
         self.accel = accel or os.environ.get("NETHUB_TEST_ACCEL", "tcg")
@@ -180,7 +182,8 @@ class Guest:
             "-kernel", self.kernel, "-initrd", self.initrd,
             "-append", self.kernel_cmdline(),
             "-netdev", netdev,
-            "-device", "virtio-net-pci,netdev=n0,mac=%s" % self.mac,
+            "-device", "virtio-net-pci,netdev=n0,mac=%s%s" % (self.mac,
+                                                      self.nic_opts),
         ]
         if self.shared_memory:
             args += ["-object", "memory-backend-memfd,id=mem0,size=%dM,"

@@ -371,6 +371,15 @@ def test_netdev_add_every_type_of_the_union():
                                       "is required"}, "id": t}
             if r != want:
                 problems.append("%s: %r -> %r, want %r" % (t, args, r, want))
+        elif t == "vhost-user":
+            # built, but its chardev must exist first
+            want = {"error": {"class": "GenericError",
+                              "desc": 'chardev "%s" not found'
+                                      % args["chardev"]}, "id": t}
+            if r != want:
+                problems.append("%s: %r -> %r, want %r" % (t, args, r, want))
+            if qnetdev(c, nid) is not None:
+                problems.append("%s: refused but in query-netdevs" % t)
         elif t in BUILT_TYPES:
             if r != {"return": {}, "id": t}:
                 problems.append("%s: %r -> %r" % (t, args, r))

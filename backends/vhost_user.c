@@ -1,0 +1,688 @@
+// SPDX-License-Identifier: MIT
+/* vhost_user.c - QEMU's "vhost-user" netdev: nethub as the vhost-user
+ * back-end of a guest's virtio-net device (or of DPDK's virtio-user)
+ *
+ * -netdev vhost-user,id=ID,chardev=CHR[,vhostforce=on|off][,queues=1]
+ *
+ * The chardev (chardev.h) gives a unix stream connection to the
+ * front-end; vhost_user_proto.c speaks the protocol on it, and this file
+ * serves the rings it sets up: one queue pair, ring 0 the guest's receive
+ * queue (switch → guest), ring 1 its transmit queue (guest → switch).
+ * Each connection is one port named like the netdev; when the front-end
+ * goes, the port is detached, guest memory unmapped and every descriptor
+ * closed, and the chardev waits for the next front-end (server) or
+ * reconnects (client), which gets a fresh port.
+ *
+ * Guest → switch: a ring starts on its first kick after SET_VRING_KICK
+ * (the kick eventfd is watched by the netdev's loop).  Each kick drains
+ * the ring in bursts of up to FRAME_BURST_MAX into port_input(), at most
+ * VU_TX_BUDGET frames per loop turn (an idle handle continues, with kicks
+ * turned off meanwhile); the call eventfd is written once per burst when
+ * the guest wants it (EVENT_IDX or NO_INTERRUPT).  While the switch has
+ * this port paused (flow control) the ring is left alone and the guest's
+ * chains wait in it.
+ *
+ * Switch → guest: send() copies each frame into the guest's receive
+ * buffers (virtq.c) and returns them on the used ring.  When the guest has
+ * no buffers left, send() takes nothing more, calls port_tx_blocked(), and
+ * asks the guest to kick when it posts buffers; that kick calls
+ * port_tx_ready().  A guest that never reads is given up on by the stall
+ * limit (port.h), so it cannot hold the switch.
+ *
+ * Owns: the connection's socket and kick watches (allocated per watch),
+ * the call and err eventfds, the guest memory mappings, an idle handle.
+ * The state outlives close() until the last handle's close callback ran.
+ *
+ * Never: touch guest memory outside virtq.c's checks; log or allocate per
+ * frame (a broken ring is logged once); call port_input() or detach the
+ * port from inside send() or rx_pause().
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "announce.h"
+#include "backend.h"
+#include "chardev.h"
+#include "frame.h"
+#include "log.h"
+#include "netdev.h"
+#include "opts.h"
+#include "port.h"
+#include "vhost_user.h"
+
+#define VU_TX_BUDGET 256 /* guest frames taken per loop turn */
+
+static const char *const vu_keys[] = {"id",	    "type",   "chardev",
+				      "vhostforce", "queues", NULL};
+
+/* -- references ----------------------------------------------------------- */
+
+static void vu_unref(struct vu_state *s)
+{
+	if (--s->refs)
+		return;
+	free(s);
+}
+
+static void vu_on_watch_closed(uv_handle_t *h)
+{
+	struct vu_watch *w = h->data;
+	struct vu_state *s = w->s;
+
+	close(w->fd);
+	free(w);
+	vu_unref(s);
+}
+
+/* vu_watch_new() - watch @fd for reading with @cb; NULL on failure (the
+ * fd is then still the caller's) */
+static struct vu_watch *vu_watch_new(struct vu_state *s, int fd, uv_poll_cb cb,
+				     unsigned ring)
+{
+	struct vu_watch *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	if (uv_poll_init(s->loop, &w->poll, fd)) {
+		free(w);
+		return NULL;
+	}
+	w->poll.data = w;
+	w->s = s;
+	w->fd = fd;
+	w->ring = ring;
+	s->refs++;
+	uv_poll_start(&w->poll, UV_READABLE, cb);
+	return w;
+}
+
+/* vu_watch_close() - stop and close; the fd is closed with the handle */
+static void vu_watch_close(struct vu_watch *w)
+{
+	if (!w)
+		return;
+	uv_poll_stop(&w->poll);
+	uv_close((uv_handle_t *)&w->poll, vu_on_watch_closed);
+}
+
+/* -- rings ---------------------------------------------------------------- */
+
+static bool vu_ring_live(const struct vu_ring *r)
+{
+	return r->started && r->enabled && vq_ready(&r->vq);
+}
+
+/* vu_call() - publish used entries; write the call eventfd if wanted */
+static void vu_call(struct vu_ring *r)
+{
+	static const uint64_t one = 1;
+
+	if (vq_publish(&r->vq) && r->call_fd >= 0) {
+		r->calls++;
+		if (write(r->call_fd, &one, sizeof(one)) < 0) {
+			/* EAGAIN: the counter is saturated, the guest has
+			 * a notification pending anyway */
+		}
+	}
+}
+
+static void vu_log_broken(struct vu_state *s, unsigned i)
+{
+	struct vu_ring *r = &s->ring[i];
+
+	if (!r->vq.broken || r->broken_logged)
+		return;
+	r->broken_logged = true;
+	log_warn("netdev %s: ring %u is broken (an available index or head "
+		 "out of range): it serves nothing until it is set up again",
+		 s->id, i);
+}
+
+static void vu_idle_start(struct vu_state *s);
+
+/**
+ * vu_tx_drain() - take up to VU_TX_BUDGET frames from the guest's transmit
+ * ring into the switch
+ * Return: true when frames are left for another turn.
+ */
+static bool vu_tx_drain(struct vu_state *s)
+{
+	struct vu_ring *r = &s->ring[VU_TX];
+	struct frame *burst[FRAME_BURST_MAX];
+	unsigned taken = 0;
+
+	if (!s->port || !r->started || !vq_ready(&r->vq))
+		return false;
+	for (;;) {
+		unsigned nb = 0;
+		bool empty = false;
+
+		if (s->tx_paused)
+			return false; /* resumed through rx_pause */
+		while (nb < FRAME_BURST_MAX && taken < VU_TX_BUDGET) {
+			struct frame *f;
+			int rc = vq_tx_pop(&r->vq, &f);
+
+			if (rc == 1) {
+				burst[nb++] = f;
+				taken++;
+				continue;
+			}
+			if (rc == 0 || rc == -EIO) {
+				empty = true;
+				break;
+			}
+			taken++;
+			port_count_rx_drop(s->port,
+					   rc == -ENOBUFS ? PORT_DROP_NO_BUFFER
+							  : PORT_DROP_MALFORMED,
+					   1, 0);
+		}
+		if (nb && !r->enabled) {
+			/* a started but disabled ring discards */
+			port_count_rx_drop(s->port, PORT_DROP_LINK_DOWN, nb, 0);
+			frame_unref_many(burst, nb);
+		} else if (nb) {
+			port_input(s->port, burst, nb);
+		}
+		vu_call(r);
+		if (r->vq.broken) {
+			vu_log_broken(s, VU_TX);
+			return false;
+		}
+		if (!s->port)
+			return false;
+		if (empty) {
+			/* kicks on again; chains that came meanwhile are
+			 * taken now rather than waiting for a kick */
+			if (!vq_enable_notify(&r->vq, true))
+				return false;
+			if (taken >= VU_TX_BUDGET)
+				break;
+			continue;
+		}
+		if (taken >= VU_TX_BUDGET)
+			break;
+	}
+	vq_enable_notify(&r->vq, false);
+	return true;
+}
+
+static void vu_on_idle(uv_idle_t *h)
+{
+	struct vu_state *s = h->data;
+	struct vu_ring *rx = &s->ring[VU_RX];
+
+	if (s->rx_blocked && s->port && vq_pending(&rx->vq)) {
+		s->rx_blocked = false;
+		port_tx_ready(s->port);
+	}
+	if (!vu_tx_drain(s)) {
+		uv_idle_stop(&s->idle);
+		s->idle_on = false;
+	}
+}
+
+static void vu_idle_start(struct vu_state *s)
+{
+	if (!s->idle_init || s->idle_on)
+		return;
+	s->idle_on = true;
+	uv_idle_start(&s->idle, vu_on_idle);
+}
+
+/* A kick: the ring starts (first one), TX drains, RX has buffers again */
+static void vu_on_kick(uv_poll_t *h, int status, int events)
+{
+	struct vu_watch *w = h->data;
+	struct vu_state *s = w->s;
+	struct vu_ring *r = &s->ring[w->ring];
+	uint64_t v;
+
+	(void)events;
+	if (status < 0 || read(w->fd, &v, sizeof(v)) < 0) {
+		if (status < 0 || (errno != EAGAIN && errno != EINTR)) {
+			log_warn("netdev %s: ring %u: kick descriptor failed; "
+				 "no longer watched",
+				 s->id, w->ring);
+			uv_poll_stop(h);
+		}
+		return;
+	}
+	r->kicks++;
+	r->started = true;
+	if (w->ring == VU_RX) {
+		if (s->rx_blocked && s->port) {
+			s->rx_blocked = false;
+			port_tx_ready(s->port);
+		}
+		return;
+	}
+	if (vu_tx_drain(s))
+		vu_idle_start(s);
+}
+
+bool vu_ring_set_kick(struct vu_state *s, unsigned i, int fd)
+{
+	struct vu_ring *r = &s->ring[i];
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	vu_watch_close(r->kick);
+	r->kick = vu_watch_new(s, fd, vu_on_kick, i);
+	if (!r->kick) {
+		close(fd);
+		log_warn("netdev %s: ring %u: cannot watch its kick "
+			 "descriptor",
+			 s->id, i);
+		return false;
+	}
+	/* without PROTOCOL_FEATURES, rings are enabled at once */
+	if (!(s->features & VU_BIT(VU_F_PROTOCOL_FEATURES)))
+		r->enabled = true;
+	/* A ring starts on its first kick.  Chains already available count
+	 * as one: a guest resumed after GET_VRING_BASE (QMP stop, cont)
+	 * kicked its receive ring long ago and will not again until it
+	 * receives something */
+	r->started = vq_pending(&r->vq) > 0;
+	r->rx_kicks = true; /* the flags as a new ring has them */
+	if (r->started && i == VU_TX)
+		vu_idle_start(s);
+	return true;
+}
+
+void vu_ring_stop(struct vu_state *s, unsigned i)
+{
+	struct vu_ring *r = &s->ring[i];
+
+	if (vq_ready(&r->vq))
+		vu_call(r);
+	r->started = false;
+	vu_watch_close(r->kick);
+	r->kick = NULL;
+	if (i == VU_RX && s->rx_blocked && s->port) {
+		/* a stopped ring takes nothing: drops, not backpressure */
+		s->rx_blocked = false;
+		port_tx_ready(s->port);
+	}
+}
+
+void vu_ring_reset(struct vu_state *s, unsigned i)
+{
+	struct vu_ring *r = &s->ring[i];
+
+	vu_ring_stop(s, i);
+	if (r->call_fd >= 0)
+		close(r->call_fd);
+	if (r->err_fd >= 0)
+		close(r->err_fd);
+	r->call_fd = r->err_fd = -1;
+	vq_init(&r->vq, &s->mem);
+	r->num = 0;
+	r->addr_given = false;
+	r->enabled = false;
+	r->broken_logged = false;
+}
+
+void vu_features_changed(struct vu_state *s)
+{
+	bool mrg = s->features & VU_BIT(VU_F_NET_MRG_RXBUF);
+	bool v1 = s->features & VU_BIT(VU_F_VERSION_1);
+
+	for (unsigned i = 0; i < VU_NRINGS; i++) {
+		struct virtq *q = &s->ring[i].vq;
+
+		q->event_idx = s->features & VU_BIT(VU_F_EVENT_IDX);
+		q->mrg_rxbuf = mrg;
+		q->hdr_len = mrg || v1 ? VQ_NET_HDR_MRG_LEN : VQ_NET_HDR_LEN;
+		/* without PROTOCOL_FEATURES, rings are enabled */
+		if (s->features_set &&
+		    !(s->features & VU_BIT(VU_F_PROTOCOL_FEATURES)))
+			s->ring[i].enabled = true;
+	}
+}
+
+void vu_mem_changed(struct vu_state *s)
+{
+	for (unsigned i = 0; i < VU_NRINGS; i++) {
+		struct vu_ring *r = &s->ring[i];
+
+		if (!r->addr_given)
+			continue;
+		if (!vq_set_addr(&r->vq, r->num, r->desc, r->avail, r->used,
+				 NULL) &&
+		    s->mem.n)
+			log_warn("netdev %s: ring %u is not in the new memory "
+				 "table; it is stopped",
+				 s->id, i);
+	}
+}
+
+void vu_send_rarp(struct vu_state *s, const uint8_t mac[6])
+{
+	uint8_t buf[ANNOUNCE_RARP_LEN];
+	struct frame *f;
+
+	if (!s->port)
+		return;
+	announce_rarp(buf, mac);
+	f = frame_alloc_copy(buf, sizeof(buf));
+	if (!f) {
+		port_count_rx_drop(s->port, PORT_DROP_NO_BUFFER, 1,
+				   sizeof(buf));
+		return;
+	}
+	port_input(s->port, &f, 1);
+}
+
+/* -- the connection ----------------------------------------------------- */
+
+static void vu_on_sock(uv_poll_t *h, int status, int events)
+{
+	struct vu_watch *w = h->data;
+
+	(void)events;
+	if (status < 0) {
+		vu_disconnect(w->s, "the connection failed");
+		return;
+	}
+	vu_proto_on_readable(w->s);
+}
+
+static void vu_conn_reset(struct vu_state *s)
+{
+	for (unsigned i = 0; i < VU_NRINGS; i++) {
+		s->ring[i].call_fd = s->ring[i].err_fd = -1;
+		vq_init(&s->ring[i].vq, &s->mem);
+	}
+	s->features = s->protocol_features = 0;
+	s->features_set = false;
+	s->status = 0;
+	s->mtu = 0;
+	s->in_len = 0;
+	s->in_nfds = 0;
+	s->rx_blocked = false;
+	s->tx_paused = false;
+	s->unknown_logged = 0;
+}
+
+/* chardev callback: a front-end connected; @fd is ours */
+static void vu_on_connected(void *ctx, int fd)
+{
+	struct vu_state *s = ctx;
+
+	if (s->sock || !s->nd) {
+		close(fd);
+		if (s->cd)
+			chardev_disconnected(s->cd);
+		return;
+	}
+	vu_conn_reset(s);
+	s->sock = vu_watch_new(s, fd, vu_on_sock, 0);
+	if (!s->sock) {
+		close(fd);
+		chardev_disconnected(s->cd);
+		return;
+	}
+	s->port = port_new(s->nd, NULL, s);
+	if (!s->port) {
+		vu_disconnect(s, "no memory for a port");
+		return;
+	}
+	s->connections++;
+	log_info("netdev %s: vhost-user front-end connected", s->id);
+}
+
+void vu_disconnect(struct vu_state *s, const char *why)
+{
+	if (!s->sock)
+		return;
+	log_info("netdev %s: vhost-user front-end gone: %s", s->id, why);
+	for (unsigned i = 0; i < VU_NRINGS; i++)
+		vu_ring_reset(s, i);
+	vu_watch_close(s->sock);
+	s->sock = NULL;
+	for (unsigned i = 0; i < s->in_nfds; i++)
+		close(s->in_fds[i]);
+	s->in_nfds = 0;
+	if (s->port) {
+		port_free(s->port);
+		s->port = NULL;
+	}
+	vq_mem_clear(&s->mem);
+	if (s->idle_on) {
+		uv_idle_stop(&s->idle);
+		s->idle_on = false;
+	}
+	if (s->cd)
+		chardev_disconnected(s->cd);
+}
+
+/* -- the netdev ---------------------------------------------------------- */
+
+static bool vu_check(const json_t *opts, struct nh_error **errp)
+{
+	int64_t queues = 1;
+	bool force = false;
+
+	if (!opts_check_keys(opts, vu_keys, errp) ||
+	    !opts_get_int(opts, "queues", INT64_MIN, INT64_MAX, &queues,
+			  errp) ||
+	    !opts_get_bool(opts, "vhostforce", &force, errp))
+		return false;
+	if (!opts_has(opts, "chardev")) {
+		nh_error_setg(errp, "Parameter 'chardev' is missing");
+		return false;
+	}
+	if (!opts_get_str(opts, "chardev", NULL, errp))
+		return false;
+	if (queues < 1) {
+		nh_error_setg(errp, "queues=%lld: must be at least 1",
+			      (long long)queues);
+		return false;
+	}
+	if (queues > 1) {
+		nh_error_setg(errp,
+			      "queues=%lld: multiqueue is not supported yet",
+			      (long long)queues);
+		return false;
+	}
+	return true;
+}
+
+static void vu_on_idle_closed(uv_handle_t *h)
+{
+	vu_unref(h->data);
+}
+
+static bool vu_open(struct netdev *nd, const json_t *opts,
+		    struct nh_error **errp)
+{
+	struct vu_state *s;
+	struct chardev *cd;
+	const char *name;
+
+	if (!vu_check(opts, errp))
+		return false;
+	name = opts_get_str(opts, "chardev", NULL, NULL);
+	cd = chardev_find(name);
+	if (!cd) {
+		nh_error_setg(errp, "chardev \"%s\" not found", name);
+		return false;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		nh_error_setg(errp, "out of memory");
+		return false;
+	}
+	snprintf(s->id, sizeof(s->id), "%s", nd->id);
+	s->nd = nd;
+	s->loop = nd->loop;
+	s->refs = 1;
+	for (unsigned i = 0; i < VU_NRINGS; i++) {
+		s->ring[i].call_fd = s->ring[i].err_fd = -1;
+		vq_init(&s->ring[i].vq, &s->mem);
+	}
+	uv_idle_init(s->loop, &s->idle);
+	s->idle.data = s;
+	s->idle_init = true;
+	s->refs++;
+	nd->priv = s;
+	s->cd = cd; /* a pending connection is handed over inside attach */
+	if (!chardev_attach(cd, vu_on_connected, s, errp)) {
+		s->cd = NULL;
+		nd->priv = NULL;
+		s->nd = NULL;
+		uv_close((uv_handle_t *)&s->idle, vu_on_idle_closed);
+		vu_unref(s);
+		return false;
+	}
+	log_info("netdev %s: vhost-user on chardev %s (%s %s)", s->id,
+		 chardev_id(cd),
+		 chardev_is_server(cd) ? "listening at" : "connecting to",
+		 chardev_path(cd));
+	return true;
+}
+
+static void vu_close(struct netdev *nd)
+{
+	struct vu_state *s = nd->priv;
+	struct chardev *cd = s->cd;
+
+	vu_disconnect(s, "netdev removed");
+	s->cd = NULL;
+	if (cd)
+		chardev_detach(cd);
+	s->nd = NULL;
+	nd->priv = NULL;
+	uv_close((uv_handle_t *)&s->idle, vu_on_idle_closed);
+	vu_unref(s);
+}
+
+static unsigned vu_send(struct port *p, struct frame *const *frames, unsigned n)
+{
+	struct vu_state *s = p->priv;
+	struct vu_ring *r = &s->ring[VU_RX];
+	unsigned i, lost = 0, oversize = 0;
+
+	if (!vu_ring_live(r)) {
+		port_count_tx_drop(p, PORT_DROP_NO_PEER, n);
+		frame_unref_many(frames, n);
+		return n;
+	}
+	for (i = 0; i < n; i++) {
+		int rc = vq_rx_push(&r->vq, frames[i]);
+
+		if (rc == -EAGAIN)
+			break;
+		if (rc == -EMSGSIZE)
+			oversize++;
+		else if (rc)
+			lost++;
+		frame_unref(frames[i]);
+	}
+	vu_call(r);
+	if (oversize)
+		port_count_tx_drop(p, PORT_DROP_OVERSIZE, oversize);
+	if (lost)
+		port_count_tx_drop(p, PORT_DROP_ERROR, lost);
+	if (r->vq.broken) {
+		/* nothing more can be delivered until it is set up again;
+		 * logged from the loop (the next kick or the TX side) */
+		port_count_tx_drop(p, PORT_DROP_ERROR, n - i);
+		frame_unref_many(frames + i, n - i);
+		return n;
+	}
+	if (i < n && !s->rx_blocked) {
+		s->rx_blocked = true;
+		port_tx_blocked(p);
+		r->rx_kicks = true;
+		/* buffers posted before the guest saw the request: the
+		 * idle handle says ready from the loop */
+		if (vq_enable_notify(&r->vq, true))
+			vu_idle_start(s);
+	} else if (i == n && r->rx_kicks && !s->rx_blocked) {
+		/* buffers are there: the guest need not kick for more */
+		r->rx_kicks = false;
+		vq_enable_notify(&r->vq, false);
+	}
+	return i;
+}
+
+static void vu_rx_pause(struct port *p, bool pause)
+{
+	struct vu_state *s = p->priv;
+
+	s->tx_paused = pause;
+	if (!pause)
+		vu_idle_start(s); /* drain from the loop, not from here */
+}
+
+static json_t *vu_features_json(uint64_t f)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)f);
+	return json_string(buf);
+}
+
+static void vu_info(const struct netdev *nd, json_t *obj)
+{
+	const struct vu_state *s = nd->priv;
+	json_t *rings = json_array();
+
+	json_object_set_new(obj, "chardev",
+			    json_string(s->cd ? chardev_id(s->cd) : ""));
+	json_object_set_new(obj, "connected", json_boolean(s->sock != NULL));
+	json_object_set_new(obj, "connections", json_integer(s->connections));
+	json_object_set_new(obj, "features", vu_features_json(s->features));
+	json_object_set_new(obj, "protocol-features",
+			    vu_features_json(s->protocol_features));
+	json_object_set_new(obj, "status", json_integer(s->status));
+	json_object_set_new(obj, "memory-regions", json_integer(s->mem.n));
+	json_object_set_new(obj, "memory-sealed",
+			    json_integer(vq_mem_sealed(&s->mem)));
+	json_object_set_new(obj, "memory-bytes",
+			    json_integer(vq_mem_bytes(&s->mem)));
+	json_object_set_new(obj, "messages", json_integer(s->messages));
+	json_object_set_new(obj, "protocol-errors",
+			    json_integer(s->protocol_errors));
+	for (unsigned i = 0; i < VU_NRINGS; i++) {
+		const struct vu_ring *r = &s->ring[i];
+		json_t *faults = json_object();
+		json_t *ro;
+
+		for (unsigned k = 0; k < VQ_FAULT__COUNT; k++)
+			if (r->vq.faults[k])
+				json_object_set_new(
+				    faults, vq_fault_name((enum vq_fault)k),
+				    json_integer(r->vq.faults[k]));
+		ro = json_pack(
+		    "{s:i,s:s,s:i,s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:o}", "index",
+		    (json_int_t)i, "direction", i == VU_RX ? "rx" : "tx",
+		    "size", (json_int_t)r->vq.size, "started", r->started,
+		    "enabled", r->enabled, "broken", r->vq.broken, "last-avail",
+		    (json_int_t)r->vq.last_avail, "used",
+		    (json_int_t)r->vq.published, "kicks", (json_int_t)r->kicks,
+		    "calls", (json_int_t)r->calls, "faults", faults);
+		json_array_append_new(rings, ro);
+	}
+	json_object_set_new(obj, "rings", rings);
+}
+
+const struct backend_ops vhost_user_backend = {
+    .type = "vhost-user",
+    .check = vu_check,
+    .open = vu_open,
+    .close = vu_close,
+    .send = vu_send,
+    .rx_pause = vu_rx_pause,
+    .info = vu_info,
+};

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* vhost_user.h - the vhost-user netdev's internals, shared by its two
+ * files: vhost_user.c (the netdev, its connection and its rings' datapath)
+ * and vhost_user_proto.c (the protocol's messages)
+ */
+#ifndef NH_VHOST_USER_H
+#define NH_VHOST_USER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "netdev.h"
+#include "virtq.h"
+
+#define VU_RX		   0 /* virtio-net receiveq: switch → guest */
+#define VU_TX		   1 /* transmitq: guest → switch */
+#define VU_NRINGS	   2 /* one queue pair */
+#define VU_HDR_SIZE	   12
+#define VU_PAYLOAD_MAX	   4096
+#define VU_FDS_MAX	   8
+#define VU_VERSION	   1
+#define VU_FLAG_VERSION	   0x3
+#define VU_FLAG_REPLY	   0x4
+#define VU_FLAG_NEED_REPLY 0x8
+#define VU_VRING_NOFD	   0x100 /* in SET_VRING_KICK/CALL/ERR */
+#define VU_VRING_IDX	   0xff
+#define VU_MAX_REQUEST	   64 /* requests logged as unknown once each */
+
+/* Virtio feature bits */
+#define VU_F_NET_MTU	       3
+#define VU_F_NET_MRG_RXBUF     15
+#define VU_F_NOTIFY_ON_EMPTY   24
+#define VU_F_LOG_ALL	       26
+#define VU_F_ANY_LAYOUT	       27
+#define VU_F_INDIRECT_DESC     28
+#define VU_F_EVENT_IDX	       29
+#define VU_F_PROTOCOL_FEATURES 30
+#define VU_F_VERSION_1	       32
+
+/* Protocol feature bits */
+#define VU_PF_MQ		  0
+#define VU_PF_RARP		  2
+#define VU_PF_REPLY_ACK		  3
+#define VU_PF_MTU		  4
+#define VU_PF_CONFIGURE_MEM_SLOTS 15
+#define VU_PF_STATUS		  16
+
+#define VU_BIT(n) (1ull << (n))
+
+#define VU_FEATURES                                                            \
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_NET_MRG_RXBUF) |                 \
+	 VU_BIT(VU_F_EVENT_IDX) | VU_BIT(VU_F_INDIRECT_DESC) |                 \
+	 VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VU_F_ANY_LAYOUT))
+#define VU_PROTOCOL_FEATURES                                                   \
+	(VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_RARP) | VU_BIT(VU_PF_REPLY_ACK) |     \
+	 VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS))
+
+struct vu_state;
+struct chardev;
+
+/* A watched file descriptor (the socket, a kick eventfd): allocated per
+ * watch so that a closing handle never aliases a new one */
+struct vu_watch {
+	uv_poll_t poll;
+	struct vu_state *s;
+	int fd;
+	unsigned ring; /* for kicks */
+};
+
+struct vu_ring {
+	struct virtq vq;
+	uint32_t num;		    /* SET_VRING_NUM */
+	bool addr_given;	    /* SET_VRING_ADDR was accepted */
+	uint64_t desc, avail, used; /* as given */
+	struct vu_watch *kick;	    /* NULL: no kick fd */
+	int call_fd, err_fd;	    /* -1: none */
+	bool started;  /* kicked since SET_VRING_KICK, not stopped */
+	bool enabled;  /* SET_VRING_ENABLE */
+	bool rx_kicks; /* RX: the guest was asked to kick (blocked) */
+	uint64_t kicks, calls;
+	bool broken_logged;
+};
+
+/* One message, as read */
+struct vu_msg {
+	uint32_t request, flags, size;
+	uint8_t payload[VU_PAYLOAD_MAX];
+	int fds[VU_FDS_MAX];
+	unsigned nfds;
+	/* the reply, for requests that have one */
+	uint8_t reply[VU_PAYLOAD_MAX];
+	uint32_t reply_size;
+};
+
+struct vu_state {
+	char id[NETDEV_ID_MAX]; /* for messages after close */
+	struct netdev *nd;	/* NULL once closed */
+	uv_loop_t *loop;
+	struct chardev *cd;
+	unsigned refs; /* open + watches + handles */
+
+	/* the connection (one at a time) */
+	struct vu_watch *sock; /* NULL: not connected */
+	struct port *port;
+	uint8_t in[VU_HDR_SIZE + VU_PAYLOAD_MAX];
+	uint32_t in_len;
+	int in_fds[VU_FDS_MAX];
+	unsigned in_nfds;
+	struct vu_msg msg;
+
+	struct vq_mem mem;
+	struct vu_ring ring[VU_NRINGS];
+	uint64_t features, protocol_features;
+	bool features_set;
+	uint64_t status;
+	uint32_t mtu;
+	bool rx_blocked; /* port_tx_blocked() said, ready not yet */
+	bool tx_paused;	 /* the switch paused our ingress */
+	uv_idle_t idle;	 /* drains TX beyond one turn's budget */
+	bool idle_init, idle_on;
+	uint64_t unknown_logged; /* requests < 64 logged as unknown */
+
+	uint64_t connections, messages, protocol_errors;
+};
+
+/* vu_proto_on_readable() - read and handle what the front-end sent */
+void vu_proto_on_readable(struct vu_state *s);
+
+/* vu_disconnect() - drop the connection: port detached, memory unmapped,
+ * fds closed; the chardev listens or reconnects again */
+void vu_disconnect(struct vu_state *s, const char *why);
+
+/* vu_ring_* - what the protocol does to rings (vhost_user.c) */
+bool vu_ring_set_kick(struct vu_state *s, unsigned i, int fd);
+void vu_ring_stop(struct vu_state *s, unsigned i);
+void vu_ring_reset(struct vu_state *s, unsigned i);
+void vu_send_rarp(struct vu_state *s, const uint8_t mac[6]);
+void vu_features_changed(struct vu_state *s);
+void vu_mem_changed(struct vu_state *s);
+
+#endif /* NH_VHOST_USER_H */
