@@ -8,7 +8,8 @@
  * gso_type, hdr_len, gso_size, csum_start, csum_offset; big-endian), then
  * the frame.  The frame is handed to each parser in a buffer of exactly its
  * length (ASan sees a read past it).  Checked, besides "no crash, no leak":
- *   - frame_vlan() is 0 for an untagged or too-short frame, else <= 4095;
+ *   - frame_vlan() is 0 for an untagged (neither 0x8100 nor 0x88a8) or
+ *     too-short frame, else <= 4095;
  *   - addrsnoop learns at most 2 addresses per frame, never one of the
  *     ranges it must not learn, keeps its lists sorted and within bounds,
  *     and forgets everything once it aged out;
@@ -81,7 +82,9 @@ static void fuzz_vlan(const uint8_t *buf, size_t len)
 	vid = frame_vlan(f);
 	if (vid > 4095)
 		fuzz_fail("VLAN ID", vid, 4095);
-	if (vid && (frame_ethertype(f) != FUZZ_ETH_P_8021Q ||
+	/* one rule for both outer tag types (frame.h) */
+	if (vid && ((frame_ethertype(f) != FUZZ_ETH_P_8021Q &&
+		     frame_ethertype(f) != FUZZ_ETH_P_8021AD) ||
 		    len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN))
 		fuzz_fail("a VLAN ID for an untagged frame", vid, 0);
 	frame_unref(f);
