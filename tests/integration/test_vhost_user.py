@@ -54,6 +54,8 @@ CYCLE_FD_SLACK = 4          # descriptors the daemon may have more after
 CYCLE_RSS_SLACK_KB = 2048   # and memory
 TESTPMD_S = 14
 TESTPMD_MIN_FRAMES = 20000  # each way, through nethub
+# the group given to a.sock: any as root, else our own
+SOCKET_GROUP = 4242 if os.geteuid() == 0 else os.getegid()
 
 # vhost-user requests and bits (docs/interop/vhost-user.rst)
 GET_FEATURES, SET_FEATURES, SET_OWNER = 1, 2, 3
@@ -146,8 +148,8 @@ class VhostTest:
     def start_daemon(self):
         self.listen_port = nethub.free_port()
         args = [
-            "-chardev", "socket,id=ca,path=%s,server=on,wait=off"
-            % self.path("a.sock"),
+            "-chardev", "socket,id=ca,path=%s,server=on,wait=off,"
+            "mode=0660,group=%d" % (self.path("a.sock"), SOCKET_GROUP),
             "-chardev", "socket,id=cb,path=%s,reconnect=1"
             % self.path("b.sock"),
             "-netdev", "vhost-user,id=va,chardev=ca",
@@ -156,8 +158,9 @@ class VhostTest:
             % self.listen_port,
         ]
         for n in ("ch", "tp0", "tp1"):
-            args += ["-chardev", "socket,id=c%s,path=%s,server=on"
-                     % (n, self.path(n + ".sock")),
+            args += ["-chardev", "socket,id=c%s,path=%s,server=on%s"
+                     % (n, self.path(n + ".sock"),
+                        ",wait=on" if n == "ch" else ""),
                      "-netdev", "vhost-user,id=%s,chardev=c%s" % (n, n)]
         self.daemon = nethub.Nethubd(*args, "--log-level", "info",
                                      io=self.io, qmp=True)
@@ -167,8 +170,15 @@ class VhostTest:
         assert chardevs["ca"]["frontend-open"], chardevs
         assert chardevs["ca"]["filename"].startswith(
             "disconnected:unix:"), chardevs
-        mode = os.stat(self.path("a.sock")).st_mode & 0o777
+        st = os.stat(self.path("a.sock"))
+        assert st.st_mode & 0o777 == 0o660 and st.st_gid == SOCKET_GROUP, \
+            "socket file mode %o group %d" % (st.st_mode & 0o777, st.st_gid)
+        mode = os.stat(self.path("ch.sock")).st_mode & 0o777
         assert mode == 0o600, "socket file mode %o" % mode
+        # wait=on: nethubd did not wait for a peer (QMP answered above)
+        # and said so
+        assert "chardev cch: wait=on: listening on" in \
+            self.daemon.stderr() + self.daemon.stdout(), self.daemon.log()
 
     def chardev_refusals(self):
         q = self.daemon.qmp_cmd
