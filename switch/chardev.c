@@ -94,8 +94,7 @@ struct chardev_args {
 
 /* chardev_group() - @spec, a group name or a number, as a gid.  A number
  * need not name a group in /etc/group (a container's may not). */
-static bool chardev_group(const char *spec, gid_t *out,
-			  struct nh_error **errp)
+static bool chardev_group(const char *spec, gid_t *out, struct nh_error **errp)
 {
 	char buf[4096], *end;
 	struct group gr, *found = NULL;
@@ -294,7 +293,8 @@ static bool chardev_cli_alias(json_t *kv, const char *alias, const char *key,
 	if (!v)
 		return true;
 	if (json_object_get(kv, key)) {
-		nh_error_setg(errp, "chardev: '%s' and '%s' are the same option",
+		nh_error_setg(errp,
+			      "chardev: '%s' and '%s' are the same option",
 			      alias, key);
 		return false;
 	}
@@ -305,10 +305,9 @@ static bool chardev_cli_alias(json_t *kv, const char *alias, const char *key,
 
 json_t *chardev_parse_cli(const char *spec, struct nh_error **errp)
 {
-	static const char *const known[] = {"backend", "id",	  "path",
-					    "server",  "wait",	  "reconnect",
-					    "x-mode",  "x-group", "mode",
-					    "group",   "nodelay", NULL};
+	static const char *const known[] = {
+	    "backend", "id",	  "path", "server", "wait",    "reconnect",
+	    "x-mode",  "x-group", "mode", "group",  "nodelay", NULL};
 	json_t *kv = opts_parse(spec, "backend", errp), *data, *out;
 	const char *backend, *id, *path, *group;
 	bool server = false, wait = true;

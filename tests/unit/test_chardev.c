@@ -234,9 +234,9 @@ static void test_mode_and_group_on_the_file(void)
 			"no such group 'no-such-group-nh'"));
 	json_decref(a);
 	CHECK(access(path_of("g.sock"), F_OK) != 0); /* nothing was made */
-	CHECK(error_has(server_with("grp", "/x", ",mode=0660,x-mode=0600",
-				    &err) != NULL,
-			&err, "'mode' and 'x-mode' are the same option"));
+	CHECK(error_has(
+	    server_with("grp", "/x", ",mode=0660,x-mode=0600", &err) != NULL,
+	    &err, "'mode' and 'x-mode' are the same option"));
 	a = server_with("grp", path_of("g.sock"), ",x-group=12x", NULL);
 	CHECK(error_has(chardev_check(a, &err), &err, "not a group number"));
 	json_decref(a);
@@ -287,7 +287,8 @@ static void test_client_fails_or_retries(void)
 	json_decref(a);
 	cd = chardev_find("cli");
 	CHECK(cd && chardev_attach(cd, on_connected, NULL, NULL));
-	l = unixsock_listen(path_of("later.sock"), 0600, (gid_t)-1, 4, NULL, NULL, NULL);
+	l = unixsock_listen(path_of("later.sock"), 0600, (gid_t)-1, 4, NULL,
+			    NULL, NULL);
 	CHECK(l >= 0);
 	run_until_connected(); /* the next retry, within a second */
 	CHECK(got_fd >= 0);
@@ -303,8 +304,8 @@ static void test_client_fails_or_retries(void)
 
 static void test_connection_before_user_is_kept_for_it(void)
 {
-	int l =
-	    unixsock_listen(path_of("early.sock"), 0600, (gid_t)-1, 4, NULL, NULL, NULL);
+	int l = unixsock_listen(path_of("early.sock"), 0600, (gid_t)-1, 4, NULL,
+				NULL, NULL);
 	json_t *a = add_args("early", path_of("early.sock"), false, 0);
 	struct chardev *cd;
 	json_t *q;
