@@ -13,7 +13,9 @@ anything, and its receive ring without buffers blocks its port, which
 stalls (--stall-ms) while the others go on, then takes frames again once
 buffers are posted; 1000 connect/disconnect cycles leave nethubd's descriptors and
 memory where they were; dpdk-testpmd's virtio-user ports pass traffic
-through nethubd in both directions.
+through nethubd in both directions; nethubd is restarted under the
+running guests and both vhost-user guests reconnect and ping again (a's
+QEMU with reconnect=1 to nethub's socket, nethub with reconnect=1 to b's).
 
 The steps share one daemon and the guests, so they run in order; a step
 whose prerequisite failed is reported "not ok ... (not run: ...)".
@@ -162,8 +164,9 @@ class VhostTest:
                      % (n, self.path(n + ".sock"),
                         ",wait=on" if n == "ch" else ""),
                      "-netdev", "vhost-user,id=%s,chardev=c%s" % (n, n)]
-        self.daemon = nethub.Nethubd(*args, "--log-level", "info",
-                                     io=self.io, qmp=True)
+        self.daemon_args = args + ["--log-level", "info"]
+        self.daemon = nethub.Nethubd(*self.daemon_args, io=self.io,
+                                     qmp=True)
         self.daemon.start()
         chardevs = {c["label"]: c for c in
                     self.daemon.qmp_cmd("query-chardev")}
@@ -226,9 +229,9 @@ class VhostTest:
         return g
 
     def guests_ping(self):
-        # a: nethub listens, QEMU connects
+        # a: nethub listens, QEMU connects (again after a restart)
         self.guest("a", "vhost-user,chardev=qa",
-                   "socket,id=qa,path=%s" % self.path("a.sock"))
+                   "socket,id=qa,path=%s,reconnect=1" % self.path("a.sock"))
         # b: QEMU listens, nethub connects (reconnect=1)
         self.guest("b", "vhost-user,chardev=qb",
                    "socket,id=qb,path=%s,server=on,wait=off"
@@ -540,6 +543,44 @@ class VhostTest:
         assert not os.path.exists(path), "socket file left behind"
         assert "crt" not in [c["label"] for c in q("query-chardev")]
 
+    def daemon_restart(self):
+        """nethubd stopped (SIGTERM) and started again under the running
+        guests: QEMU a's chardev (reconnect=1) connects to the new
+        daemon's socket, the new daemon connects (reconnect=1) to QEMU
+        b's; a and b ping each other again, without a reboot."""
+        old = self.daemon
+        rc = old.stop(signal.SIGTERM)
+        with open(self.path("nethubd-before-restart.log"), "w") as f:
+            f.write(old.stderr() + old.stdout())
+        assert rc == 0, "nethubd exited %s on SIGTERM" % rc
+        self.daemon = nethub.Nethubd(*self.daemon_args, io=self.io,
+                                     qmp=True)
+        self.daemon.start()
+        t = time.monotonic()
+
+        def up(nid):
+            info = self.netdev(nid)["info"]
+            return info["connected"] and info["rings"] and \
+                all(r["started"] for r in info["rings"])
+        nethub.poll(lambda: up("va") and up("vb"), 60,
+                    what="both QEMUs on the new nethubd")
+        diag("both QEMUs back on the new nethubd after %.1fs"
+             % (time.monotonic() - t))
+        for name in ("a", "b"):
+            peer = GUESTS["b" if name == "a" else "a"][1]
+            deadline = time.monotonic() + PING_WAIT_S
+            while True:
+                rc, out = self.guests[name].run(
+                    "ping -c 1 -W 2 %s" % peer, timeout=30)
+                if rc == 0:
+                    break
+                assert time.monotonic() < deadline, \
+                    "guest %s cannot ping %s after the restart:\n%s" % (
+                        name, peer, out)
+        for nid in ("va", "vb"):
+            st = self.port_stats(nid)
+            assert st["rx-forwarded"] > 0 and st["tx-frames"] > 0, (nid, st)
+
     def power_off(self):
         for g in self.guests.values():
             g.poweroff()
@@ -582,6 +623,9 @@ class VhostTest:
                   "run time", self.runtime_chardev,
                   needs=["daemon starts with chardevs and vhost-user "
                          "netdevs"])
+            s.run("nethubd restarted under the guests: QEMU reconnects "
+                  "(nethub server) and nethub reconnects (QEMU server), "
+                  "the guests ping again", self.daemon_restart, needs=up)
             s.run("guests power off, their ports go", self.power_off,
                   needs=up)
             failed = bool(s.failed)
