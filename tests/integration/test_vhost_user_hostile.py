@@ -37,6 +37,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nethub  # noqa: E402
+import qmp as qmplib  # noqa: E402
 from nethub import Nethubd, UdpPeer, free_port  # noqa: E402
 from test_qemu_ping import Steps, diag  # noqa: E402
 
@@ -245,6 +246,32 @@ class Hostile:
                     pass
         self.forwards()
 
+    def runtime_group(self):
+        """chardev-add with x-mode and x-group under the running (and
+        sandboxed) daemon: the file has both; an unknown group is named."""
+        q = self.daemon.qmp_cmd
+        path = self.path("grp.sock")
+        gid = 4242 if os.geteuid() == 0 else os.getegid()
+
+        def add(group):
+            q("chardev-add", {"id": "cgrp", "backend": {
+                "type": "socket", "data": {
+                    "addr": {"type": "unix", "data": {"path": path}},
+                    "server": True, "x-mode": 0o660, "x-group": group}}})
+        add(str(gid))
+        st = os.stat(path)
+        assert st.st_mode & 0o777 == 0o660 and st.st_gid == gid, \
+            "mode %o group %d" % (st.st_mode & 0o777, st.st_gid)
+        q("chardev-remove", {"id": "cgrp"})
+        assert not os.path.exists(path)
+        try:
+            add("no-such-group-nh")
+        except qmplib.QMPError as e:
+            assert "no such group 'no-such-group-nh'" in str(e), e
+        else:
+            raise AssertionError("an unknown group accepted")
+        assert not os.path.exists(path)
+
     def stop(self):
         self.helper.stdin.close()
         assert self.helper.wait(20) == 0, self.helper.stderr.read()
@@ -262,6 +289,8 @@ class Hostile:
              "connection only", self.messages),
             ("nethubd as client reconnects to a restarted front-end",
              self.front_end_restarts),
+            ("chardev-add with x-mode and x-group at run time",
+             self.runtime_group),
             ("nethubd stops cleanly", self.stop),
         ]
         failed = True
