@@ -196,6 +196,9 @@ class Hostile:
                 (case, info0, info)
             assert self.ask("alive")[0] == "ok", case
             self.forwards()
+        assert "vhost-user request 99 is not supported" in \
+            self.daemon.stderr() + self.daemon.stdout(), \
+            "the unknown request was not logged"
         assert self.netdev("vh")["info"]["connected"]
         word, detail = self.ask("huge-size")
         assert word == "closed", detail
