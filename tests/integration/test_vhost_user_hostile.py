@@ -23,7 +23,11 @@ on each vhost-user socket; then:
 - after every case the two udp ports still forward to each other and the
   daemon lives;
 - nethubd as a client (server=off, reconnect=1) of a front-end that
-  listens: the front-end restarts, nethubd connects to the new one.
+  listens: the front-end restarts, nethubd connects to the new one;
+- 1000 whole front-ends (memory table, rings, kicks) come and go on one
+  socket: nethubd's descriptors, RSS and guest mappings stay put (the
+  1000 cycles of test_vhost_user.py stop after GET_FEATURES);
+- chardev-add with x-mode and x-group under the sandboxed daemon.
 
 Usage: test_vhost_user_hostile.py [--io auto|uring|epoll] [-k SUBSTR]
 """
@@ -41,6 +45,9 @@ import qmp as qmplib  # noqa: E402
 from nethub import Nethubd, UdpPeer, free_port  # noqa: E402
 from test_qemu_ping import Steps, diag  # noqa: E402
 
+CYCLES_WARM, CYCLES = 20, 1000
+CYCLE_FD_SLACK = 4          # descriptors the daemon may have more after
+CYCLE_RSS_SLACK_KB = 2048   # and memory
 IDLE_S = 3
 IDLE_CPU_MAX = 0.02   # of the wall time
 DESCRIPTOR_CASES = {  # case: the fault nethubd counts
@@ -86,7 +93,7 @@ class Hostile:
         assert os.access(helper_path(), os.X_OK), \
             "no vhost_hostile at %s" % helper_path()
         args = []
-        for n in ("h", "g"):
+        for n in ("h", "g", "cy"):
             args += ["-chardev", "socket,id=c%s,path=%s,server=on"
                      % (n, self.path(n + ".sock")),
                      "-netdev", "vhost-user,id=v%s,chardev=c%s" % (n, n)]
@@ -122,7 +129,8 @@ class Hostile:
         self.helper.stdin.write(case + "\n")
         self.helper.stdin.flush()
         line = self.helper.stdout.readline().split(None, 2)
-        assert line and line[0] == case, "vhost_hostile said %r" % line
+        assert line and line[0] == case.split()[0], \
+            "vhost_hostile said %r" % line
         return line[1], " ".join(line[2:])
 
     def forwards(self):
@@ -275,6 +283,43 @@ class Hostile:
             raise AssertionError("an unknown group accepted")
         assert not os.path.exists(path)
 
+    def usage(self):
+        pid = self.daemon.pid
+        fds = len(os.listdir("/proc/%d/fd" % pid))
+        with open("/proc/%d/status" % pid) as f:
+            rss = next(int(line.split()[1]) for line in f
+                       if line.startswith("VmRSS:"))
+        with open("/proc/%d/maps" % pid) as f:
+            maps = sum(1 for line in f if "nethub-bench-vhost" in line)
+        return fds, rss, maps
+
+    def set_up_cycles(self):
+        """Whole front-ends (memory mapped, rings started, eventfds
+        passed) come and go: nethubd's descriptors, memory and mappings
+        stay where they were."""
+        def run(n):
+            word, detail = self.ask("cycles %d %s" % (n, self.path(
+                "cy.sock")))
+            assert word == "done", (word, detail)
+            nethub.poll(lambda: not self.netdev("vcy")["info"]["connected"],
+                        10, what="the last front-end gone")
+        run(CYCLES_WARM)
+        fds0, rss0, maps0 = self.usage()
+        conns0 = self.netdev("vcy")["info"]["connections"]
+        t = time.monotonic()
+        run(CYCLES)
+        fds1, rss1, maps1 = self.usage()
+        diag("%d set-ups in %.1fs: fds %d -> %d, RSS %d -> %d kB, guest "
+             "mappings %d -> %d" % (CYCLES, time.monotonic() - t, fds0,
+                                    fds1, rss0, rss1, maps0, maps1))
+        assert self.netdev("vcy")["info"]["connections"] == \
+            conns0 + CYCLES
+        # only the front-end still attached on vg has memory mapped
+        assert maps1 == maps0 == 1, "guest mappings %d -> %d" % (maps0,
+                                                                  maps1)
+        assert fds1 <= fds0 + CYCLE_FD_SLACK, (fds0, fds1)
+        assert rss1 <= rss0 + CYCLE_RSS_SLACK_KB, (rss0, rss1)
+
     def stop(self):
         self.helper.stdin.close()
         assert self.helper.wait(20) == 0, self.helper.stderr.read()
@@ -292,6 +337,8 @@ class Hostile:
              "connection only", self.messages),
             ("nethubd as client reconnects to a restarted front-end",
              self.front_end_restarts),
+            ("%d whole front-end set-ups leak nothing" % CYCLES,
+             self.set_up_cycles),
             ("chardev-add with x-mode and x-group at run time",
              self.runtime_group),
             ("nethubd stops cleanly", self.stop),

@@ -16,6 +16,8 @@
  *     msg-short msg-long mem-no-fd mem-overlap mem-wrap mem-past-eof
  *     mem-too-many kick-no-fd ring-index ring-size unknown
  *   alive      GET_FEATURES is still answered -> "ok"
+ *   cycles N PATH  N front-ends in turn on PATH, each set up whole
+ *              (memory table, rings, kicks) and closed -> "done"
  *   huge-size  a header announcing 1 MiB -> "closed" once the back-end
  *              hung up
  * Anything that goes wrong on our side is "CASE error WHY".
@@ -221,6 +223,36 @@ static int huge_size(struct bench_port *p)
 	return e == -ECONNRESET ? 0 : e ? e : -EPROTO;
 }
 
+/* cycles() - @n whole front-ends on @path, one after the other */
+static int cycles(const char *spec)
+{
+	struct bench_cfg cfg = {
+	    .transport = &transport_vhost_user,
+	    .frame_size = FRAME_LEN,
+	    .n_connect = 1,
+	    .ports = 1,
+	};
+	char path[108], err[256];
+	char *connect[1] = {path};
+	unsigned n;
+
+	if (sscanf(spec, "cycles %u %107s", &n, path) != 2)
+		return -EINVAL;
+	cfg.connect = connect;
+	for (unsigned i = 0; i < n; i++) {
+		struct bench_port p = {.peer = -1, .cfg = &cfg};
+
+		if (transport_vhost_user.open(&p, now_ns() + 10 * NS_PER_S, err,
+					      sizeof(err))) {
+			fprintf(stderr, "vhost_hostile: cycle %u: %s\n", i,
+				err);
+			return -EIO;
+		}
+		transport_vhost_user.close(&p);
+	}
+	return 0;
+}
+
 static void answer(const char *what, const char *word, int e)
 {
 	if (e < 0)
@@ -289,6 +321,8 @@ int main(int argc, char **argv)
 				    p, VHOST_USER_GET_FEATURES, &u, sizeof(u),
 				    REPLY_MS);
 			answer(line, "ok", e);
+		} else if (!strncmp(line, "cycles ", 7)) {
+			answer("cycles", "done", cycles(line));
 		} else if (!strcmp(line, "huge-size")) {
 			answer(line, "closed", huge_size(p));
 		} else if (!strncmp(line, "msg-", 4) ||
