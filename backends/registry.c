@@ -20,6 +20,12 @@ extern const struct backend_ops none_backend;
 extern const struct backend_ops socket_backend;
 extern const struct backend_ops tap_backend;
 extern const struct backend_ops vhost_user_backend;
+#ifdef NH_HAVE_VDE
+extern const struct backend_ops vde_backend;
+#define VDE_BACKEND (&vde_backend)
+#else
+#define VDE_BACKEND NULL
+#endif
 
 static const struct {
 	const char *type;
@@ -31,7 +37,7 @@ static const struct {
 	{ "tap", &tap_backend },
 	{ "l2tpv3", NULL },
 	{ "socket", &socket_backend },
-	{ "vde", NULL },
+	{ "vde", VDE_BACKEND },
 	{ "bridge", &bridge_backend },
 	{ "hubport", &hubport_backend },
 	{ "netmap", NULL },

@@ -255,6 +255,57 @@ static void add_config_file(struct daemon_config *cfg, const char *path)
 	json_decref(arr);
 }
 
+/* The paths of unix sockets the netdevs of the command line serve on,
+ * kept for the sandbox (which borrows them) until the daemon exits */
+static json_t *netdev_socket_paths;
+
+/* netdev_member() - @key of @nd, flat ("addr.path", keyval) or nested
+ * ({"addr": {"path": ...}}, JSON); NULL when absent or not a string */
+static const char *netdev_member(const json_t *nd, const char *obj,
+				 const char *key)
+{
+	char flat[64];
+	const json_t *v;
+
+	snprintf(flat, sizeof(flat), "%s.%s", obj, key);
+	v = json_object_get(nd, flat);
+	if (!v)
+		v = json_object_get(json_object_get(nd, obj), key);
+	return json_string_value(v);
+}
+
+/**
+ * add_netdev_own_files() - the sandbox lets the daemon make and remove
+ * files where a netdev serves: vde's vdeserver= directory, a stream
+ * server's and a dgram's local unix path (not abstract ones)
+ */
+static void add_netdev_own_files(struct sandbox_config *sb,
+				 const json_t *netdevs)
+{
+	static const char *const objs[] = {"addr", "local"};
+
+	netdev_socket_paths = json_array();
+	for (size_t i = 0; i < json_array_size(netdevs); i++) {
+		const json_t *nd = json_array_get(netdevs, i);
+		const char *dir =
+		    json_string_value(json_object_get(nd, "vdeserver"));
+
+		if (dir) {
+			json_t *p = json_sprintf("%s/ctl", dir);
+
+			json_array_append_new(netdev_socket_paths, p);
+			sandbox_add_own_file(sb, json_string_value(p));
+		}
+		for (size_t k = 0; k < 2; k++) {
+			const char *type = netdev_member(nd, objs[k], "type");
+			const char *path = netdev_member(nd, objs[k], "path");
+
+			if (type && !strcmp(type, "unix") && path)
+				sandbox_add_own_file(sb, path);
+		}
+	}
+}
+
 /* -chardev: QEMU's keyval form, as chardev-add arguments */
 static void add_chardev_spec(struct daemon_config *cfg, const char *spec)
 {
@@ -586,12 +637,14 @@ int main(int argc, char **argv)
 							"data"),
 					"path")));
 	}
+	add_netdev_own_files(&sandbox, cfg.netdevs);
 	sandbox_add_own_file(&sandbox, cfg.pidfile);
 	sandbox_add_own_file(&sandbox, cfg.stats_file);
 	cfg.confine = sandbox_hook;
 	status = daemon_run(&cfg);
 out:
 	free_qmp_specs();
+	json_decref(netdev_socket_paths);
 	json_decref(cfg.chardevs);
 	json_decref(cfg.chardev_labels);
 	json_decref(cfg.netdevs);

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* vde_internal.h - what the files of the "vde" netdev share
+ *
+ * The vde netdev is one backend (one struct backend_ops, in vde.c) in two
+ * roles, picked by the options:
+ *
+ *   vde.c         the ops table and the client: a port of a VDE switch
+ *                 through libvdeplug (sock= is any vdeplug4 URL)
+ *   vde_server.c  vdeserver=PATH (nethub's extension): nethub is the VDE
+ *                 switch; each client is a port "ID.N"
+ *
+ * vde.c calls vde_server.c for a server netdev; vde_server.c calls no
+ * client code.  Both keep their state in nd->priv behind the common head
+ * struct vde_head, whose role field says which struct it is.
+ */
+#ifndef NH_VDE_INTERNAL_H
+#define NH_VDE_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "netdev.h"
+#include "port.h"
+
+#define VDE_MAX_MTU   9216		    /* VDE_MAXMTU of libvdeplug.h */
+#define VDE_FRAME_MAX (VDE_MAX_MTU + 14 + 4) /* + Ethernet + 802.1Q */
+#define VDE_DESCR     "nethub"
+#define VDE_MODE_DEFAULT 0700 /* QEMU's mode for its port's socket */
+
+enum vde_role {
+	VDE_CLIENT,
+	VDE_SERVER,
+};
+
+/* The first member of either role's state (nd->priv) */
+struct vde_head {
+	enum vde_role role;
+};
+
+/* The options of a vde netdev, as given (strings borrowed) */
+struct vde_opts {
+	const char *sock;      /* client: the switch's URL or directory */
+	const char *group;     /* the group of our socket(s) */
+	const char *vdeserver; /* server: the directory to serve in */
+	int64_t port;	       /* client: the switch port to ask for */
+	int64_t mode;	       /* permission bits of our socket(s) */
+};
+
+/**
+ * vde_parse_opts() - the options into @o: known names, ranges, and which
+ * go with which role.  Return: false with errp naming the option.
+ */
+bool vde_parse_opts(const json_t *opts, struct vde_opts *o,
+		    struct nh_error **errp);
+
+/* -- vde_server.c -------------------------------------------------------- */
+
+/**
+ * vde_server_open() - serve VDE's protocol in @o->vdeserver for @nd: the
+ * control socket PATH/ctl, created with @o->mode (and @o->group); each
+ * client becomes a port "ID.N".  Sets nd->priv.
+ * Return: false with errp set and nothing left behind.
+ */
+bool vde_server_open(struct netdev *nd, const struct vde_opts *o,
+		     struct nh_error **errp);
+
+/* vde_server_close() - stop serving, detach every port, remove our
+ * sockets; memory goes when the last handle has closed */
+void vde_server_close(struct netdev *nd);
+
+/* The per-frame and info ops for a server netdev's ports */
+unsigned vde_server_send(struct port *p, struct frame *const *frames,
+			 unsigned n);
+void vde_server_rx_pause(struct port *p, bool pause);
+void vde_server_info(const struct netdev *nd, json_t *obj);
+void vde_server_port_info(const struct port *p, json_t *obj);
+
+#endif /* NH_VDE_INTERNAL_H */
