@@ -4,13 +4,14 @@
  * The vde netdev is one backend (one struct backend_ops, in vde.c) in two
  * roles, picked by the options:
  *
- *   vde.c         the ops table and the client: a port of a VDE switch
- *                 through libvdeplug (sock= is any vdeplug4 URL)
+ *   vde.c         the ops table, the options, the frames a datagram
+ *                 carries (vde_input())
+ *   vde_client.c  a port of a VDE switch: natively for a switch's socket
+ *                 directory, through libvdeplug for any other vdeplug4 URL
  *   vde_server.c  vdeserver=PATH (nethub's extension): nethub is the VDE
  *                 switch; each client is a port "ID.N"
  *
- * vde.c calls vde_server.c for a server netdev; vde_server.c calls no
- * client code.  Both keep their state in nd->priv behind the common head
+ * vde.c calls the other two by role; they call only vde_input().  Both keep their state in nd->priv behind the common head
  * struct vde_head, whose role field says which struct it is.
  */
 #ifndef NH_VDE_INTERNAL_H
@@ -20,8 +21,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include "error.h"
+#include "io.h"
 #include "netdev.h"
 #include "port.h"
 
@@ -29,6 +32,16 @@
 #define VDE_FRAME_MAX (VDE_MAX_MTU + 14 + 4) /* + Ethernet + 802.1Q */
 #define VDE_DESCR     "nethub"
 #define VDE_MODE_DEFAULT 0700 /* QEMU's mode for its port's socket */
+#define VDE_URL_MAX	 256
+
+/* VDE's switch protocol (see vde_server.c) */
+#define VDE_MAGIC	    0xfeedfaceu
+#define VDE_VERSION	    3u
+#define VDE_REQ_NEW_CONTROL 0u
+#define VDE_REQ_NEW_PORT0   1u
+#define VDE_DESCR_MAX	    128
+/* magic, version, type (u32 each, host order), then a sockaddr_un */
+#define VDE_REQ_HDR (3 * 4 + sizeof(struct sockaddr_un))
 
 enum vde_role {
 	VDE_CLIENT,
@@ -55,6 +68,24 @@ struct vde_opts {
  */
 bool vde_parse_opts(const json_t *opts, struct vde_opts *o,
 		    struct nh_error **errp);
+
+/**
+ * vde_input() - datagrams of a VDE port into frames for @p: longer than
+ * VDE_FRAME_MAX counted oversize, shorter than Ethernet malformed
+ */
+void vde_input(struct port *p, const struct io_msg *msgs, unsigned n);
+
+/* -- vde_client.c -------------------------------------------------------- */
+
+/* vde_client_open() - plug @nd into the switch of @o->sock; sets
+ * nd->priv.  Return: false with errp naming the switch */
+bool vde_client_open(struct netdev *nd, const struct vde_opts *o,
+		     struct nh_error **errp);
+void vde_client_close(struct netdev *nd);
+unsigned vde_client_send(struct port *p, struct frame *const *frames,
+			 unsigned n);
+void vde_client_rx_pause(struct port *p, bool pause);
+void vde_client_info(const struct netdev *nd, json_t *obj);
 
 /* -- vde_server.c -------------------------------------------------------- */
 

@@ -49,14 +49,7 @@
 #include "unixsock.h"
 #include "vde_internal.h"
 
-#define VDE_MAGIC	   0xfeedfaceu
-#define VDE_VERSION	   3u
-#define VDE_REQ_NEW_CONTROL 0u
-#define VDE_REQ_NEW_PORT0  1u
-#define VDE_DESCR_MAX	   128
 #define VDE_SUN_PATH	   sizeof(((struct sockaddr_un *)0)->sun_path)
-/* magic, version, type, then the client's sockaddr_un */
-#define VDE_REQ_HDR	   (3 * 4 + sizeof(struct sockaddr_un))
 #define VDE_REQ_MAX	   (VDE_REQ_HDR + VDE_DESCR_MAX)
 #define VDE_LISTEN_BACKLOG 128
 #define VDE_HANDSHAKE_MS   5000 /* a client that says nothing is let go */
@@ -180,37 +173,9 @@ static void vde_conn_on_recv(struct io_chan *c, const struct io_msg *msgs,
 			     unsigned n)
 {
 	struct vde_conn *cn = io_chan_opaque(c);
-	struct frame *burst[FRAME_BURST_MAX];
-	struct port *p = cn->port;
-	unsigned nb = 0;
 
-	if (!p || cn->closing)
-		return;
-	for (unsigned i = 0; i < n; i++) {
-		const struct io_msg *m = &msgs[i];
-		struct frame *f;
-
-		if (m->truncated || m->len > VDE_FRAME_MAX) {
-			port_count_rx_drop(p, PORT_DROP_OVERSIZE, 1, m->len);
-			continue;
-		}
-		if (m->len < FRAME_MIN_LEN) {
-			port_count_rx_drop(p, PORT_DROP_MALFORMED, 1, m->len);
-			continue;
-		}
-		f = frame_alloc_copy(m->data, m->len);
-		if (!f) {
-			port_count_rx_drop(p, PORT_DROP_NO_BUFFER, 1, m->len);
-			continue;
-		}
-		burst[nb++] = f;
-		if (nb == FRAME_BURST_MAX) {
-			port_input(p, burst, nb);
-			nb = 0;
-		}
-	}
-	if (nb)
-		port_input(p, burst, nb);
+	if (cn->port && !cn->closing)
+		vde_input(cn->port, msgs, n);
 }
 
 static void vde_conn_on_error(struct io_chan *c, int err)

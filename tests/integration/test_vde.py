@@ -324,6 +324,7 @@ def test_vde_client_joins_vde_switch_and_survives_its_end():
     two_way(r, t1, t2, p)
     info = netdev_info(d, "v")
     assert info["info"]["connected"] is True, info
+    assert info["info"]["transport"] == "native", info
     assert [x["name"] for x in info["ports"]] == ["v"], info
     # the switch goes: the netdev stays, idle, without a port
     sw.close()
@@ -331,6 +332,35 @@ def test_vde_client_joins_vde_switch_and_survives_its_end():
                  what="port v gone with the switch")
     assert netdev_info(d, "v")["info"]["connected"] is False
     two_way(t1, t2)
+
+
+def sanitizer_build():
+    with open(nethub.nethubd_path(), "rb") as f:
+        return b"AddressSanitizer" in f.read()
+
+
+def test_vde_client_through_libvdeplug_url():
+    """vde://DIR[N] is vdeplug4's own syntax (switch port N): opened with
+    libvdeplug; a sanitizer build, which cannot load its plugins, says so
+    instead."""
+    sw = VdeSwitch()
+    port = free_port()
+    spec = "vde,id=v,sock=vde://%s[5]" % sw.dir
+    if sanitizer_build():
+        rc, out, err = run_cli("-netdev", spec)
+        assert rc == 1 and "cannot load" in err and "Sanitizer" not in \
+            err.replace("AddressSanitizer build", ""), err
+        return
+    d = Nethubd("-netdev", spec,
+                "-netdev", "socket,id=vms,listen=127.0.0.1:%d" % port,
+                qmp=True).start()
+    t = d.attach(port)
+    r = VdePeer(sw.dir, "raw")
+    wait_heard(d, [t, r])
+    two_way(t, r)
+    two_way(r, t)
+    i = netdev_info(d, "v")["info"]
+    assert i["transport"] == "libvdeplug" and i["connected"], i
 
 
 def test_vde_client_errors_are_clear():
