@@ -27,6 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nethub  # noqa: E402
+import netns  # noqa: E402
 from nethub import (BROADCAST, DgramPeer, Nethubd, Peer, UdpPeer,  # noqa
                     assert_frame, at_cleanup, free_port, poll, run_cli,
                     tmpdir)
@@ -332,6 +333,34 @@ def test_vde_client_joins_vde_switch_and_survives_its_end():
                  what="port v gone with the switch")
     assert netdev_info(d, "v")["info"]["connected"] is False
     two_way(t1, t2)
+
+
+def test_namespaces_behind_vde_ping_a_namespace_on_a_tap():
+    """Namespace a is behind vde_switch (vde_plug2tap), which nethub's vde
+    client joins; namespace c is behind nethub's own VDE switch
+    (vde_plug2tap); namespace b is on a tap port of nethub.  a and c ping
+    b."""
+    sw = VdeSwitch()
+    mine = os.path.join(tmpdir("nethub-vdesrv-"), "sw")
+    ib = netns.link_name("b")
+    d = Nethubd("-netdev", "vde,id=v,sock=%s" % sw.dir,
+                "-netdev", "vde,id=s,vdeserver=%s" % mine,
+                "-netdev", "tap,id=tb,ifname=%s,script=no,downscript=no"
+                % ib).start()
+    pfx = "10.213.%d" % (200 + os.getpid() % 50)
+    b = netns.Netns("b")
+    b.take(ib, pfx + ".2/24")
+    for tag, where, addr in (("a", sw.dir, ".1"), ("c", mine, ".3")):
+        n = netns.Netns(tag)
+        ifname = netns.link_name(tag)
+        n.popen("vde_plug2tap", "-s", where, ifname)
+        poll(lambda: netns.link_exists(ifname, ns=n.name), 15,
+             what="vde_plug2tap's tap in namespace %s" % tag)
+        n.ip("addr", "add", pfx + addr + "/24", "dev", ifname)
+        n.ip("link", "set", "dev", ifname, "up")
+        n.ping_ok(pfx + ".2")
+    d.wait_state(lambda st: len(nethub.ports(st, "s")) == 1,
+                 what="vde_plug2tap's port on nethub's switch")
 
 
 def sanitizer_build():
