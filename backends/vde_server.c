@@ -16,8 +16,8 @@
  *      lives as long as the control connection.
  *
  * Each client is a port "ID.N".  The sockets are made with mode= (default
- * 0700) and, with group=, given to that group, so other users can be let
- * in.  A client may only name a data socket it owns (the file's owner is
+ * 0700) and, with group=, belong to that group (DIR is made set-group-ID),
+ * so other users can be let in.  A client may only name a data socket it owns (the file's owner is
  * the connecting user, or that user is root): nobody can make the switch
  * send frames into a third party's socket.  The data sockets are channels
  * of the io engine (batched, one frame per datagram).
@@ -336,9 +336,9 @@ static bool vde_conn_make_port(struct vde_conn *cn, const struct sockaddr_un *to
 		*why = "cannot bind a data socket";
 		return false;
 	}
+	/* group=: DIR is set-group-ID, so the file is the group's already */
 	snprintf(cn->data_path, sizeof(cn->data_path), "%s", me.sun_path);
-	if ((sv->gid_set && chown(me.sun_path, (uid_t)-1, sv->gid) < 0) ||
-	    connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0) {
+	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0) {
 		close(fd);
 		*why = "cannot reach the client's data socket";
 		return false;
@@ -502,9 +502,11 @@ static void vde_server_on_listen_closed(uv_handle_t *h)
 
 /**
  * vde_server_dir() - DIR exists as a directory, made with @mode (and x
- * where r is given) when it does not
+ * where r is given) when it does not.  With @gid, DIR is given to that
+ * group and made set-group-ID: the sockets made in it later (when the
+ * sandbox allows no chown) are the group's from the start.
  */
-static bool vde_server_dir(const char *dir, mode_t mode,
+static bool vde_server_dir(const char *dir, mode_t mode, const gid_t *gid,
 			   struct nh_error **errp)
 {
 	mode_t dmode = 0700 | mode | ((mode & 0444) >> 2);
@@ -512,9 +514,7 @@ static bool vde_server_dir(const char *dir, mode_t mode,
 
 	if (mkdir(dir, dmode) == 0) {
 		chmod(dir, dmode); /* past the umask */
-		return true;
-	}
-	if (errno != EEXIST) {
+	} else if (errno != EEXIST) {
 		nh_error_setg(errp, "vdeserver=%s: cannot make the directory: "
 				    "%s",
 			      dir, strerror(errno));
@@ -524,6 +524,13 @@ static bool vde_server_dir(const char *dir, mode_t mode,
 		nh_error_setg(errp, "vdeserver=%s: exists and is not a "
 				    "directory",
 			      dir);
+		return false;
+	}
+	if (gid && (chown(dir, (uid_t)-1, *gid) < 0 ||
+		    chmod(dir, (st.st_mode & 07777) | S_ISGID) < 0)) {
+		nh_error_setg(errp, "vdeserver=%s: cannot give it to the group: "
+				    "%s",
+			      dir, strerror(errno));
 		return false;
 	}
 	return true;
@@ -576,7 +583,8 @@ bool vde_server_open(struct netdev *nd, const struct vde_opts *o,
 		}
 		sv->gid_set = true;
 	}
-	if (!vde_server_dir(sv->dir, sv->mode, errp)) {
+	if (!vde_server_dir(sv->dir, sv->mode, sv->gid_set ? &sv->gid : NULL,
+			    errp)) {
 		free(sv);
 		return false;
 	}

@@ -15,6 +15,7 @@ Needs vde2 (vde_switch, vde_plug) and qemu-system-x86_64 (run as -M none:
 no guest).
 """
 
+import grp
 import os
 import select
 import shutil
@@ -140,13 +141,15 @@ class VdeSwitch:
         self.proc.wait()
 
 
-def vde_server(*extra, mode=None):
+def vde_server(*extra, mode=None, group=None):
     """nethubd with vde netdev "sw" serving in a fresh directory (.vde_dir)
     and QMP."""
     sockdir = os.path.join(tmpdir("nethub-vdesrv-"), "sw")
     spec = "vde,id=sw,vdeserver=%s" % sockdir
     if mode is not None:
         spec += ",mode=%s" % mode
+    if group is not None:
+        spec += ",group=%s" % group
     d = Nethubd("-netdev", spec, *extra, qmp=True).start()
     d.vde_dir = sockdir
     return d
@@ -206,13 +209,19 @@ def two_way(x, y, *others):
 # ---------------------------------------------------------------- server
 
 def test_vde_server_ports_per_client_and_vde_plug_interop():
-    d = vde_server(mode="0770")
+    gid = grp.getgrnam("daemon").gr_gid
+    d = vde_server(mode="0770", group="daemon")
     st = os.stat(os.path.join(d.vde_dir, "ctl"))
     assert stat.S_IMODE(st.st_mode) == 0o770, oct(st.st_mode)
+    assert st.st_gid == gid, st
     a = VdePeer(d.vde_dir, "a")
     b = VdePlug(d.vde_dir, "plug")
     c = VdePlug("vde://" + d.vde_dir, "plug-url")
     st = wait_ports(d, "sw", 3)
+    socks = [f for f in os.listdir(d.vde_dir) if f.startswith(".nethub-")]
+    assert len(socks) == 3 and all(
+        os.stat(os.path.join(d.vde_dir, f)).st_gid == gid for f in socks), \
+        "data sockets not the group's: %r" % socks
     wait_heard(d, [a, b, c])
     assert nethub.port_names(st, "sw") == ["sw.1", "sw.2", "sw.3"], \
         nethub.port_names(st, "sw")
