@@ -83,9 +83,8 @@ static bool stream_parse(const json_t *opts, struct stream_opts *o,
 	    !opts_get_int(opts, "reconnect", 0, SOCKET_RECONNECT_MAX_S,
 			  &o->reconnect, errp))
 		return false;
-	if (!stream_addr_parse(opts, "addr",
-			       o->server ? SOCKADDR_F_PASSIVE : 0, SOCK_STREAM,
-			       &o->addr, errp))
+	if (!stream_addr_parse(opts, "addr", o->server ? SOCKADDR_F_PASSIVE : 0,
+			       SOCK_STREAM, &o->addr, errp))
 		return false;
 	if (o->reconnect && (o->server || o->addr.type == STREAM_ADDR_FD)) {
 		nh_error_setg(errp, "reconnect= is only valid with server=off "
@@ -136,15 +135,17 @@ static bool dgram_parse(const json_t *opts, struct stream_opts *o,
 			return false;
 		}
 		if (o->remote.sa.ss.ss_family != o->local.sa.ss.ss_family) {
-			nh_error_setg(errp, "local=%s and remote=%s are of "
-					    "different address families",
+			nh_error_setg(errp,
+				      "local=%s and remote=%s are of "
+				      "different address families",
 				      o->local.text, o->remote.text);
 			return false;
 		}
 		if (socket_is_multicast(&o->remote.sa)) {
-			nh_error_setg(errp, "remote=%s: multicast is not "
-					    "supported by dgram here; use "
-					    "socket,mcast=",
+			nh_error_setg(errp,
+				      "remote=%s: multicast is not "
+				      "supported by dgram here; use "
+				      "socket,mcast=",
 				      o->remote.text);
 			return false;
 		}
@@ -210,8 +211,7 @@ static int stream_bind(struct socket_state *s, const struct stream_addr *a,
 
 	if (path && type == SOCK_DGRAM && !stream_unix_path_free(a, errp))
 		return -1;
-	fd = socket(a->sa.ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	fd = socket(a->sa.ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		nh_error_setg(errp, "%s: %s", a->text, strerror(errno));
 		return -1;
@@ -262,8 +262,7 @@ static bool stream_listen(struct socket_state *s, const struct stream_opts *o,
 		if (fd < 0)
 			return false;
 		if (listen(fd, SOCKET_LISTEN_BACKLOG) < 0) {
-			nh_error_setg(errp, "%s: %s", a->text,
-				      strerror(errno));
+			nh_error_setg(errp, "%s: %s", a->text, strerror(errno));
 			close(fd);
 			return false;
 		}
@@ -287,8 +286,8 @@ static bool stream_open(struct netdev *nd, const json_t *opts,
 		return false;
 	s = socket_state_new(nd,
 			     o.addr.type == STREAM_ADDR_FD ? SOCKET_FD
-			     : o.server		       ? SOCKET_LISTEN
-						       : SOCKET_CONNECT,
+			     : o.server			   ? SOCKET_LISTEN
+							   : SOCKET_CONNECT,
 			     errp);
 	if (!s)
 		return false;
@@ -322,10 +321,9 @@ static bool dgram_open(struct netdev *nd, const json_t *opts,
 
 	if (!dgram_parse(opts, &o, errp))
 		return false;
-	s = socket_state_new(nd,
-			     o.local.type == STREAM_ADDR_FD ? SOCKET_FD
-							    : SOCKET_DGRAM,
-			     errp);
+	s = socket_state_new(
+	    nd, o.local.type == STREAM_ADDR_FD ? SOCKET_FD : SOCKET_DGRAM,
+	    errp);
 	if (!s)
 		return false;
 	if (o.local.type == STREAM_ADDR_FD) {
@@ -342,8 +340,7 @@ static bool dgram_open(struct netdev *nd, const json_t *opts,
 	socket_dgram_cfg(&cfg, &s->remote);
 	if (o.local.type == STREAM_ADDR_INET)
 		cfg.flags = IO_CHAN_F_UDP_GRO | IO_CHAN_F_UDP_GSO;
-	if (socket_peer_start(s, NULL, fd, &cfg, -1, NULL, o.remote.text,
-			      errp))
+	if (socket_peer_start(s, NULL, fd, &cfg, -1, NULL, o.remote.text, errp))
 		return true;
 fail:
 	nd->priv = NULL;

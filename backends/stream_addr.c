@@ -39,8 +39,7 @@ json_t *stream_addr_members(const json_t *opts, const char *name)
 
 	if (nested)
 		return json_incref((json_t *)nested);
-	json_object_foreach((json_t *)opts, key, v)
-	{
+	json_object_foreach ((json_t *)opts, key, v) {
 		if (strncmp(key, name, nlen) || key[nlen] != '.')
 			continue;
 		if (!flat)
@@ -56,8 +55,7 @@ bool stream_check_keys(const json_t *opts, const char *const *known,
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)opts, key, v)
-	{
+	json_object_foreach ((json_t *)opts, key, v) {
 		bool ok = false;
 
 		for (size_t i = 0; !ok && known[i]; i++)
@@ -85,8 +83,7 @@ static bool stream_addr_keys(const json_t *m, const char *name,
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)m, key, v)
-	{
+	json_object_foreach ((json_t *)m, key, v) {
 		bool ok = false;
 
 		for (size_t i = 0; !ok && known[i]; i++)
@@ -121,9 +118,8 @@ static const char *stream_addr_str(const json_t *m, const char *name,
 }
 
 /* stream_addr_bool() - an optional boolean member, QEMU's spellings */
-static bool stream_addr_bool(const json_t *m, const char *name,
-			     const char *key, bool *out,
-			     struct nh_error **errp)
+static bool stream_addr_bool(const json_t *m, const char *name, const char *key,
+			     bool *out, struct nh_error **errp)
 {
 	struct nh_error *err = NULL;
 
@@ -135,13 +131,13 @@ static bool stream_addr_bool(const json_t *m, const char *name,
 	return false;
 }
 
-static bool stream_addr_inet(const json_t *m, const char *name,
-			     unsigned flags, int socktype,
-			     struct stream_addr *a, struct nh_error **errp)
+static bool stream_addr_inet(const json_t *m, const char *name, unsigned flags,
+			     int socktype, struct stream_addr *a,
+			     struct nh_error **errp)
 {
 	static const char *const known[] = {
-	    "type", "host", "port", "numeric", "to",
-	    "ipv4", "ipv6", "keep-alive", "mptcp", NULL,
+	    "type", "host", "port",	  "numeric", "to",
+	    "ipv4", "ipv6", "keep-alive", "mptcp",   NULL,
 	};
 	const char *host, *port;
 	char text[SOCKADDR_STR_MAX];
@@ -176,8 +172,8 @@ static bool stream_addr_unix(const json_t *m, const char *name,
 	if (!stream_addr_keys(m, name, known, errp))
 		return false;
 	path = stream_addr_str(m, name, "path", errp);
-	if (!path || !stream_addr_bool(m, name, "abstract", &a->abstract,
-				       errp) ||
+	if (!path ||
+	    !stream_addr_bool(m, name, "abstract", &a->abstract, errp) ||
 	    !stream_addr_bool(m, name, "tight", &tight, errp))
 		return false;
 	len = strlen(path);
@@ -198,18 +194,18 @@ static bool stream_addr_unix(const json_t *m, const char *name,
 	sun->sun_family = AF_UNIX;
 	if (a->abstract) {
 		memcpy(sun->sun_path + 1, path, len);
-		a->sa.len = tight ? (socklen_t)(offsetof(struct sockaddr_un,
-							 sun_path) +
-						1 + len)
-				  : (socklen_t)sizeof(*sun);
+		a->sa.len =
+		    tight ? (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+					1 + len)
+			  : (socklen_t)sizeof(*sun);
 	} else {
 		memcpy(sun->sun_path, path, len);
 		a->sa.len = (socklen_t)sizeof(*sun);
 	}
 	a->type = STREAM_ADDR_UNIX;
 	a->path = path;
-	snprintf(a->text, sizeof(a->text), "unix:%s%s",
-		 a->abstract ? "@" : "", path);
+	snprintf(a->text, sizeof(a->text), "unix:%s%s", a->abstract ? "@" : "",
+		 path);
 	return true;
 }
 
@@ -249,12 +245,14 @@ bool stream_addr_parse(const json_t *opts, const char *name, unsigned flags,
 		if (ok)
 			snprintf(a->text, sizeof(a->text), "fd:%s", a->fd);
 	} else if (!strcmp(type, "vsock")) {
-		nh_error_setg(errp, "%s.type: vsock addresses are not "
-				    "supported",
+		nh_error_setg(errp,
+			      "%s.type: vsock addresses are not "
+			      "supported",
 			      name);
 	} else {
-		nh_error_setg(errp, "Parameter '%s.type' does not accept "
-				    "value '%s'",
+		nh_error_setg(errp,
+			      "Parameter '%s.type' does not accept "
+			      "value '%s'",
 			      name, type);
 	}
 out:

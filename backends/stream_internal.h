@@ -27,10 +27,10 @@ enum stream_addr_type {
 /* One SocketAddress option, read and resolved */
 struct stream_addr {
 	enum stream_addr_type type;
-	struct sockaddr_any sa; /* inet, unix */
-	const char *path;	/* unix: borrowed from the options */
-	bool abstract;		/* unix: in the abstract namespace */
-	const char *fd;		/* fd: the number or name, borrowed */
+	struct sockaddr_any sa;	     /* inet, unix */
+	const char *path;	     /* unix: borrowed from the options */
+	bool abstract;		     /* unix: in the abstract namespace */
+	const char *fd;		     /* fd: the number or name, borrowed */
 	char text[SOCKADDR_STR_MAX]; /* "unix:/p", "h:p", "fd:3" */
 };
 

@@ -201,10 +201,9 @@ static void vde_client_on_tx_drop(struct io_chan *ch, unsigned n, int err)
 	struct vde_client *c = io_chan_opaque(ch);
 
 	if (c->port)
-		port_count_tx_drop(c->port,
-				   err == -EMSGSIZE ? PORT_DROP_OVERSIZE
-						    : PORT_DROP_ERROR,
-				   n);
+		port_count_tx_drop(
+		    c->port,
+		    err == -EMSGSIZE ? PORT_DROP_OVERSIZE : PORT_DROP_ERROR, n);
 }
 
 /* -- native: the handshake ------------------------------------------------ */
@@ -228,8 +227,8 @@ static const char *vde_native_dir(const char *url)
  * vde_native_bind() - our datagram socket, bound in @dir (the switch's,
  * else /tmp) with the mode and group asked for; its path into @me
  */
-static int vde_native_bind(const char *dir, const struct vde_opts *o,
-			   gid_t gid, bool gid_set, struct sockaddr_un *me)
+static int vde_native_bind(const char *dir, const struct vde_opts *o, gid_t gid,
+			   bool gid_set, struct sockaddr_un *me)
 {
 	const char *dirs[] = {dir, "/tmp"};
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -253,8 +252,8 @@ static int vde_native_bind(const char *dir, const struct vde_opts *o,
 			err = errno;
 			umask(old_mask);
 			if (rc == 0) {
-				if (gid_set && chown(me->sun_path, (uid_t)-1,
-						     gid) < 0) {
+				if (gid_set &&
+				    chown(me->sun_path, (uid_t)-1, gid) < 0) {
 					unlink(me->sun_path);
 					close(fd);
 					return -1;
@@ -299,8 +298,7 @@ static bool vde_recv_all(int fd, void *buf, size_t len)
  * Return: the connected data socket with c->ctl_fd set, or -1 with errno
  */
 static int vde_native_connect(struct vde_client *c, const char *dir,
-			      const struct vde_opts *o, gid_t gid,
-			      bool gid_set)
+			      const struct vde_opts *o, gid_t gid, bool gid_set)
 {
 	uint8_t req[VDE_REQ_HDR + VDE_DESCR_MAX];
 	uint32_t hdr[3] = {VDE_MAGIC, VDE_VERSION,
@@ -368,7 +366,8 @@ static bool vde_native_open(struct vde_client *c, const char *dir,
 		struct group *g = getgrnam(o->group);
 
 		if (!g) {
-			nh_error_setg(errp, "netdev %s: group=%s: no such group",
+			nh_error_setg(errp,
+				      "netdev %s: group=%s: no such group",
 				      c->id, o->group);
 			return false;
 		}
@@ -379,12 +378,13 @@ static bool vde_native_open(struct vde_client *c, const char *dir,
 		fd = vde_native_connect(c, dir, o, gid, gid_set);
 	} else {
 		for (size_t i = 0; fd < 0 && i < 2; i++)
-			fd = vde_native_connect(c, defaults[i], o, gid,
-						gid_set);
+			fd =
+			    vde_native_connect(c, defaults[i], o, gid, gid_set);
 	}
 	if (fd < 0) {
-		nh_error_setg(errp, "netdev %s: could not open VDE switch "
-				    "'%s': %s",
+		nh_error_setg(errp,
+			      "netdev %s: could not open VDE switch "
+			      "'%s': %s",
 			      c->id, vde_client_name(c), strerror(errno));
 		return false;
 	}
@@ -437,7 +437,8 @@ static void vde_plug_recv(struct vde_client *c)
 		msgs[n].len = (size_t)len;
 		msgs[n].truncated = (size_t)len > VDE_FRAME_MAX;
 		vde_input(c->port, &msgs[n], 1);
-		if (c->port->rx_paused || c->rx_paused || ++n == FRAME_BURST_MAX)
+		if (c->port->rx_paused || c->rx_paused ||
+		    ++n == FRAME_BURST_MAX)
 			break; /* flow control, or fairness: more next turn */
 	}
 }
@@ -465,10 +466,11 @@ static bool vde_plug_open(struct vde_client *c, const struct vde_opts *o,
 	int dfd, fl, rc;
 
 	if (!VDE_PLUG_USABLE) {
-		nh_error_setg(errp, "netdev %s: sock=%s needs libvdeplug's "
-				    "plugins, which this AddressSanitizer build "
-				    "cannot load; only VDE switch directories "
-				    "(vde://DIR) work here",
+		nh_error_setg(errp,
+			      "netdev %s: sock=%s needs libvdeplug's "
+			      "plugins, which this AddressSanitizer build "
+			      "cannot load; only VDE switch directories "
+			      "(vde://DIR) work here",
 			      c->id, c->url);
 		return false;
 	}
@@ -480,8 +482,9 @@ static bool vde_plug_open(struct vde_client *c, const struct vde_opts *o,
 	errno = 0;
 	c->conn = vde_open(c->url, VDE_DESCR, &args);
 	if (!c->conn) {
-		nh_error_setg(errp, "netdev %s: could not open VDE switch '%s': "
-				    "%s",
+		nh_error_setg(errp,
+			      "netdev %s: could not open VDE switch '%s': "
+			      "%s",
 			      c->id, vde_client_name(c),
 			      errno ? strerror(errno) : "refused");
 		return false;
@@ -489,14 +492,16 @@ static bool vde_plug_open(struct vde_client *c, const struct vde_opts *o,
 	dfd = vde_datafd(c->conn);
 	fl = dfd >= 0 ? fcntl(dfd, F_GETFL) : -1;
 	if (fl < 0 || fcntl(dfd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		nh_error_setg(errp, "netdev %s: VDE switch '%s' gave no usable "
-				    "data socket",
+		nh_error_setg(errp,
+			      "netdev %s: VDE switch '%s' gave no usable "
+			      "data socket",
 			      c->id, c->url);
 		return false;
 	}
 	rc = uv_poll_init(c->nd->loop, &c->data_poll, dfd);
 	if (rc < 0) {
-		nh_error_setg(errp, "netdev %s: cannot watch the VDE socket: %s",
+		nh_error_setg(errp,
+			      "netdev %s: cannot watch the VDE socket: %s",
 			      c->id, uv_strerror(rc));
 		return false;
 	}
@@ -550,7 +555,8 @@ bool vde_client_open(struct netdev *nd, const struct vde_opts *o,
 	dir = vde_native_dir(o->sock);
 	ok = dir ? vde_native_open(c, dir, o, errp) : vde_plug_open(c, o, errp);
 	if (ok && c->ctl_fd >= 0) {
-		if (uv_poll_init_socket(nd->loop, &c->ctl_poll, c->ctl_fd) == 0) {
+		if (uv_poll_init_socket(nd->loop, &c->ctl_poll, c->ctl_fd) ==
+		    0) {
 			c->ctl_poll.data = c;
 			c->ctl_watched = true;
 			c->busy++;

@@ -11,8 +11,9 @@
  *   vde_server.c  vdeserver=PATH (nethub's extension): nethub is the VDE
  *                 switch; each client is a port "ID.N"
  *
- * vde.c calls the other two by role; they call only vde_input().  Both keep their state in nd->priv behind the common head
- * struct vde_head, whose role field says which struct it is.
+ * vde.c calls the other two by role; they call only vde_input().  Both keep
+ * their state in nd->priv behind the common head struct vde_head, whose role
+ * field says which struct it is.
  */
 #ifndef NH_VDE_INTERNAL_H
 #define NH_VDE_INTERNAL_H
@@ -28,9 +29,9 @@
 #include "netdev.h"
 #include "port.h"
 
-#define VDE_MAX_MTU   9216		    /* VDE_MAXMTU of libvdeplug.h */
-#define VDE_FRAME_MAX (VDE_MAX_MTU + 14 + 4) /* + Ethernet + 802.1Q */
-#define VDE_DESCR     "nethub"
+#define VDE_MAX_MTU	 9216			/* VDE_MAXMTU of libvdeplug.h */
+#define VDE_FRAME_MAX	 (VDE_MAX_MTU + 14 + 4) /* + Ethernet + 802.1Q */
+#define VDE_DESCR	 "nethub"
 #define VDE_MODE_DEFAULT 0700 /* QEMU's mode for its port's socket */
 #define VDE_URL_MAX	 256
 

@@ -17,10 +17,10 @@
  *
  * Each client is a port "ID.N".  The sockets are made with mode= (default
  * 0700) and, with group=, belong to that group (DIR is made set-group-ID),
- * so other users can be let in.  A client may only name a data socket it owns (the file's owner is
- * the connecting user, or that user is root): nobody can make the switch
- * send frames into a third party's socket.  The data sockets are channels
- * of the io engine (batched, one frame per datagram).
+ * so other users can be let in.  A client may only name a data socket it owns
+ * (the file's owner is the connecting user, or that user is root): nobody can
+ * make the switch send frames into a third party's socket.  The data sockets
+ * are channels of the io engine (batched, one frame per datagram).
  *
  * Owns: struct vde_server (nd->priv) and struct vde_conn per client, their
  * sockets and the files DIR/ctl and DIR/.nethub-N; both structs outlive
@@ -208,10 +208,9 @@ static void vde_conn_on_tx_drop(struct io_chan *c, unsigned n, int err)
 	struct vde_conn *cn = io_chan_opaque(c);
 
 	if (cn->port)
-		port_count_tx_drop(cn->port,
-				   err == -EMSGSIZE ? PORT_DROP_OVERSIZE
-						    : PORT_DROP_ERROR,
-				   n);
+		port_count_tx_drop(
+		    cn->port,
+		    err == -EMSGSIZE ? PORT_DROP_OVERSIZE : PORT_DROP_ERROR, n);
 }
 
 unsigned vde_server_send(struct port *p, struct frame *const *frames,
@@ -304,12 +303,12 @@ static bool vde_conn_check_request(struct vde_conn *cn, struct sockaddr_un *to,
  * vde_conn_make_port() - our datagram socket for the client, connected
  * to its own; the answer; the port
  */
-static bool vde_conn_make_port(struct vde_conn *cn, const struct sockaddr_un *to,
-			       const char **why)
+static bool vde_conn_make_port(struct vde_conn *cn,
+			       const struct sockaddr_un *to, const char **why)
 {
 	struct vde_server *sv = cn->sv;
 	struct nh_error *err = NULL;
-	struct sockaddr_un me = { .sun_family = AF_UNIX };
+	struct sockaddr_un me = {.sun_family = AF_UNIX};
 	struct io_chan_cfg cfg;
 	char suffix[16];
 	mode_t old_mask;
@@ -320,8 +319,8 @@ static bool vde_conn_make_port(struct vde_conn *cn, const struct sockaddr_un *to
 		*why = "cannot make a data socket";
 		return false;
 	}
-	n = snprintf(me.sun_path, sizeof(me.sun_path), "%s/.nethub-%u",
-		     sv->dir, sv->next_sock++);
+	n = snprintf(me.sun_path, sizeof(me.sun_path), "%s/.nethub-%u", sv->dir,
+		     sv->next_sock++);
 	if (n < 0 || (size_t)n >= sizeof(me.sun_path)) {
 		close(fd);
 		*why = "data socket path too long";
@@ -515,21 +514,24 @@ static bool vde_server_dir(const char *dir, mode_t mode, const gid_t *gid,
 	if (mkdir(dir, dmode) == 0) {
 		chmod(dir, dmode); /* past the umask */
 	} else if (errno != EEXIST) {
-		nh_error_setg(errp, "vdeserver=%s: cannot make the directory: "
-				    "%s",
+		nh_error_setg(errp,
+			      "vdeserver=%s: cannot make the directory: "
+			      "%s",
 			      dir, strerror(errno));
 		return false;
 	}
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		nh_error_setg(errp, "vdeserver=%s: exists and is not a "
-				    "directory",
+		nh_error_setg(errp,
+			      "vdeserver=%s: exists and is not a "
+			      "directory",
 			      dir);
 		return false;
 	}
 	if (gid && (chown(dir, (uid_t)-1, *gid) < 0 ||
 		    chmod(dir, (st.st_mode & 07777) | S_ISGID) < 0)) {
-		nh_error_setg(errp, "vdeserver=%s: cannot give it to the group: "
-				    "%s",
+		nh_error_setg(errp,
+			      "vdeserver=%s: cannot give it to the group: "
+			      "%s",
 			      dir, strerror(errno));
 		return false;
 	}
@@ -559,8 +561,9 @@ bool vde_server_open(struct netdev *nd, const struct vde_opts *o,
 		     o->vdeserver);
 	/* room for the data sockets' names, too */
 	if (n < 0 || (size_t)n + 16 >= sizeof(sv->ctl_path)) {
-		nh_error_setg(errp, "vdeserver=%s: path too long for a unix "
-				    "socket",
+		nh_error_setg(errp,
+			      "vdeserver=%s: path too long for a unix "
+			      "socket",
 			      o->vdeserver);
 		free(sv);
 		return false;
@@ -588,9 +591,9 @@ bool vde_server_open(struct netdev *nd, const struct vde_opts *o,
 		free(sv);
 		return false;
 	}
-	sv->listen_fd = unixsock_listen(sv->ctl_path, sv->mode,
-					VDE_LISTEN_BACKLOG, &sv->ctl_dev,
-					&sv->ctl_ino, &err);
+	sv->listen_fd =
+	    unixsock_listen(sv->ctl_path, sv->mode, VDE_LISTEN_BACKLOG,
+			    &sv->ctl_dev, &sv->ctl_ino, &err);
 	if (sv->listen_fd < 0) {
 		nh_error_setg(errp, "vdeserver=%s: %s", sv->dir,
 			      err ? err->msg : "cannot listen");
@@ -599,7 +602,8 @@ bool vde_server_open(struct netdev *nd, const struct vde_opts *o,
 		return false;
 	}
 	if ((sv->gid_set && chown(sv->ctl_path, (uid_t)-1, sv->gid) < 0) ||
-	    uv_poll_init_socket(sv->loop, &sv->listen_poll, sv->listen_fd) < 0) {
+	    uv_poll_init_socket(sv->loop, &sv->listen_poll, sv->listen_fd) <
+		0) {
 		nh_error_setg(errp, "vdeserver=%s: %s", sv->dir,
 			      strerror(errno));
 		unixsock_unlink_own(sv->ctl_path, sv->ctl_dev, sv->ctl_ino);
