@@ -301,11 +301,9 @@ static int vde_native_connect(struct vde_client *c, const char *dir,
 			      const struct vde_opts *o, gid_t gid, bool gid_set)
 {
 	uint8_t req[VDE_REQ_HDR + VDE_DESCR_MAX];
-	uint32_t hdr[3] = {VDE_MAGIC, VDE_VERSION,
-			   VDE_REQ_NEW_CONTROL | (uint32_t)o->port << 8};
 	struct sockaddr_un ctl = {.sun_family = AF_UNIX}, me, sw;
 	char abs[PATH_MAX];
-	size_t dlen = strlen(VDE_DESCR);
+	size_t rlen;
 	int fd, n, err;
 
 	n = snprintf(ctl.sun_path, sizeof(ctl.sun_path), "%s/ctl", dir);
@@ -323,10 +321,9 @@ static int vde_native_connect(struct vde_client *c, const char *dir,
 	fd = vde_native_bind(abs, o, gid, gid_set, &me);
 	if (fd < 0)
 		goto fail;
-	memcpy(req, hdr, sizeof(hdr));
-	memcpy(req + sizeof(hdr), &me, sizeof(me));
-	memcpy(req + VDE_REQ_HDR, VDE_DESCR, dlen);
-	if (send(c->ctl_fd, req, VDE_REQ_HDR + dlen, MSG_NOSIGNAL) < 0 ||
+	rlen = vde_request_build(req, sizeof(req), &me, (unsigned)o->port,
+				 VDE_DESCR);
+	if (send(c->ctl_fd, req, rlen, MSG_NOSIGNAL) < 0 ||
 	    !vde_recv_all(c->ctl_fd, &sw, sizeof(sw)) ||
 	    sw.sun_family != AF_UNIX ||
 	    connect(fd, (struct sockaddr *)&sw, sizeof(sw)) < 0) {

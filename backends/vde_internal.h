@@ -10,6 +10,7 @@
  *                 directory, through libvdeplug for any other vdeplug4 URL
  *   vde_server.c  vdeserver=PATH (nethub's extension): nethub is the VDE
  *                 switch; each client is a port "ID.N"
+ *   vde_proto.c   the port request both speak (no libvdeplug, no I/O)
  *
  * vde.c calls the other two by role; they call only vde_input().  Both keep
  * their state in nd->priv behind the common head struct vde_head, whose role
@@ -69,6 +70,30 @@ struct vde_opts {
  */
 bool vde_parse_opts(const json_t *opts, struct vde_opts *o,
 		    struct nh_error **errp);
+
+/* A client's port request, as read (vde_proto.c) */
+struct vde_request {
+	struct sockaddr_un sock; /* the client's data socket */
+	unsigned port;		 /* the port asked for; 0: any */
+	char descr[VDE_DESCR_MAX + 1]; /* printable ASCII, '?' for the rest */
+};
+
+/**
+ * vde_request_build() - the request for data socket @sock into @buf
+ * Return: its length, 0 if @size is too small
+ */
+size_t vde_request_build(uint8_t *buf, size_t size,
+			 const struct sockaddr_un *sock, unsigned port,
+			 const char *descr);
+
+/**
+ * vde_request_parse() - @len bytes of a request into @r
+ * Return: false with @why ("not a VDE request (bad magic)", "unsupported
+ * VDE protocol version (3 expected)", "unknown request type", "bad data
+ * socket address", "request cut short")
+ */
+bool vde_request_parse(const uint8_t *buf, size_t len, struct vde_request *r,
+		       const char **why);
 
 /**
  * vde_input() - datagrams of a VDE port into frames for @p: longer than

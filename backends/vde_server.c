@@ -241,55 +241,24 @@ void vde_server_rx_pause(struct port *p, bool pause)
 
 /* -- the handshake -------------------------------------------------------- */
 
-static uint32_t vde_get_u32(const uint8_t *b)
-{
-	uint32_t v;
-
-	memcpy(&v, b, sizeof(v)); /* host order, as VDE sends it */
-	return v;
-}
-
 /**
- * vde_conn_check_request() - the request in cn->req: magic, version, type
- * and a data socket path the connecting user owns
+ * vde_conn_check_request() - the request in cn->req (vde_request_parse())
+ * names a data socket the connecting user owns
  * Return: the client's data socket address, or false with @why set
  */
 static bool vde_conn_check_request(struct vde_conn *cn, struct sockaddr_un *to,
 				   const char **why)
 {
-	uint32_t type = vde_get_u32(cn->req + 8);
+	struct vde_request r;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct stat st;
-	size_t dlen;
 
-	if (vde_get_u32(cn->req) != VDE_MAGIC) {
-		*why = "not a VDE request (bad magic)";
+	if (!vde_request_parse(cn->req, cn->req_len, &r, why))
 		return false;
-	}
-	if (vde_get_u32(cn->req + 4) != VDE_VERSION) {
-		*why = "unsupported VDE protocol version (3 expected)";
-		return false;
-	}
-	if ((type & 0xff) != VDE_REQ_NEW_CONTROL &&
-	    (type & 0xff) != VDE_REQ_NEW_PORT0) {
-		*why = "unknown request type";
-		return false;
-	}
-	cn->asked_port = type >> 8;
-	memcpy(to, cn->req + 12, sizeof(*to));
-	if (to->sun_family != AF_UNIX || !to->sun_path[0] ||
-	    !memchr(to->sun_path, '\0', sizeof(to->sun_path))) {
-		*why = "bad data socket address";
-		return false;
-	}
-	dlen = cn->req_len - VDE_REQ_HDR;
-	memcpy(cn->descr, cn->req + VDE_REQ_HDR, dlen);
-	cn->descr[dlen] = '\0';
-	for (size_t i = 0; i < dlen; i++)
-		if ((unsigned char)cn->descr[i] < 0x20 || cn->descr[i] == 0x7f)
-			cn->descr[i] = '?';
-
+	cn->asked_port = r.port;
+	memcpy(cn->descr, r.descr, sizeof(cn->descr));
+	*to = r.sock;
 	if (getsockopt(cn->ctl_fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ||
 	    lstat(to->sun_path, &st) || !S_ISSOCK(st.st_mode) ||
 	    (cred.uid != 0 && st.st_uid != cred.uid)) {
