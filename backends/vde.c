@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,24 @@ bool vde_parse_opts(const json_t *opts, struct vde_opts *o,
 			      VDE_URL_MAX - 1);
 		return false;
 	}
+	return true;
+}
+
+bool vde_group(const char *name, gid_t *gid)
+{
+	struct group *g = getgrnam(name);
+	char *end;
+	unsigned long v;
+
+	if (g) {
+		*gid = g->gr_gid;
+		return true;
+	}
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (!*name || *end || errno || v >= (gid_t)-1)
+		return false;
+	*gid = (gid_t)v;
 	return true;
 }
 

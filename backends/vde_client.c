@@ -34,7 +34,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <libvdeplug.h>
 #include <limits.h>
 #include <poll.h>
@@ -359,18 +358,11 @@ static bool vde_native_open(struct vde_client *c, const char *dir,
 	gid_t gid = 0;
 	int fd = -1;
 
-	if (o->group) {
-		struct group *g = getgrnam(o->group);
-
-		if (!g) {
-			nh_error_setg(errp,
-				      "netdev %s: group=%s: no such group",
-				      c->id, o->group);
-			return false;
-		}
-		gid = g->gr_gid;
-		gid_set = true;
+	if (o->group && !vde_group(o->group, &gid)) {
+		nh_error_setg(errp, "group=%s: no such group", o->group);
+		return false;
 	}
+	gid_set = o->group != NULL;
 	if (dir[0]) {
 		fd = vde_native_connect(c, dir, o, gid, gid_set);
 	} else {

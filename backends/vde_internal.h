@@ -73,8 +73,8 @@ bool vde_parse_opts(const json_t *opts, struct vde_opts *o,
 
 /* A client's port request, as read (vde_proto.c) */
 struct vde_request {
-	struct sockaddr_un sock; /* the client's data socket */
-	unsigned port;		 /* the port asked for; 0: any */
+	struct sockaddr_un sock;       /* the client's data socket */
+	unsigned port;		       /* the port asked for; 0: any */
 	char descr[VDE_DESCR_MAX + 1]; /* printable ASCII, '?' for the rest */
 };
 
@@ -112,6 +112,9 @@ unsigned vde_client_send(struct port *p, struct frame *const *frames,
 			 unsigned n);
 void vde_client_rx_pause(struct port *p, bool pause);
 void vde_client_info(const struct netdev *nd, json_t *obj);
+
+/* vde_group() - group= as a name or a number */
+bool vde_group(const char *name, gid_t *gid);
 
 /* -- vde_server.c -------------------------------------------------------- */
 

@@ -31,7 +31,6 @@
  */
 
 #include <errno.h>
-#include <grp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -539,15 +538,7 @@ bool vde_server_open(struct netdev *nd, const struct vde_opts *o,
 	}
 	snprintf(sv->dir, sizeof(sv->dir), "%s", o->vdeserver);
 	if (o->group) {
-		struct group *g = getgrnam(o->group);
-		char *end;
-		unsigned long v = strtoul(o->group, &end, 10);
-
-		if (g) {
-			sv->gid = g->gr_gid;
-		} else if (*o->group && !*end) {
-			sv->gid = (gid_t)v;
-		} else {
+		if (!vde_group(o->group, &sv->gid)) {
 			nh_error_setg(errp, "group=%s: no such group",
 				      o->group);
 			free(sv);

@@ -263,18 +263,16 @@ static void add_config_file(struct daemon_config *cfg, const char *path)
 static json_t *netdev_socket_paths;
 
 /* netdev_member() - @key of @nd, flat ("addr.path", keyval) or nested
- * ({"addr": {"path": ...}}, JSON); NULL when absent or not a string */
-static const char *netdev_member(const json_t *nd, const char *obj,
-				 const char *key)
+ * ({"addr": {"path": ...}}, JSON); NULL when absent */
+static const json_t *netdev_member(const json_t *nd, const char *obj,
+				   const char *key)
 {
 	char flat[64];
 	const json_t *v;
 
 	snprintf(flat, sizeof(flat), "%s.%s", obj, key);
 	v = json_object_get(nd, flat);
-	if (!v)
-		v = json_object_get(json_object_get(nd, obj), key);
-	return json_string_value(v);
+	return v ? v : json_object_get(json_object_get(nd, obj), key);
 }
 
 /**
@@ -300,10 +298,20 @@ static void add_netdev_own_files(struct sandbox_config *sb,
 			sandbox_add_own_file(sb, json_string_value(p));
 		}
 		for (size_t k = 0; k < 2; k++) {
-			const char *type = netdev_member(nd, objs[k], "type");
-			const char *path = netdev_member(nd, objs[k], "path");
+			const char *type = json_string_value(
+			    netdev_member(nd, objs[k], "type"));
+			const char *path = json_string_value(
+			    netdev_member(nd, objs[k], "path"));
+			const json_t *abs = netdev_member(nd, objs[k],
+							  "abstract");
+			bool abstract = json_is_true(abs);
 
-			if (type && !strcmp(type, "unix") && path)
+			/* unparsable: the netdev is refused; grant nothing */
+			if (json_is_string(abs) &&
+			    !opts_parse_bool(json_string_value(abs), &abstract))
+				abstract = true;
+			/* an abstract name is no file */
+			if (type && !strcmp(type, "unix") && path && !abstract)
 				sandbox_add_own_file(sb, path);
 		}
 	}
