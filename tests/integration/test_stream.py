@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nethub  # noqa: E402
+import qemu_guest  # noqa: E402
 from nethub import (BROADCAST, DgramPeer, Nethubd, StreamPeer,  # noqa
                     UdpPeer, assert_frame, at_cleanup, free_port, poll,
                     run_cli, tmpdir)
@@ -182,6 +183,39 @@ def test_stream_bad_frames_are_dropped_and_counted():
         what="c's port gone, a's short frame counted")
     assert nethub.netdev(st, "st")["info"]["protocol-errors"] == 1, st
     two_way(a, b)
+
+
+def test_qemu_guests_on_stream_and_dgram_ping_each_other():
+    """Two QEMU 7.2 guests, one on -netdev stream (unix), one on -netdev
+    dgram (unix), ping each other through nethub (one boot each)."""
+    qemu, kernel, initrd = qemu_guest.prerequisites()
+    tmp = tmpdir("nethub-stream-guests-")
+    spath = os.path.join(tmp, "st.sock")
+    ours, theirs = os.path.join(tmp, "nh.dg"), os.path.join(tmp, "g.dg")
+    d = Nethubd("-netdev", "stream,id=st,server=on,addr.type=unix,"
+                "addr.path=%s" % spath,
+                "-netdev", "dgram,id=dg,local.type=unix,local.path=%s,"
+                "remote.type=unix,remote.path=%s" % (ours, theirs)).start()
+    ga = qemu_guest.Guest(
+        "sa", tmp, qemu=qemu, kernel=kernel, initrd=initrd,
+        netdev="stream,server=off,addr.type=unix,addr.path=%s" % spath,
+        mac="52:54:00:5e:00:01", ip="10.213.99.1/24", ping="10.213.99.2",
+        ping_wait=60)
+    gb = qemu_guest.Guest(
+        "db", tmp, qemu=qemu, kernel=kernel, initrd=initrd,
+        netdev="dgram,local.type=unix,local.path=%s,remote.type=unix,"
+        "remote.path=%s" % (theirs, ours),
+        mac="52:54:00:5e:00:02", ip="10.213.99.2/24", ping="10.213.99.1",
+        ping_wait=60)
+    with ga, gb:
+        ga.start()
+        gb.start()
+        for g in (ga, gb):
+            ok, line = g.wait_ping()
+            assert ok, "%s: %s\n%s" % (g.name, line, g.tail())
+        st = d.state()
+        assert nethub.fdb_port(st, ga.mac) == "st.1", st.get("fdb")
+        assert nethub.fdb_port(st, gb.mac) == "dg", st.get("fdb")
 
 
 # ---------------------------------------------------------------- dgram
