@@ -4,7 +4,8 @@
  * Every type of the schema's NetClientDriver enum is registered with the
  * core; those whose driver is compiled in with its ops.  vmnet-* exist only
  * on macOS and are not registered on Linux, as in QEMU.  "pcap" is
- * nethub's own.
+ * nethub's own; "stream" and "dgram" are QEMU 7.2's, newer than the
+ * reference schema.
  */
 
 #include <stddef.h>
@@ -13,13 +14,21 @@
 #include "registry.h"
 
 extern const struct backend_ops bridge_backend;
+extern const struct backend_ops dgram_backend;
 extern const struct backend_ops hubport_backend;
 extern const struct backend_ops nic_backend;
 extern const struct backend_ops pcap_backend;
 extern const struct backend_ops none_backend;
 extern const struct backend_ops socket_backend;
+extern const struct backend_ops stream_backend;
 extern const struct backend_ops tap_backend;
 extern const struct backend_ops vhost_user_backend;
+#ifdef NH_HAVE_VDE
+extern const struct backend_ops vde_backend;
+#define VDE_BACKEND (&vde_backend)
+#else
+#define VDE_BACKEND NULL
+#endif
 
 static const struct {
 	const char *type;
@@ -31,13 +40,15 @@ static const struct {
 	{ "tap", &tap_backend },
 	{ "l2tpv3", NULL },
 	{ "socket", &socket_backend },
-	{ "vde", NULL },
+	{ "vde", VDE_BACKEND },
 	{ "bridge", &bridge_backend },
 	{ "hubport", &hubport_backend },
 	{ "netmap", NULL },
 	{ "vhost-user", &vhost_user_backend },
 	{ "vhost-vdpa", NULL },
 	{ "pcap", &pcap_backend }, /* nethub extension */
+	{ "stream", &stream_backend }, /* QEMU 7.2's; an extension here */
+	{ "dgram", &dgram_backend },   /* QEMU 7.2's; an extension here */
 };
 
 void backends_register_all(void)

@@ -84,6 +84,9 @@ static const char usage_text[] =
 	"[,udp-any-source=on], mcast=, fd=), tap (ifname=, fd=, script=,\n"
 	"vnet_hdr=, queues=, ...), bridge (br=, helper=), nic (netdev=, macaddr=),\n"
 	"pcap (ifname= | file=[,rate=][,loop=]),\n"
+	"stream (addr.type=unix|inet|fd,addr.path=|addr.host=,addr.port=,\n"
+	"server=on|off[,reconnect=S][,mode=0660]), dgram (local.*=, remote.*=),\n"
+	"vde (sock=DIR|URL[,port=] | vdeserver=DIR[,mode=][,group=]),\n"
 	"hubport (hubid=, netdev=), none.\n"
 	"Every netdev not named by a hubport is on hub 0.  See docs/usage.md.\n"
 	"\n"
@@ -254,6 +257,65 @@ static void add_config_file(struct daemon_config *cfg, const char *path)
 		add_netdev(cfg, json_incref(json_array_get(arr, i)), label);
 	}
 	json_decref(arr);
+}
+
+/* The paths of unix sockets the netdevs of the command line serve on,
+ * kept for the sandbox (which borrows them) until the daemon exits */
+static json_t *netdev_socket_paths;
+
+/* netdev_member() - @key of @nd, flat ("addr.path", keyval) or nested
+ * ({"addr": {"path": ...}}, JSON); NULL when absent */
+static const json_t *netdev_member(const json_t *nd, const char *obj,
+				   const char *key)
+{
+	char flat[64];
+	const json_t *v;
+
+	snprintf(flat, sizeof(flat), "%s.%s", obj, key);
+	v = json_object_get(nd, flat);
+	return v ? v : json_object_get(json_object_get(nd, obj), key);
+}
+
+/**
+ * add_netdev_own_files() - the sandbox lets the daemon make and remove
+ * files where a netdev serves: vde's vdeserver= directory, a stream
+ * server's and a dgram's local unix path (not abstract ones)
+ */
+static void add_netdev_own_files(struct sandbox_config *sb,
+				 const json_t *netdevs)
+{
+	static const char *const objs[] = {"addr", "local"};
+
+	netdev_socket_paths = json_array();
+	for (size_t i = 0; i < json_array_size(netdevs); i++) {
+		const json_t *nd = json_array_get(netdevs, i);
+		const char *dir =
+		    json_string_value(json_object_get(nd, "vdeserver"));
+
+		if (dir) {
+			json_t *p = json_sprintf("%s/ctl", dir);
+
+			json_array_append_new(netdev_socket_paths, p);
+			sandbox_add_own_file(sb, json_string_value(p));
+		}
+		for (size_t k = 0; k < 2; k++) {
+			const char *type = json_string_value(
+			    netdev_member(nd, objs[k], "type"));
+			const char *path = json_string_value(
+			    netdev_member(nd, objs[k], "path"));
+			const json_t *abs = netdev_member(nd, objs[k],
+							  "abstract");
+			bool abstract = json_is_true(abs);
+
+			/* unparsable: the netdev is refused; grant nothing */
+			if (json_is_string(abs) &&
+			    !opts_parse_bool(json_string_value(abs), &abstract))
+				abstract = true;
+			/* an abstract name is no file */
+			if (type && !strcmp(type, "unix") && path && !abstract)
+				sandbox_add_own_file(sb, path);
+		}
+	}
 }
 
 /* -chardev: QEMU's keyval form, as chardev-add arguments */
@@ -587,12 +649,14 @@ int main(int argc, char **argv)
 							"data"),
 					"path")));
 	}
+	add_netdev_own_files(&sandbox, cfg.netdevs);
 	sandbox_add_own_file(&sandbox, cfg.pidfile);
 	sandbox_add_own_file(&sandbox, cfg.stats_file);
 	cfg.confine = sandbox_hook;
 	status = daemon_run(&cfg);
 out:
 	free_qmp_specs();
+	json_decref(netdev_socket_paths);
 	json_decref(cfg.chardevs);
 	json_decref(cfg.chardev_labels);
 	json_decref(cfg.netdevs);

@@ -37,7 +37,7 @@ ISSUE_COMMANDS = {
 }
 
 # The backends nethub has today, and what QEMU's union has besides
-BUILT_TYPES = {"socket", "hubport", "none", "nic", "tap"}
+BUILT_TYPES = {"socket", "hubport", "none", "nic", "tap", "stream", "dgram"}
 # built, but needs a Linux bridge: without one, this error
 BRIDGE_MISSING = "bridge 'br0' does not exist"
 REFERENCE_TYPES = {"none", "nic", "user", "tap", "l2tpv3", "socket", "vde",
@@ -356,6 +356,16 @@ def test_netdev_add_every_type_of_the_union():
             args = {"hubid": 5}
         elif t == "nic":
             args = {"netdev": "vms"}
+        elif t == "stream":
+            args = {"addr": {"type": "inet", "host": "127.0.0.1",
+                             "port": str(free_port())}, "server": True}
+        elif t == "dgram":
+            args = {"local": {"type": "inet", "host": "127.0.0.1",
+                              "port": str(free_port("udp"))},
+                    "remote": {"type": "inet", "host": "127.0.0.1",
+                               "port": str(free_port("udp"))}}
+        elif t == "vde":
+            args = {"sock": "/nonexistent-vde-switch"}
         else:
             args = variant_args(idx, union, t)
         args.update(id=nid, type=t)
@@ -369,6 +379,14 @@ def test_netdev_add_every_type_of_the_union():
             want = {"error": {"class": "GenericError",
                               "desc": "exactly one of ifname= or file= "
                                       "is required"}, "id": t}
+            if r != want:
+                problems.append("%s: %r -> %r, want %r" % (t, args, r, want))
+        elif t == "vde":
+            # built, but there is no switch to plug into
+            want = {"error": {"class": "GenericError",
+                              "desc": "netdev %s: could not open VDE switch "
+                                      "'/nonexistent-vde-switch': No such "
+                                      "file or directory" % nid}, "id": t}
             if r != want:
                 problems.append("%s: %r -> %r, want %r" % (t, args, r, want))
         elif t == "vhost-user":

@@ -636,7 +636,8 @@ static const char *const full_netdevs[] = {
     "\"udp\": \"127.0.0.1:5558\", \"reconnect\": 5, "
     "\"udp-any-source\": true}",
     "{\"id\": \"n6\", \"type\": \"vde\", \"sock\": \"/tmp/vde\", "
-    "\"port\": 65535, \"group\": \"users\", \"mode\": 432}",
+    "\"port\": 65535, \"group\": \"users\", \"mode\": 432, "
+    "\"vdeserver\": \"/tmp/vdesw\"}",
     "{\"id\": \"n7\", \"type\": \"bridge\", \"br\": \"br0\", "
     "\"helper\": \"/usr/lib/qemu/qemu-bridge-helper\"}",
     "{\"id\": \"n8\", \"type\": \"hubport\", \"hubid\": 3, "
@@ -650,6 +651,13 @@ static const char *const full_netdevs[] = {
     "{\"id\": \"n12\", \"type\": \"pcap\", \"ifname\": \"eth0\", "
     "\"promisc\": false, \"file\": \"in.pcap\", \"rate\": 1000, "
     "\"loop\": true, \"filter\": \"udp\"}",
+    "{\"id\": \"n13\", \"type\": \"stream\", "
+    "\"addr\": {\"type\": \"unix\", \"path\": \"/tmp/s\"}, "
+    "\"server\": true, \"reconnect\": 1, \"mode\": 432}",
+    "{\"id\": \"n14\", \"type\": \"dgram\", "
+    "\"local\": {\"type\": \"inet\", \"host\": \"::1\", \"port\": \"1\"}, "
+    "\"remote\": {\"type\": \"unix\", \"path\": \"/tmp/r\"}, "
+    "\"mode\": 384}",
 };
 
 static json_t *model(void)
@@ -983,7 +991,8 @@ static void test_schema_introspection_describes_types_as_qemu(void)
 	values = json_object_get(tagtype, "values");
 	members = json_object_get(tagtype, "members");
 	variants = json_object_get(arg, "variants");
-	CHECK_EQ(json_array_size(values), 13); /* QEMU's 12 on Linux + pcap */
+	/* QEMU's 12 on Linux, pcap, and QEMU 7.2's stream and dgram */
+	CHECK_EQ(json_array_size(values), 15);
 	CHECK_EQ(json_array_size(members), json_array_size(values));
 	CHECK_EQ(json_array_size(variants), json_array_size(values));
 	for (size_t i = 0; i < json_array_size(values); i++) {
