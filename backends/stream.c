@@ -247,7 +247,7 @@ static bool stream_listen(struct socket_state *s, const struct stream_opts *o,
 	int fd;
 
 	if (a->type == STREAM_ADDR_UNIX && !a->abstract) {
-		fd = unixsock_listen(a->path, (mode_t)o->mode,
+		fd = unixsock_listen(a->path, (mode_t)o->mode, (gid_t)-1,
 				     SOCKET_LISTEN_BACKLOG, &s->own_dev,
 				     &s->own_ino, &err);
 		if (fd < 0) {

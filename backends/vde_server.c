@@ -552,7 +552,8 @@ bool vde_server_open(struct netdev *nd, const struct vde_opts *o,
 		return false;
 	}
 	sv->listen_fd =
-	    unixsock_listen(sv->ctl_path, sv->mode, VDE_LISTEN_BACKLOG,
+	    unixsock_listen(sv->ctl_path, sv->mode, (gid_t)-1,
+			    VDE_LISTEN_BACKLOG,
 			    &sv->ctl_dev, &sv->ctl_ino, &err);
 	if (sv->listen_fd < 0) {
 		nh_error_setg(errp, "vdeserver=%s: %s", sv->dir,
