@@ -473,7 +473,7 @@ static void setup_state(struct daemon_config *cfg)
 	if (state_off || !state_file)
 		return;
 	if (!state_load(state_file, &err)) {
-		fprintf(stderr, "nethubd: %s\n(fix or remove the file, or "
+		fprintf(stderr, "nethubd: %s (fix or remove the file, or "
 			"start with --no-state)\n", err->msg);
 		nh_error_free(err);
 		exit(1);
