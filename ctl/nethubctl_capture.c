@@ -912,8 +912,8 @@ static int cap_cleanup(struct cap_run *r, int rc, enum cap_end end)
 		if (!r->conn_lost)
 			del_rc = cap_remove(r, !counted && end != CAP_END_GONE);
 	}
-	if (r->conn_lost)
-		ctl_fail("capture: nethubd went away; the capture ended");
+	if (r->conn_lost) /* said by the connection (ctl_gone()) */
+		del_rc = CTL_EXIT_USAGE;
 	if (!del_rc && r->failed)
 		del_rc = CTL_EXIT_QMP;
 	if (r->dump) {
