@@ -14,12 +14,14 @@
 
 extern const struct backend_ops bridge_backend;
 extern const struct backend_ops hubport_backend;
+extern const struct backend_ops netmap_backend;
 extern const struct backend_ops nic_backend;
 extern const struct backend_ops pcap_backend;
 extern const struct backend_ops none_backend;
 extern const struct backend_ops socket_backend;
 extern const struct backend_ops tap_backend;
 extern const struct backend_ops vhost_user_backend;
+extern const struct backend_ops vhost_vdpa_backend;
 
 static const struct {
 	const char *type;
@@ -34,9 +36,9 @@ static const struct {
 	{ "vde", NULL },
 	{ "bridge", &bridge_backend },
 	{ "hubport", &hubport_backend },
-	{ "netmap", NULL },
+	{ "netmap", &netmap_backend }, /* refuses, saying what it needs */
 	{ "vhost-user", &vhost_user_backend },
-	{ "vhost-vdpa", NULL },
+	{ "vhost-vdpa", &vhost_vdpa_backend }, /* the same */
 	{ "pcap", &pcap_backend }, /* nethub extension */
 };
 
