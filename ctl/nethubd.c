@@ -28,6 +28,9 @@
 #include "state.h"
 #include "userfile.h"
 
+#define NH_STR_(x) #x
+#define NH_STR(x)  NH_STR_(x)
+
 #define FDB_AGE_MAX_S	 (7 * 24 * 3600)
 #define FDB_LIMIT_MAX	 (16u * 1024 * 1024)
 
@@ -660,7 +663,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!configured) {
-		add_netdev_spec(&cfg, DAEMON_DEFAULT_NETDEV);
+		/* errors name what the user did: nothing */
+		add_netdev(&cfg, opts_parse(DAEMON_DEFAULT_NETDEV, "type", NULL),
+			   "the default configuration (nethubd started "
+			   "without -netdev or --config), its netdev 'vms' "
+			   "on 127.0.0.1:" NH_STR(DAEMON_DEFAULT_PORT));
 		if (qmp_nlistens == 0)
 			add_default_qmp(&cfg);
 		if (!state_file && !state_off)
