@@ -116,7 +116,8 @@ class RestartTest:
     def restart_daemon(self):
         """the same command line again: gb comes from the state file"""
         self.start_daemon()
-        assert "state restored" in self.daemon.stderr(), self.daemon.log()
+        nethub.poll(lambda: "state restored" in self.daemon.stderr(), 10,
+                    what="'state restored' in nethubd's log")
         self.wait_connected(["ga", "gb"])
         opts = nethub.netdev(self.daemon.state(), "gb")["options"]
         assert opts.get("reconnect") == RECONNECT_S, opts

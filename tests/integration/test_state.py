@@ -106,7 +106,8 @@ def test_command_line_wins_over_a_saved_netdev_of_the_same_id():
                 qmp=True).start()
     assert nethub.tcp_listening(mine)
     assert not nethub.tcp_listening(saved), "the saved netdev a started"
-    assert "the command line made it already" in d.stderr(), d.log()
+    poll(lambda: "the command line made it already" in d.stderr(), 10,
+         what="the warning about the saved netdev a")
     poll(lambda: read_records(path) == [], 10,
          what="the saved netdev a dropped from %s" % path)
     d.stop_clean()
@@ -166,7 +167,8 @@ def test_settings_of_a_peer_port_wait_for_it():
     write_state(path, cmd("port-set-alias", port="vms.1", alias="vm one"))
     d = Nethubd("-netdev", listen("vms", p), "--state", path,
                 qmp=True).start()
-    assert "waits for port vms.1" in d.stderr(), d.log()
+    poll(lambda: "waits for port vms.1" in d.stderr(), 10,
+         what="'waits for port vms.1' in the log")
     peer = d.attach(p, mac=MAC)
     assert peer.port_name == "vms.1"
     poll(lambda: (port_info(d, "vms.1") or {}).get("alias") == "vm one",
