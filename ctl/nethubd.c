@@ -317,7 +317,7 @@ static struct qmp_limits qmp_limits = {
 	.handshake_timeout_s = QMP_HANDSHAKE_TIMEOUT_DEFAULT_S,
 };
 #define RUN_DIR_MAX 1024
-static char default_qmp_note[2 * RUN_DIR_MAX + 96];
+static char default_qmp_note[2 * RUN_DIR_MAX + PATH_MAX + 96];
 
 static void add_qmp_spec(const char *spec)
 {
@@ -361,6 +361,48 @@ static void default_run_dir(char *buf, size_t size)
 		snprintf(buf, size, "/tmp/nethub-%u", (unsigned)geteuid());
 }
 
+/* Is @dir one of $PATH's directories? */
+static bool dir_on_path(const char *dir)
+{
+	const char *p = getenv("PATH");
+	size_t n = strlen(dir);
+
+	while (p && *p) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && !strncmp(p, dir, n))
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/*
+ * How to run nethubctl: "nethubctl" when nethubd runs from PATH (as
+ * installed), else the nethubctl beside this nethubd (build/ctl/), which
+ * is not on PATH
+ */
+static const char *nethubctl_command(void)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX - 16];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return "nethubctl";
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return "nethubctl";
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/nethubctl", self);
+	if (access(path, X_OK) || dir_on_path(self))
+		return "nethubctl";
+	return path;
+}
+
 static void add_default_qmp(struct daemon_config *cfg)
 {
 	char dir[RUN_DIR_MAX], spec[RUN_DIR_MAX + 32];
@@ -382,9 +424,9 @@ static void add_default_qmp(struct daemon_config *cfg)
 	snprintf(spec, sizeof(spec), "unix:%s/qmp.sock", dir);
 	add_qmp_spec(spec);
 	snprintf(default_qmp_note, sizeof(default_qmp_note),
-		 "QMP control socket: %s/qmp.sock (try: nethubctl -s %s/qmp.sock "
+		 "QMP control socket: %s/qmp.sock (try: %s -s %s/qmp.sock "
 		 "show)",
-		 dir, dir);
+		 dir, nethubctl_command(), dir);
 	cfg->attach_note = default_qmp_note;
 }
 

@@ -212,6 +212,12 @@ def test_default_configuration_keeps_its_state():
                              "listen": "127.0.0.1:%d" % extra})
     assert [r[0] for r in read_records(path)] == ["netdev_add"]
     d.stop_clean()
+    # the banner names the nethubctl beside nethubd (build/ctl is not on
+    # PATH), with the socket
+    ctl = os.path.join(os.path.dirname(os.path.abspath(d.args[0])),
+                       "nethubctl")
+    assert "try: %s -s %s show" % (ctl, d.qmp_path) in d.stdout(), \
+        d.stdout()
     d = Nethubd().start()
     assert nethub.tcp_listening(extra), "netdev extra not restored"
     d.stop_clean()
