@@ -484,13 +484,22 @@ static void state_service_stop(void *arg)
 
 /*
  * RUNDIR/state, made 0700 for the user nethubd runs as once started (the
- * --user one), so that the state file stays writable after the drop
+ * --user one), so that the state file stays writable after the drop; the
+ * run directory (made by add_default_qmp()) becomes 0711 for it then
  */
 static void default_state(void)
 {
 	char dir[RUN_DIR_MAX + 8];
 
 	default_run_dir(dir, RUN_DIR_MAX);
+	/* --user's user must get through the run directory (0700, root's)
+	 * to its state directory: let it pass, not list (0711) */
+	if (sandbox.change_user && chmod(dir, 0711)) {
+		fprintf(stderr, "nethubd: cannot let user %s through the run "
+			"directory %s: %s\n", sandbox.user.name, dir,
+			strerror(errno));
+		exit(1);
+	}
 	strcat(dir, "/state");
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "nethubd: cannot create the state directory "

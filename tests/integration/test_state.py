@@ -113,12 +113,12 @@ def test_command_line_wins_over_a_saved_netdev_of_the_same_id():
     d.stop_clean()
 
 
-def expect_bad_state(path, *words, ports=()):
-    """nethubd with state file @path exits 1 with one stderr line holding
-    @words, and leaves none of @ports listening."""
+def expect_bad_state(path, *words, ports=(), extra=()):
+    """nethubd with state file @path (and options @extra) exits 1 with one
+    stderr line holding @words, and leaves none of @ports listening."""
     p = free_port()
     rc, out, err = run_cli("-netdev", listen("a", p), "--state", path,
-                           "--log-level", "warn", io=True)
+                           "--log-level", "warn", *extra, io=True)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert rc == 1, "exit status %d, stderr %r" % (rc, err)
     assert len(lines) == 1, "want one stderr line: %r" % err
@@ -154,6 +154,34 @@ def test_saved_netdev_that_cannot_start_fails_the_start():
 def test_unwritable_state_file_fails_the_start():
     path = os.path.join(nethub.tmpdir(), "no-such-dir", "nethubd.state")
     expect_bad_state(path, path, "cannot write")
+
+
+NOBODY = 65534
+
+
+def test_the_state_file_stays_writable_after_dropping_to_nobody():
+    top = nethub.tmpdir()
+    os.chmod(top, 0o755)
+    sdir = os.path.join(top, "state")
+    os.mkdir(sdir)
+    os.chown(sdir, NOBODY, NOBODY)
+    path = os.path.join(sdir, "nethubd.state")
+    d = Nethubd("-netdev", listen("a", free_port()), "--user", "nobody",
+                "--state", path, qmp=True)
+    os.chown(d.dir, NOBODY, NOBODY)     # its pidfile and stats file too
+    d.start()
+    b = free_port()
+    d.qmp_cmd("netdev_add", {"type": "socket", "id": "b",
+                             "listen": "127.0.0.1:%d" % b})
+    assert os.stat(path).st_uid == NOBODY, os.stat(path)
+    assert [r[0] for r in read_records(path)] == ["netdev_add"]
+    d.stop_clean()
+    # a directory nobody cannot write: the start fails at once, saying so
+    os.chown(sdir, 0, 0)
+    os.chmod(sdir, 0o755)
+    expect_bad_state(path, "after becoming user nobody", path,
+                     "Permission denied", ports=(b,),
+                     extra=("--user", "nobody"))
 
 
 def test_state_and_no_state_conflict():
