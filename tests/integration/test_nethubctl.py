@@ -9,7 +9,7 @@ fdb / events / top views after real traffic.  Against a scripted QMP server
 before a reply, messages split and joined without newlines, silence,
 hang-ups, a missing schema.
 
-The client is $NETHUBCTL (default build/nethubctl, like $NETHUBD).
+The client is $NETHUBCTL (default build/ctl/nethubctl, like $NETHUBD).
 """
 
 import json
@@ -30,7 +30,7 @@ CTL_TIMEOUT = 30            # s a nethubctl run may take in a test
 
 
 def ctl_path():
-    path = os.environ.get("NETHUBCTL", "build/nethubctl")
+    path = os.environ.get("NETHUBCTL", "build/ctl/nethubctl")
     if os.path.isabs(path) or os.path.exists(path):
         return os.path.abspath(path)
     return os.path.join(nethub.REPO, path)

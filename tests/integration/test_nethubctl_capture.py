@@ -36,7 +36,7 @@ MAC_B = "02:4e:48:00:0b:02"
 
 
 def ctl_path():
-    path = os.environ.get("NETHUBCTL", "build/nethubctl")
+    path = os.environ.get("NETHUBCTL", "build/ctl/nethubctl")
     if os.path.isabs(path) or os.path.exists(path):
         return os.path.abspath(path)
     return os.path.join(nethub.REPO, path)
