@@ -17,8 +17,8 @@
 
 #include "backend.h"
 
-#define NETMAP_DEVICE	  "/dev/netmap"
-#define VHOST_VDPA_GLOB	  "/dev/vhost-vdpa-*"
+#define NETMAP_DEVICE	"/dev/netmap"
+#define VHOST_VDPA_GLOB "/dev/vhost-vdpa-*"
 
 static bool netmap_device_present(void)
 {
@@ -28,8 +28,8 @@ static bool netmap_device_present(void)
 static bool vdpa_device_present(void)
 {
 	glob_t g;
-	bool found = glob(VHOST_VDPA_GLOB, GLOB_NOSORT, NULL, &g) == 0 &&
-		     g.gl_pathc > 0;
+	bool found =
+	    glob(VHOST_VDPA_GLOB, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
 
 	globfree(&g);
 	return found;
@@ -102,17 +102,17 @@ static unsigned unavailable_send(struct port *p, struct frame *const *frames,
 }
 
 const struct backend_ops netmap_backend = {
-	.type = "netmap",
-	.check = netmap_refuse,
-	.open = netmap_open,
-	.close = unavailable_close,
-	.send = unavailable_send,
+    .type = "netmap",
+    .check = netmap_refuse,
+    .open = netmap_open,
+    .close = unavailable_close,
+    .send = unavailable_send,
 };
 
 const struct backend_ops vhost_vdpa_backend = {
-	.type = "vhost-vdpa",
-	.check = vdpa_refuse,
-	.open = vdpa_open,
-	.close = unavailable_close,
-	.send = unavailable_send,
+    .type = "vhost-vdpa",
+    .check = vdpa_refuse,
+    .open = vdpa_open,
+    .close = unavailable_close,
+    .send = unavailable_send,
 };

@@ -32,7 +32,7 @@ static int qmp_read_line(int fd, char **buf, size_t *cap, size_t *have,
 {
 	for (;;) {
 		char *nl = *have ? memchr(*buf, '\n', *have) : NULL;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
 		if (nl) {
@@ -138,7 +138,7 @@ static bool drops_scan_object(const char *p, struct switch_drops *d)
 /* Every "rx-drops" and "tx-drops" object of a query-netdevs answer */
 static bool drops_scan(const char *reply, struct switch_drops *d)
 {
-	static const char *const keys[] = { "\"rx-drops\"", "\"tx-drops\"" };
+	static const char *const keys[] = {"\"rx-drops\"", "\"tx-drops\""};
 	bool any = false;
 
 	for (unsigned k = 0; k < 2; k++) {
@@ -159,7 +159,7 @@ static bool drops_scan(const char *reply, struct switch_drops *d)
 
 int switch_drops_read(const char *path, struct switch_drops *d)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char *buf = NULL, *line = NULL;
 	size_t cap = 0, have = 0;
 	int fd, rc = -1;

@@ -32,24 +32,23 @@
 /* The commands the state keeps; the others change nothing lasting
  * (queries, fdb-flush, announce-self) or cannot be replayed (getfd) */
 static const char *const state_commands[] = {
-	"netdev_add",	 "netdev_del",	    "chardev-add",
-	"chardev-remove", "set_link",	    "set-rx-filter",
-	"fdb-add",	 "fdb-del",	    "fdb-set-mac-limit",
-	"port-set-alias",
+    "netdev_add",	 "netdev_del",	   "chardev-add", "chardev-remove",
+    "set_link",		 "set-rx-filter",  "fdb-add",	  "fdb-del",
+    "fdb-set-mac-limit", "port-set-alias",
 };
 
 /* One kept command */
 struct state_rec {
 	char *command;
 	json_t *args;
-	unsigned line;	/* in the file it was read from; 0: added since */
+	unsigned line; /* in the file it was read from; 0: added since */
 	struct state_rec *next;
 };
 
 static struct {
 	char *path;
 	struct state_rec *recs;
-	bool following;		/* state_restore() ran, state_stop() did not */
+	bool following; /* state_restore() ran, state_stop() did not */
 	uv_loop_t *loop;
 	uv_timer_t apply_timer; /* gives appeared ports their settings */
 	json_t *appeared;	/* names of ports that appeared since */
@@ -178,8 +177,7 @@ static void state_unlink(struct state_rec *r)
  * again after a restart */
 static bool state_has_fds(const json_t *args)
 {
-	static const char *const keys[] = { "fd", "fds", "vhostfd",
-					    "vhostfds" };
+	static const char *const keys[] = {"fd", "fds", "vhostfd", "vhostfds"};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
 		if (json_object_get(args, keys[i]))
@@ -192,8 +190,7 @@ static bool state_has_fds(const json_t *args)
  * and it is appended unless it only takes something away.  Return whether
  * anything changed.
  */
-static bool state_fold(const char *command, const json_t *args,
-		       unsigned line)
+static bool state_fold(const char *command, const json_t *args, unsigned line)
 {
 	json_t *merged = json_deep_copy(args);
 	bool changed = false;
@@ -252,12 +249,13 @@ static bool state_parse_line(const char *text, unsigned line,
 		return false;
 	}
 	if (!json_is_object(req)) {
-		nh_error_setg(errp, "%s:%u: expected a JSON object "
+		nh_error_setg(errp,
+			      "%s:%u: expected a JSON object "
 			      "{\"execute\": ..., \"arguments\": {...}}",
 			      st.path, line);
 		goto out;
 	}
-	json_object_foreach(req, key, val) {
+	json_object_foreach (req, key, val) {
 		if (strcmp(key, "execute") && strcmp(key, "arguments")) {
 			nh_error_setg(errp, "%s:%u: unexpected member '%s'",
 				      st.path, line, key);
@@ -267,10 +265,10 @@ static bool state_parse_line(const char *text, unsigned line,
 	command = arg_str(req, "execute");
 	args = json_object_get(req, "arguments");
 	if (!command || !state_keeps(command)) {
-		nh_error_setg(errp, "%s:%u: 'execute' must name a command the "
+		nh_error_setg(errp,
+			      "%s:%u: 'execute' must name a command the "
 			      "state keeps (netdev_add, set_link, ...), got %s",
-			      st.path, line,
-			      command ? command : "no string");
+			      st.path, line, command ? command : "no string");
 		goto out;
 	}
 	if (!json_is_object(args)) {
@@ -464,8 +462,7 @@ void state_note(const char *command, const json_t *args)
 	if (!state_fold(command, args, 0))
 		return;
 	if (!state_save(&err)) {
-		log_err("%s; the change (%s) is not saved", err->msg,
-			command);
+		log_err("%s; the change (%s) is not saved", err->msg, command);
 		nh_error_free(err);
 	}
 }
@@ -513,21 +510,19 @@ static void state_on_apply(uv_timer_t *t)
 
 	(void)t;
 	for (size_t i = 0; i < json_array_size(st.appeared); i++) {
-		const char *name = json_string_value(
-			json_array_get(st.appeared, i));
+		const char *name =
+		    json_string_value(json_array_get(st.appeared, i));
 		struct state_rec *r, *next;
 
 		if (!port_find(name))
 			continue;
 		for (r = st.recs; r; r = next) {
-			const char *target =
-				state_target(r->command, r->args);
+			const char *target = state_target(r->command, r->args);
 
 			next = r->next;
 			if (!target || strcmp(target, name))
 				continue;
-			if (qmp_command_run(st.loop, r->command, r->args,
-					    &err))
+			if (qmp_command_run(st.loop, r->command, r->args, &err))
 				continue;
 			log_warn("state: port %s: saved %s failed: %s; "
 				 "dropped from the state",
@@ -560,7 +555,7 @@ static void state_on_port_added(struct port *p)
 }
 
 static const struct port_observer state_port_observer = {
-	.added = state_on_port_added,
+    .added = state_on_port_added,
 };
 
 bool state_restore(uv_loop_t *loop, struct nh_error **errp)
