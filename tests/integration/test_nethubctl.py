@@ -613,6 +613,17 @@ def test_relative_file_names_are_the_callers():
     assert caps[0]["file"] == os.path.join(here, "rel.pcap"), caps
     poll(lambda: os.path.exists(os.path.join(here, "rel.pcap")), 10,
          what="rel.pcap in the caller's directory")
+    # a client that sends a relative name (not nethubctl) sees it absolute
+    # in query-captures: taken from --files-dir here
+    files = nethub.tmpdir()
+    d2 = Nethubd("-netdev", listen_spec(free_port()), "--files-dir", files,
+                 qmp=True).start()
+    d2.qmp_cmd("object-add", {"qom-type": "filter-dump", "id": "c2",
+                              "netdev": "vms", "file": "raw.pcap"})
+    caps = d2.qmp_cmd("query-captures")
+    assert caps[0]["file"] == os.path.join(os.path.realpath(files),
+                                           "raw.pcap"), caps
+    d2.stop_clean()
     # -n shows what would be sent; --json sends what it is given
     rc, out, err = ctl(d.qmp_path, "-n", "netdev_add", "type=pcap", "id=p",
                        "file=x.pcap", cwd=here)
