@@ -16,6 +16,7 @@
 extern const struct backend_ops bridge_backend;
 extern const struct backend_ops dgram_backend;
 extern const struct backend_ops hubport_backend;
+extern const struct backend_ops netmap_backend;
 extern const struct backend_ops nic_backend;
 extern const struct backend_ops pcap_backend;
 extern const struct backend_ops none_backend;
@@ -23,6 +24,7 @@ extern const struct backend_ops socket_backend;
 extern const struct backend_ops stream_backend;
 extern const struct backend_ops tap_backend;
 extern const struct backend_ops vhost_user_backend;
+extern const struct backend_ops vhost_vdpa_backend;
 #ifdef NH_HAVE_VDE
 extern const struct backend_ops vde_backend;
 #define VDE_BACKEND (&vde_backend)
@@ -43,9 +45,9 @@ static const struct {
 	{ "vde", VDE_BACKEND },
 	{ "bridge", &bridge_backend },
 	{ "hubport", &hubport_backend },
-	{ "netmap", NULL },
+	{ "netmap", &netmap_backend }, /* refuses, saying what it needs */
 	{ "vhost-user", &vhost_user_backend },
-	{ "vhost-vdpa", NULL },
+	{ "vhost-vdpa", &vhost_vdpa_backend }, /* the same */
 	{ "pcap", &pcap_backend }, /* nethub extension */
 	{ "stream", &stream_backend }, /* QEMU 7.2's; an extension here */
 	{ "dgram", &dgram_backend },   /* QEMU 7.2's; an extension here */

@@ -256,6 +256,21 @@ def test_no_netdev_starts_default_config_on_port_5555():
     assert qmp in text, "the QMP socket is not printed:\n" + text
 
 
+def test_default_config_with_port_5555_busy_names_the_default_config():
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 5555))
+        except OSError:
+            raise AssertionError("127.0.0.1:5555 is in use by another "
+                                 "process; the default configuration "
+                                 "cannot be tested")
+        s.listen()
+        line = expect_refused(["--no-state"], "the default configuration",
+                              "without -netdev or --config", "5555",
+                              "Address already in use")
+    assert "-netdev socket" not in line, line
+
+
 def _signal_stops_cleanly(sig):
     """@sig stops nethubd with status 0: its peer sees EOF, the listen
     port is closed, the pidfile and the QMP socket file are gone."""

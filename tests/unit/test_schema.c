@@ -782,6 +782,7 @@ static const char *const expected_commands[] = {
     "fdb-set-mac-limit",
     "fdb-add",
     "fdb-del",
+    "port-set-alias",
     "object-add",
     "object-del",
     "query-captures",
