@@ -19,6 +19,7 @@ extern const struct backend_ops pcap_backend;
 extern const struct backend_ops none_backend;
 extern const struct backend_ops socket_backend;
 extern const struct backend_ops tap_backend;
+extern const struct backend_ops user_backend;
 extern const struct backend_ops vhost_user_backend;
 
 static const struct {
@@ -27,7 +28,7 @@ static const struct {
 } backend_table[] = {
 	{ "none", &none_backend },
 	{ "nic", &nic_backend },
-	{ "user", NULL },
+	{ "user", &user_backend },
 	{ "tap", &tap_backend },
 	{ "l2tpv3", NULL },
 	{ "socket", &socket_backend },
