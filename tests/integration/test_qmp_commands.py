@@ -37,7 +37,7 @@ ISSUE_COMMANDS = {
 }
 
 # The backends nethub has today, and what QEMU's union has besides
-BUILT_TYPES = {"socket", "hubport", "none", "nic", "tap"}
+BUILT_TYPES = {"socket", "hubport", "none", "nic", "tap", "user"}
 # built, but needs a Linux bridge: without one, this error
 BRIDGE_MISSING = "bridge 'br0' does not exist"
 REFERENCE_TYPES = {"none", "nic", "user", "tap", "l2tpv3", "socket", "vde",
