@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # user.sh - TCP through a user-mode (slirp) network to the host's loopback:
-# nethubd's user netdev against QEMU's own slirp, in one run (and pasta,
-# passt's pasta is not measured: on Debian 12 it did not carry this
-# namespace's TCP to the host's loopback through its gateway address).
+# nethubd's user netdev against QEMU's own slirp, in one run.  (passt's
+# pasta is not measured: on Debian 12 it did not carry this namespace's
+# TCP to the host's loopback through its gateway address.)
 #
 # A network namespace on a tap port plays the guest: 10.0.2.15/24, route
 # via 10.0.2.2.  iperf3 -c 10.0.2.2 from it reaches an iperf3 server on
