@@ -235,7 +235,7 @@ static void user_note_config(struct user_state *s, const struct user_opts *o)
 static bool user_start(struct user_state *s, const struct user_opts *o,
 		       struct nh_error **errp)
 {
-	uv_idle_init(s->nd->loop, &s->drain);
+	uv_idle_init(s->loop, &s->drain);
 	s->drain.data = s;
 	s->drain_init = true;
 	s->refs++;
@@ -277,6 +277,7 @@ static bool user_open(struct netdev *nd, const json_t *opts,
 	}
 	s->refs = 1;
 	s->nd = nd;
+	s->loop = nd->loop;
 	s->epfd = -1;
 	snprintf(s->id, sizeof(s->id), "%s", nd->id);
 	user_note_config(s, &o);

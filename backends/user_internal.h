@@ -107,6 +107,7 @@ struct user_pollfd {
 struct user_state {
 	char id[NETDEV_ID_MAX];
 	struct netdev *nd; /* NULL once closed */
+	uv_loop_t *loop;   /* the netdev's, for handles made later */
 	struct port *port;
 	Slirp *slirp;
 	unsigned refs;

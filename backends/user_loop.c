@@ -47,9 +47,11 @@ static void user_guest_error(const char *msg, void *opaque)
 {
 	struct user_state *s = opaque;
 
-	/* a guest can repeat it at will: counted, logged at debug level */
-	s->guest_errors++;
-	log_debug("netdev %s: slirp: %s", s->id, msg);
+	/* a guest can repeat it at will: the first is logged, all counted */
+	if (!s->guest_errors++)
+		log_warn("netdev %s: slirp: %s (further ones are only counted: "
+			 "guest-errors)",
+			 s->id, msg);
 }
 
 static void user_on_timer(uv_timer_t *h)
@@ -74,18 +76,11 @@ static void *user_timer_new(SlirpTimerId id, void *cb_opaque, void *opaque)
 	t->s = s;
 	t->id = id;
 	t->cb_opaque = cb_opaque;
-	uv_timer_init(s->nd->loop, &t->h);
+	uv_timer_init(s->loop, &t->h);
 	uv_unref((uv_handle_t *)&t->h);
 	t->h.data = t;
 	s->refs++;
 	return t;
-}
-
-/* user_timer_new_cb() - the older form, which no libslirp >= 4.7 calls
- * when timer_new_opaque is given */
-static void *user_timer_new_cb(SlirpTimerCb cb, void *cb_opaque, void *opaque)
-{
-	return NULL;
 }
 
 static void user_on_timer_closed(uv_handle_t *h)
@@ -171,7 +166,6 @@ const SlirpCb user_loop_callbacks = {
     .send_packet = user_send_packet,
     .guest_error = user_guest_error,
     .clock_get_ns = user_clock_ns,
-    .timer_new = user_timer_new_cb,
     .timer_free = user_timer_free,
     .timer_mod = user_timer_mod,
     .register_poll_fd = user_register_fd,
@@ -393,7 +387,7 @@ bool user_loop_init(struct user_state *s, struct nh_error **errp)
 			      strerror(errno));
 		return false;
 	}
-	r = uv_poll_init(s->nd->loop, &s->epoll_h, s->epfd);
+	r = uv_poll_init(s->loop, &s->epoll_h, s->epfd);
 	if (r < 0) {
 		nh_error_setg(errp, "netdev %s: uv_poll_init: %s", s->id,
 			      uv_strerror(r));
@@ -402,10 +396,10 @@ bool user_loop_init(struct user_state *s, struct nh_error **errp)
 		return false;
 	}
 	s->epoll_h.data = s;
-	uv_timer_init(s->nd->loop, &s->tick);
+	uv_timer_init(s->loop, &s->tick);
 	s->tick.data = s;
 	uv_unref((uv_handle_t *)&s->tick);
-	uv_prepare_init(s->nd->loop, &s->prepare);
+	uv_prepare_init(s->loop, &s->prepare);
 	s->prepare.data = s;
 	uv_unref((uv_handle_t *)&s->prepare);
 	s->loop_init = true;
