@@ -166,7 +166,8 @@ static unsigned user_send(struct port *p, struct frame *const *frames,
 	if (!s || !s->slirp)
 		return 0;
 	while (took < n && s->qlen < USER_QUEUE_LEN) {
-		s->queue[(s->qhead + s->qlen) % USER_QUEUE_LEN] = frames[took++];
+		s->queue[(s->qhead + s->qlen) % USER_QUEUE_LEN] =
+		    frames[took++];
 		s->qlen++;
 	}
 	if (took)
@@ -243,8 +244,9 @@ static bool user_start(struct user_state *s, const struct user_opts *o,
 		return false;
 	s->slirp = slirp_new(&o->cfg, &user_loop_callbacks, s);
 	if (!s->slirp) {
-		nh_error_setg(errp, "netdev %s: libslirp refused the "
-				    "configuration",
+		nh_error_setg(errp,
+			      "netdev %s: libslirp refused the "
+			      "configuration",
 			      s->id);
 		return false;
 	}
@@ -311,7 +313,8 @@ static void user_close(struct netdev *nd)
 		user_teardown(s);
 }
 
-/* -- queries ----------------------------------------------------------------- */
+/* -- queries -----------------------------------------------------------------
+ */
 
 /* user_connections() - slirp's own table of sockets, one string a line */
 static json_t *user_connections(const struct user_state *s)

@@ -19,8 +19,7 @@
  * netdev"; "Invalid host forwarding rule 'R' (WHY)"; "Could not set up
  * host forwarding rule 'R': STRERROR" (the port is in use...).
  */
-bool user_hostfwd_add(const char *id, const char *rule,
-		      struct nh_error **errp);
+bool user_hostfwd_add(const char *id, const char *rule, struct nh_error **errp);
 
 /**
  * user_hostfwd_remove() - remove the rule listening on a host port

@@ -21,7 +21,7 @@
 #define DHCP_SERVER_PORT 67
 #define DHCP_CLIENT_PORT 68
 #define BOOTP_REPLY	 2
-#define BOOTP_YIADDR	 16  /* offsets in the BOOTP message */
+#define BOOTP_YIADDR	 16 /* offsets in the BOOTP message */
 #define BOOTP_CHADDR	 28
 #define BOOTP_COOKIE	 236
 #define BOOTP_OPTIONS	 240
@@ -115,9 +115,8 @@ void user_dhcp_info(const struct user_state *s, json_t *obj)
 			 l->mac[5]);
 		inet_ntop(AF_INET, &l->ip, ip, sizeof(ip));
 		json_array_append_new(
-		    list, json_pack("{ss ss sI}", "mac", mac, "ip", ip,
-				    "age-s", (json_int_t)((now - l->at_ms) /
-							  1000)));
+		    list, json_pack("{ss ss sI}", "mac", mac, "ip", ip, "age-s",
+				    (json_int_t)((now - l->at_ms) / 1000)));
 	}
 	json_object_set_new(obj, "leases", list);
 }

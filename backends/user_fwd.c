@@ -168,8 +168,9 @@ static bool user_hostfwd_apply(struct user_state *s,
 			      f->gport) < 0) {
 		int err = errno;
 
-		nh_error_setg(errp, "Could not set up host forwarding rule "
-				    "'%s'%s%s",
+		nh_error_setg(errp,
+			      "Could not set up host forwarding rule "
+			      "'%s'%s%s",
 			      f->rule, err ? ": " : "",
 			      err ? strerror(err) : "");
 		return false;
@@ -202,18 +203,19 @@ static bool user_smb_start(struct user_state *s, const struct user_opts *o,
 			      strerror(errno));
 		return false;
 	}
-	fprintf(f,
-		"[global]\n"
-		"private dir=%s\nlock directory=%s\nstate directory=%s\n"
-		"cache directory=%s\nncalrpc dir=%s/ncalrpc\n"
-		"pid directory=%s\nlog file=%s/log.smbd\n"
-		"smb passwd file=%s/smbpasswd\nsecurity = user\n"
-		"map to guest = Bad User\nload printers = no\n"
-		"printing = bsd\ndisable spoolss = yes\nusershare max shares = 0\n"
-		"[qemu]\npath=%s\nread only=no\nguest ok=yes\n"
-		"force user=%s\n",
-		dir, dir, dir, dir, dir, dir, dir, dir, o->smb,
-		getenv("USER") ? getenv("USER") : "root");
+	fprintf(
+	    f,
+	    "[global]\n"
+	    "private dir=%s\nlock directory=%s\nstate directory=%s\n"
+	    "cache directory=%s\nncalrpc dir=%s/ncalrpc\n"
+	    "pid directory=%s\nlog file=%s/log.smbd\n"
+	    "smb passwd file=%s/smbpasswd\nsecurity = user\n"
+	    "map to guest = Bad User\nload printers = no\n"
+	    "printing = bsd\ndisable spoolss = yes\nusershare max shares = 0\n"
+	    "[qemu]\npath=%s\nread only=no\nguest ok=yes\n"
+	    "force user=%s\n",
+	    dir, dir, dir, dir, dir, dir, dir, dir, o->smb,
+	    getenv("USER") ? getenv("USER") : "root");
 	if (fclose(f)) {
 		nh_error_setg(errp, "smb: could not write %s", path);
 		return false;
@@ -257,8 +259,8 @@ bool user_fwd_start(struct user_state *s, const struct user_opts *o,
 
 void user_fwd_stop(struct user_state *s)
 {
-	static const char *const files[] = {"smb.conf", "log.smbd",
-					    "smbpasswd", NULL};
+	static const char *const files[] = {"smb.conf", "log.smbd", "smbpasswd",
+					    NULL};
 	char path[600];
 
 	if (!s->smb_dir)
@@ -268,8 +270,7 @@ void user_fwd_stop(struct user_state *s)
 		unlink(path);
 	}
 	if (rmdir(s->smb_dir))
-		log_warn("netdev %s: smbd left files in %s", s->id,
-			 s->smb_dir);
+		log_warn("netdev %s: smbd left files in %s", s->id, s->smb_dir);
 	free(s->smb_dir);
 	s->smb_dir = NULL;
 }
@@ -319,8 +320,7 @@ static struct user_state *user_find(const char *id, struct nh_error **errp)
 	return nd->priv;
 }
 
-bool user_hostfwd_add(const char *id, const char *rule,
-		      struct nh_error **errp)
+bool user_hostfwd_add(const char *id, const char *rule, struct nh_error **errp)
 {
 	struct user_state *s = user_find(id, errp);
 	struct user_hostfwd f;
@@ -333,8 +333,7 @@ bool user_hostfwd_add(const char *id, const char *rule,
  * user_hostfwd_remove_parse() - QEMU's "[tcp|udp]:[hostaddr]:hostport";
  * a whole hostfwd rule is taken too (its host side is what counts)
  */
-static bool user_hostfwd_remove_parse(const char *rule,
-				      struct user_hostfwd *f)
+static bool user_hostfwd_remove_parse(const char *rule, struct user_hostfwd *f)
 {
 	const char *p = rule;
 	char buf[USER_RULE_MAX];
@@ -342,7 +341,8 @@ static bool user_hostfwd_remove_parse(const char *rule,
 	if (strchr(rule, '-'))
 		return user_hostfwd_parse(rule, f, NULL);
 	memset(f, 0, sizeof(*f));
-	if (!user_take(buf, sizeof(buf), &p, ':') || !user_proto(buf, &f->udp) ||
+	if (!user_take(buf, sizeof(buf), &p, ':') ||
+	    !user_proto(buf, &f->udp) ||
 	    !user_take(buf, sizeof(buf), &p, ':') ||
 	    (*buf && !inet_aton(buf, &f->haddr)))
 		return false;

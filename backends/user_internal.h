@@ -41,7 +41,7 @@
 #define USER_LEASES_MAX	   16	/* slirp's DHCP pool (NB_BOOTP_CLIENTS) */
 #define USER_QUEUE_LEN	   512	/* frames waiting for slirp_input() */
 #define USER_QUEUE_HIGH	   384	/* past this the port is blocked */
-#define USER_MTU	   1500	/* slirp's interface MTU (IF_MTU_DEFAULT) */
+#define USER_MTU	   1500 /* slirp's interface MTU (IF_MTU_DEFAULT) */
 #define USER_SMBD	   "/usr/sbin/smbd" /* QEMU's CONFIG_SMBD_COMMAND */
 
 /* The options, checked; strings borrowed from the options object */
@@ -62,7 +62,7 @@ struct user_hostfwd {
 	bool udp;
 	struct in_addr haddr, gaddr; /* 0: any / slirp's first DHCP address */
 	int hport, gport;
-	char rule[USER_RULE_MAX];    /* as given, for queries */
+	char rule[USER_RULE_MAX]; /* as given, for queries */
 };
 
 /* A guest forwarding rule, parsed */
@@ -122,10 +122,10 @@ struct user_state {
 	/* sockets and timers (user_loop.c) */
 	int epfd;
 	uv_poll_t epoll_h;
-	uv_timer_t tick;	/* slirp's TCP timers: the fill timeout */
+	uv_timer_t tick;      /* slirp's TCP timers: the fill timeout */
 	uv_prepare_t prepare; /* fills the epoll set when dirty */
 	bool loop_init;
-	bool dirty;		/* slirp may want other fds or events */
+	bool dirty; /* slirp may want other fds or events */
 	struct user_fd *fds;
 	unsigned fds_cap;
 	struct user_pollfd *round, *prev; /* this fill's fds, the last's */

@@ -238,8 +238,9 @@ static int user_add_poll(int fd, int events, void *opaque)
 		memset(&ev, 0, sizeof(ev));
 		ev.events = want;
 		ev.data.fd = fd;
-		if (epoll_ctl(s->epfd, e->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
-			      fd, &ev)) {
+		if (epoll_ctl(s->epfd,
+			      e->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd,
+			      &ev)) {
 			/* the set knew better: a closed number came back, or
 			 * an fd we had lost track of */
 			if (errno == ENOENT)

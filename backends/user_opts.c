@@ -30,11 +30,31 @@
 
 /* QEMU's NetdevUserOptions, in its order */
 static const char *const user_keys[] = {
-    "id",	  "type",	  "hostname",	 "restrict",	"ipv4",
-    "ipv6",	  "ip",		  "net",	 "host",	"tftp",
-    "bootfile",	  "dhcpstart",	  "dns",	 "dnssearch",	"domainname",
-    "ipv6-prefix", "ipv6-prefixlen", "ipv6-host", "ipv6-dns",	"smb",
-    "smbserver",  "hostfwd",	  "guestfwd",	 "tftp-server-name", NULL,
+    "id",
+    "type",
+    "hostname",
+    "restrict",
+    "ipv4",
+    "ipv6",
+    "ip",
+    "net",
+    "host",
+    "tftp",
+    "bootfile",
+    "dhcpstart",
+    "dns",
+    "dnssearch",
+    "domainname",
+    "ipv6-prefix",
+    "ipv6-prefixlen",
+    "ipv6-host",
+    "ipv6-dns",
+    "smb",
+    "smbserver",
+    "hostfwd",
+    "guestfwd",
+    "tftp-server-name",
+    NULL,
 };
 
 bool user_str_list(const json_t *opts, const char *key, const char **out,
@@ -51,9 +71,9 @@ bool user_str_list(const json_t *opts, const char *key, const char **out,
 		return true;
 	}
 	if (!json_is_array(v)) {
-		nh_error_setg(errp,
-			      "Invalid parameter type for '%s', expected: array",
-			      key);
+		nh_error_setg(
+		    errp, "Invalid parameter type for '%s', expected: array",
+		    key);
 		return false;
 	}
 	if (json_array_size(v) > max) {
@@ -67,10 +87,11 @@ bool user_str_list(const json_t *opts, const char *key, const char **out,
 		if (json_is_object(e))
 			e = json_object_get(e, "str");
 		if (!json_is_string(e)) {
-			nh_error_setg(errp,
-				      "Invalid parameter type for '%s[%zu].str', "
-				      "expected: string",
-				      key, i);
+			nh_error_setg(
+			    errp,
+			    "Invalid parameter type for '%s[%zu].str', "
+			    "expected: string",
+			    key, i);
 			return false;
 		}
 		out[(*n)++] = json_string_value(e);
@@ -144,18 +165,16 @@ static bool user_parse_net(const char *text, struct user_opts *o,
 					    "in range 4-32)");
 			return false;
 		} else {
-			mask.s_addr = htonl(
-			    (uint32_t)(0xffffffffull << (32 - shift)));
+			mask.s_addr =
+			    htonl((uint32_t)(0xffffffffull << (32 - shift)));
 		}
 	}
 	net.s_addr &= mask.s_addr;
 	o->cfg.vnetwork = net;
 	o->cfg.vnetmask = mask;
 	o->cfg.vhost.s_addr = net.s_addr | (htonl(0x0202) & ~mask.s_addr);
-	o->cfg.vdhcp_start.s_addr =
-	    net.s_addr | (htonl(0x020f) & ~mask.s_addr);
-	o->cfg.vnameserver.s_addr =
-	    net.s_addr | (htonl(0x0203) & ~mask.s_addr);
+	o->cfg.vdhcp_start.s_addr = net.s_addr | (htonl(0x020f) & ~mask.s_addr);
+	o->cfg.vnameserver.s_addr = net.s_addr | (htonl(0x0203) & ~mask.s_addr);
 	o->smbserver.s_addr = net.s_addr | (htonl(0x0204) & ~mask.s_addr);
 	o->prefix_len = user_mask_len(ntohl(mask.s_addr));
 	return true;
@@ -298,10 +317,9 @@ static bool user_parse_ipv6(const json_t *opts, struct user_opts *o,
 			nh_error_setg(errp, "Failed to parse IPv6 DNS");
 			return false;
 		}
-		if (o->cfg.restricted &&
-		    !user_in_prefix6(&o->cfg.vprefix_addr6,
-				     &o->cfg.vnameserver6,
-				     o->cfg.vprefix_len)) {
+		if (o->cfg.restricted && !user_in_prefix6(&o->cfg.vprefix_addr6,
+							  &o->cfg.vnameserver6,
+							  o->cfg.vprefix_len)) {
 			nh_error_setg(errp,
 				      "IPv6 DNS doesn't belong to network");
 			return false;
@@ -321,8 +339,7 @@ static bool user_parse_names(const json_t *opts, struct user_opts *o,
 	unsigned n;
 
 	if (!opts_get_opt_str(opts, "hostname", &o->cfg.vhostname, errp) ||
-	    !opts_get_opt_str(opts, "domainname", &o->cfg.vdomainname,
-			      errp) ||
+	    !opts_get_opt_str(opts, "domainname", &o->cfg.vdomainname, errp) ||
 	    !opts_get_opt_str(opts, "tftp", &o->cfg.tftp_path, errp) ||
 	    !opts_get_opt_str(opts, "bootfile", &o->cfg.bootfile, errp) ||
 	    !opts_get_opt_str(opts, "tftp-server-name",
@@ -355,9 +372,10 @@ static bool user_parse_names(const json_t *opts, struct user_opts *o,
 		size_t len = strlen(o->dnssearch[i]);
 
 		if (!len || len > USER_NAME_MAX ||
-		    strspn(o->dnssearch[i],
-			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			   "0123456789-.") != len) {
+		    strspn(
+			o->dnssearch[i],
+			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789-.") != len) {
 			nh_error_setg(errp,
 				      "'dnssearch' parameter: '%s' is not a "
 				      "domain name",

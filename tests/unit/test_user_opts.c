@@ -183,8 +183,7 @@ static void test_user_hostfwd_rules(void)
 		const char *haddr, *gaddr;
 		int hport, gport;
 	} cases[] = {
-	    {"tcp:127.0.0.1:2222-:22", false, "127.0.0.1", "0.0.0.0", 2222,
-	     22},
+	    {"tcp:127.0.0.1:2222-:22", false, "127.0.0.1", "0.0.0.0", 2222, 22},
 	    {"::8080-10.0.2.16:80", false, "0.0.0.0", "10.0.2.16", 8080, 80},
 	    {"udp::5353-10.0.2.15:53", true, "0.0.0.0", "10.0.2.15", 5353, 53},
 	    {"tcp::0x10-:0x11", false, "0.0.0.0", "0.0.0.0", 16, 17},
@@ -274,8 +273,8 @@ static size_t dhcp_frame(uint8_t *f, uint8_t type, const uint8_t *mac,
 static void test_user_leases_come_from_acks(void)
 {
 	static struct user_state s;
-	static const uint8_t m1[6] = {2, 0, 0, 0, 0, 1}, m2[6] = {2, 0, 0, 0,
-								 0, 2};
+	static const uint8_t m1[6] = {2, 0, 0, 0, 0, 1},
+			     m2[6] = {2, 0, 0, 0, 0, 2};
 	uint8_t f[400];
 	json_t *obj = json_object(), *l;
 	size_t len;
@@ -294,12 +293,12 @@ static void test_user_leases_come_from_acks(void)
 	user_dhcp_info(&s, obj);
 	l = json_object_get(obj, "leases");
 	CHECK_EQ(json_array_size(l), 2);
-	CHECK(!strcmp(json_string_value(json_object_get(json_array_get(l, 0),
-							"mac")),
-		      "02:00:00:00:00:01"));
-	CHECK(!strcmp(json_string_value(json_object_get(json_array_get(l, 1),
-							"ip")),
-		      "10.0.2.16"));
+	CHECK(!strcmp(
+	    json_string_value(json_object_get(json_array_get(l, 0), "mac")),
+	    "02:00:00:00:00:01"));
+	CHECK(!strcmp(
+	    json_string_value(json_object_get(json_array_get(l, 1), "ip")),
+	    "10.0.2.16"));
 	json_decref(obj);
 }
 
