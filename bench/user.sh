@@ -89,7 +89,7 @@ qemu-system-x86_64 -M none -nodefaults -display none \
 	-netdev "tap,id=t,ifname=$TAP,script=no,downscript=no" \
 	-netdev user,id=u \
 	-netdev hubport,id=h1,hubid=0,netdev=t \
-	-netdev hubport,id=h2,hubid=0,netdev=u &
+	-netdev hubport,id=h2,hubid=0,netdev=u 2>/dev/null &
 QP=$!
 guest_up
 Q=$(rate)
