@@ -284,13 +284,14 @@ void user_fwd_info(const struct user_state *s, json_t *obj)
 		const struct user_hostfwd *f = &s->hostfwd[i];
 
 		inet_ntop(AF_INET, &f->haddr, h, sizeof(h));
-		inet_ntop(AF_INET, &f->gaddr, g, sizeof(g));
+		/* no guest address: slirp's first DHCP address */
+		inet_ntop(AF_INET, f->gaddr.s_addr ? &f->gaddr : &s->dhcp, g,
+			  sizeof(g));
 		json_array_append_new(
 		    list, json_pack("{ss ss ss si ss si}", "rule", f->rule,
 				    "protocol", f->udp ? "udp" : "tcp",
 				    "host-addr", h, "host-port", f->hport,
-				    "guest-addr", f->gaddr.s_addr ? g : "",
-				    "guest-port", f->gport));
+				    "guest-addr", g, "guest-port", f->gport));
 	}
 	json_object_set_new(obj, "hostfwd", list);
 	list = json_array();

@@ -272,7 +272,8 @@ def test_guest_gets_lease_gateway_host_service_dns_ipv6_and_hostfwd():
     d.qmp_cmd("hostfwd_add", {"id": "u", "rule": rule})
     assert host_read(hport2) == BANNER
     fwd = user_info(d, "u")["hostfwd"]
-    assert [f["host-port"] for f in fwd] == [hport, hport2], fwd
+    assert [(f["host-port"], f["guest-addr"]) for f in fwd] == \
+        [(hport, FIRST_LEASE), (hport2, FIRST_LEASE)], fwd
     try:
         d.qmp_cmd("hostfwd_add", {"id": "u", "rule": rule})
         raise AssertionError("the same host port was forwarded twice")
