@@ -23,6 +23,7 @@ extern const struct backend_ops none_backend;
 extern const struct backend_ops socket_backend;
 extern const struct backend_ops stream_backend;
 extern const struct backend_ops tap_backend;
+extern const struct backend_ops user_backend;
 extern const struct backend_ops vhost_user_backend;
 extern const struct backend_ops vhost_vdpa_backend;
 #ifdef NH_HAVE_VDE
@@ -38,7 +39,7 @@ static const struct {
 } backend_table[] = {
 	{ "none", &none_backend },
 	{ "nic", &nic_backend },
-	{ "user", NULL },
+	{ "user", &user_backend },
 	{ "tap", &tap_backend },
 	{ "l2tpv3", NULL },
 	{ "socket", &socket_backend },

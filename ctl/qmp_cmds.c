@@ -37,6 +37,7 @@
 #include "port.h"
 #include "qmp.h"
 #include "schema.h"
+#include "user.h"
 
 /* -- arguments ----------------------------------------------------------- */
 
@@ -150,6 +151,21 @@ static bool qmp_cmd_netdev_del(struct qmp_session *s, const json_t *args,
 			       json_t **ret, struct nh_error **errp)
 {
 	return netdev_del(qmp_arg_str(args, "id"), errp);
+}
+
+/* hostfwd_add, hostfwd_remove: QEMU's HMP commands for user netdevs */
+static bool qmp_cmd_hostfwd_add(struct qmp_session *s, const json_t *args,
+				json_t **ret, struct nh_error **errp)
+{
+	return user_hostfwd_add(qmp_arg_str(args, "id"),
+				qmp_arg_str(args, "rule"), errp);
+}
+
+static bool qmp_cmd_hostfwd_remove(struct qmp_session *s, const json_t *args,
+				   json_t **ret, struct nh_error **errp)
+{
+	return user_hostfwd_remove(qmp_arg_str(args, "id"),
+				   qmp_arg_str(args, "rule"), errp);
 }
 
 /* -- chardevs (QEMU's socket chardev, unix paths) ----------------------- */
@@ -715,6 +731,8 @@ const struct qmp_command qmp_commands[] = {
     {"query-qmp-schema", qmp_cmd_query_qmp_schema},
     {"netdev_add", qmp_cmd_netdev_add},
     {"netdev_del", qmp_cmd_netdev_del},
+    {"hostfwd_add", qmp_cmd_hostfwd_add},
+    {"hostfwd_remove", qmp_cmd_hostfwd_remove},
     {"set_link", qmp_cmd_set_link},
     {"chardev-add", qmp_cmd_chardev_add},
     {"chardev-remove", qmp_cmd_chardev_remove},

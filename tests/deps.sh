@@ -9,6 +9,7 @@ PACKAGES=(
 	# build
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	libuv1-dev liburing-dev libpcap-dev libjansson-dev libseccomp-dev
+	libslirp-dev
 	# tests: peers, guests, captures
 	python3 iproute2 procps socat iputils-ping iperf3 tcpdump tshark
 	gnuplot-nox vde2 libvdeplug-dev openvswitch-switch ethtool

@@ -164,6 +164,13 @@ def opts_seeds():
                   b'helper=/usr/lib/qemu/qemu-bridge-helper',
         'hubport': b'\x00hubport,id=h1,hubid=1,netdev=a',
         'nic': b'\x00nic,id=nic0,netdev=vm1,macaddr=52:54:00:12:34:56',
+        'user': b'\x00user,id=u,net=10.9.0.0/255.255.0.0,dhcpstart=10.9.2.20,'
+                b'hostfwd=udp:127.0.0.1:5353-10.9.2.20:53,'
+                b'guestfwd=tcp:10.9.0.4:80-cmd:true,ipv6-prefixlen=48',
+        'user-json': b'\x00{"type": "user", "id": "u", "hostfwd": '
+                     b'[{"str": "tcp::2222-:22"}, {"str": "::1-:2"}], '
+                     b'"dnssearch": [{"str": "example.org"}], '
+                     b'"restrict": true}',
         'flags': b'\x01id=x,flag,other=,size=010',
         'json': b'\x04 {"type": "socket", "id": "s", '
                 b'"connect": "127.0.0.1:1234", "reconnect": 5, '

@@ -188,9 +188,9 @@ def test_nested_keys_build_objects_inside_lists():
           want=["'dnssearch.0' is an object", "dnssearch.0.MEMBER=VALUE"])
     # the server takes the shape; its answer is about the backend
     fails(d.qmp_path, 1, "netdev_add", "type=user", "id=u",
-          "dnssearch.0.str=a.example",
-          want=["error: GenericError: network backend 'user' is not "
-                "compiled into this binary"])
+          "dnssearch.0.str=a..example!",
+          want=["error: GenericError: 'dnssearch' parameter: "
+                "'a..example!' is not a domain name"])
 
 
 def test_lists_from_indexes_repeated_keys_or_json_text():

@@ -38,7 +38,8 @@ ISSUE_COMMANDS = {
 }
 
 # The backends nethub has today, and what QEMU's union has besides
-BUILT_TYPES = {"socket", "hubport", "none", "nic", "tap", "stream", "dgram"}
+BUILT_TYPES = {"socket", "hubport", "none", "nic", "tap", "stream", "dgram",
+               "user"}
 # built, but needs a Linux bridge: without one, this error
 BRIDGE_MISSING = "bridge 'br0' does not exist"
 REFERENCE_TYPES = {"none", "nic", "user", "tap", "l2tpv3", "socket", "vde",

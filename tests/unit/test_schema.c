@@ -771,6 +771,8 @@ static const char *const expected_commands[] = {
     "query-chardev",
     "netdev_add",
     "netdev_del",
+    "hostfwd_add",
+    "hostfwd_remove",
     "set_link",
     "query-rx-filter",
     "set-rx-filter",
