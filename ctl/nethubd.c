@@ -41,6 +41,9 @@ static const char usage_text[] =
 	"  -netdev '{\"type\": ..., \"id\": ..., ...}'   the same as JSON\n"
 	"  --config FILE       add the netdevs of FILE: a JSON array of netdev_add\n"
 	"                      argument objects\n"
+	"  --config-if-present FILE\n"
+	"                      the same if FILE exists; else as if not given (the\n"
+	"                      service unit passes /etc/nethub/nethubd.conf so)\n"
 	"  Without -netdev or --config, the default configuration is used:\n"
 	"    -netdev " DAEMON_DEFAULT_NETDEV "\n"
 	"    -qmp unix:RUNDIR/qmp.sock   (RUNDIR: /run/nethub as root, else\n"
@@ -69,7 +72,9 @@ static const char usage_text[] =
 	"                      created mode 0600 unless mode= says otherwise; TCP\n"
 	"                      on an address other than loopback needs remote=on.\n"
 	"                      QMP access is root-equivalent: see docs/security.md.\n"
-	"                      Talk to it with nethubctl.\n"
+	"                      Talk to it with nethubctl.  Listening sockets a\n"
+	"                      service manager passes (LISTEN_FDS, socket\n"
+	"                      activation) are served as QMP sockets too.\n"
 	"  --qmp-max-sessions N\n"
 	"                      QMP clients served at once (default %u); at the\n"
 	"                      limit a new client displaces the oldest one still\n"
@@ -148,11 +153,14 @@ enum {
 	OPT_ALLOW_RUN,
 	OPT_FILES_DIR,
 	OPT_CHARDEV,
+	OPT_CONFIG_IF_PRESENT,
 };
 
 static const struct option long_opts[] = {
 	{ "netdev", required_argument, NULL, OPT_NETDEV },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "config-if-present", required_argument, NULL,
+	  OPT_CONFIG_IF_PRESENT },
 	{ "chardev", required_argument, NULL, OPT_CHARDEV },
 	{ "io", required_argument, NULL, OPT_IO },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -321,6 +329,46 @@ static void add_qmp_spec(const char *spec)
 	qmp_listens[qmp_nlistens++] = lc;
 }
 
+/*
+ * systemd's socket activation: LISTEN_PID is ours and LISTEN_FDS sockets
+ * start at fd 3; each is served as a QMP socket.  The variables are unset
+ * so that programs nethubd runs do not take the sockets for theirs.
+ */
+#define LISTEN_FDS_START 3
+
+static void add_activated_qmp(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct nh_error *err = NULL;
+	char *end;
+	long n;
+
+	if (!pid || !fds || strtol(pid, &end, 10) != (long)getpid() || *end)
+		return;
+	n = strtol(fds, &end, 10);
+	if (*end || n < 0 || n > QMP_LISTEN_MAX - (long)qmp_nlistens) {
+		fprintf(stderr,
+			"nethubd: LISTEN_FDS=%s: expects a number of sockets "
+			"from 0 to %u\n",
+			fds, QMP_LISTEN_MAX - qmp_nlistens);
+		exit(1);
+	}
+	for (long i = 0; i < n; i++) {
+		struct qmp_listen_config *lc =
+			qmp_listen_inherit(LISTEN_FDS_START + (int)i, &err);
+
+		if (!lc) {
+			fprintf(stderr, "nethubd: %s\n", err->msg);
+			nh_error_free(err);
+			exit(1);
+		}
+		qmp_listens[qmp_nlistens++] = lc;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+}
+
 static void free_qmp_specs(void)
 {
 	while (qmp_nlistens > 0)
@@ -463,6 +511,12 @@ int main(int argc, char **argv)
 			add_config_file(&cfg, optarg);
 			configured = true;
 			break;
+		case OPT_CONFIG_IF_PRESENT:
+			if (access(optarg, F_OK) && errno == ENOENT)
+				break;
+			add_config_file(&cfg, optarg);
+			configured = true;
+			break;
 		case OPT_IO:
 			if (!io_engine_parse(optarg, &cfg.io))
 				die_option("--io", "auto, uring or epoll",
@@ -555,6 +609,7 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
+	add_activated_qmp();
 	if (!configured) {
 		add_netdev_spec(&cfg, DAEMON_DEFAULT_NETDEV);
 		if (qmp_nlistens == 0)
