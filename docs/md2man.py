@@ -85,6 +85,14 @@ def split_row(line):
     return cells
 
 
+def breakable(text):
+    """Let a narrow column break long words after '-', ',', '/', '=' and
+    '|' (\\: is a break point that prints nothing)."""
+    for mark in ('\\-', ',', '/', '=', '|'):
+        text = text.replace(mark, mark + '\\:')
+    return text
+
+
 def table(rows):
     """A pipe table as a tbl(1) table; every cell a text block, ragged
     right (narrow columns cannot be justified)."""
@@ -94,8 +102,8 @@ def table(rows):
            ' '.join(['lb'] * ncol), ' '.join(['l'] * (ncol - 1) + ['lx']) + '.']
     for cells in [head] + body:
         cells = (cells + [''] * ncol)[:ncol]
-        out.append('\t'.join('T{\n.ad l\n' + safe_line(inline(c)) + '\nT}'
-                             for c in cells))
+        out.append('\t'.join('T{\n.ad l\n' + safe_line(breakable(inline(c)))
+                             + '\nT}' for c in cells))
     out.append('.TE')
     return out
 
