@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "fdb.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "opts.h"
 #include "port.h"
 #include "qmp.h"
@@ -83,6 +84,13 @@ static const char usage_text[] =
 	"                      close a QMP client that has not sent\n"
 	"                      qmp_capabilities within this time (default %u;\n"
 	"                      0: never)\n"
+	"\n"
+	"Monitoring:\n"
+	"  -metrics http:[HOST:]PORT\n"
+	"                      serve every counter for a Prometheus scrape at\n"
+	"                      http://HOST:PORT/metrics (HOST: 127.0.0.1 unless\n"
+	"                      given; [::1] for IPv6); the same text as\n"
+	"                      'nethubctl metrics'\n"
 	"\n"
 	"Types: socket (listen=, connect=[,reconnect=S], udp=+localaddr=\n"
 	"[,udp-any-source=on], mcast=, fd=), tap (ifname=, fd=, script=,\n"
@@ -154,6 +162,7 @@ enum {
 	OPT_FILES_DIR,
 	OPT_CHARDEV,
 	OPT_CONFIG_IF_PRESENT,
+	OPT_METRICS,
 };
 
 static const struct option long_opts[] = {
@@ -173,6 +182,7 @@ static const struct option long_opts[] = {
 	{ "fdb-netdev-max", required_argument, NULL, OPT_FDB_NETDEV_MAX },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "object", required_argument, NULL, OPT_OBJECT },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "qmp-max-sessions", required_argument, NULL, OPT_QMP_MAX_SESSIONS },
 	{ "qmp-handshake-timeout", required_argument, NULL,
 	  OPT_QMP_HANDSHAKE_TIMEOUT },
@@ -432,6 +442,34 @@ static void qmp_service_stop(void *arg)
 	qmp_stop();
 }
 
+/* -metrics: the "-metrics" daemon service */
+static struct metrics_http_config *metrics_cfg;
+
+static void set_metrics_spec(const char *spec)
+{
+	struct nh_error *err = NULL;
+
+	metrics_http_config_free(metrics_cfg);
+	metrics_cfg = metrics_http_parse(spec, &err);
+	if (!metrics_cfg) {
+		fprintf(stderr, "nethubd: %s\n", err->msg);
+		nh_error_free(err);
+		exit(1);
+	}
+}
+
+static bool metrics_service_start(uv_loop_t *loop, void *arg,
+				  struct nh_error **errp)
+{
+	return metrics_http_start(loop, arg, errp);
+}
+
+static void metrics_service_stop(void *arg)
+{
+	(void)arg;
+	metrics_http_stop();
+}
+
 /* --user, --sandbox, --allow-run, --files-dir: the daemon's confine hook */
 static struct sandbox_config sandbox = { .confine = true };
 
@@ -562,6 +600,9 @@ int main(int argc, char **argv)
 		case OPT_OBJECT:
 			add_object_spec(&cfg, optarg);
 			break;
+		case OPT_METRICS:
+			set_metrics_spec(optarg);
+			break;
 		case OPT_QMP_MAX_SESSIONS:
 			qmp_limits.max_sessions = (unsigned)parse_count(
 				"--qmp-max-sessions", optarg, 1,
@@ -622,6 +663,13 @@ int main(int argc, char **argv)
 			.start = qmp_service_start,
 			.stop = qmp_service_stop,
 		};
+	if (metrics_cfg)
+		cfg.services[cfg.nservices++] = (struct daemon_service){
+			.name = "-metrics",
+			.start = metrics_service_start,
+			.stop = metrics_service_stop,
+			.arg = metrics_cfg,
+		};
 
 	for (unsigned i = 0; i < qmp_nlistens; i++)
 		if (qmp_listens[i]->kind == QMP_LISTEN_UNIX)
@@ -647,6 +695,7 @@ int main(int argc, char **argv)
 	status = daemon_run(&cfg);
 out:
 	free_qmp_specs();
+	metrics_http_config_free(metrics_cfg);
 	json_decref(cfg.chardevs);
 	json_decref(cfg.chardev_labels);
 	json_decref(cfg.netdevs);
