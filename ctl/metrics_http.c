@@ -182,12 +182,27 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 static void on_timer(uv_timer_t *t);
 
+static unsigned mhd_connections(void)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+		mh.mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info ? info->num_connections : 0;
+}
+
 /* Let MHD do what is ready, then wake up for its next timeout */
 static void mhd_step(void)
 {
+	unsigned before = mhd_connections();
 	MHD_UNSIGNED_LONG_LONG ms;
 
 	MHD_run(mh.mhd);
+	/* at the connection limit MHD takes its listening socket out of its
+	 * epoll set, and puts it back only at the start of a run: once
+	 * connections went, run again, or waiting clients would wait for
+	 * an event that cannot come */
+	if (mhd_connections() < before)
+		MHD_run(mh.mhd);
 	if (MHD_get_timeout(mh.mhd, &ms) == MHD_YES)
 		uv_timer_start(&mh.timer, on_timer, ms, 0);
 	else
@@ -257,10 +272,11 @@ bool metrics_http_start(uv_loop_t *loop, const struct metrics_http_config *cfg,
 	/* no MHD_USE_INTERNAL_POLLING_THREAD: MHD_run() on our loop */
 	mh.mhd = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
-		NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_MAX_CLIENTS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+		MHD_OPTION_END);
 	if (!mh.mhd) {
 		nh_error_setg(errp, "-metrics %s: libmicrohttpd did not start",
 			      mh.label);
