@@ -406,8 +406,12 @@ struct qmp_listen_config *qmp_listen_inherit(int fd, struct nh_error **errp)
 	int type = 0, listening = 0, flags;
 	socklen_t len = sizeof(type);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) ||
-	    type != SOCK_STREAM) {
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len)) {
+		nh_error_setg(errp, "LISTEN_FDS: fd %d: %s", fd,
+			      strerror(errno));
+		return NULL;
+	}
+	if (type != SOCK_STREAM) {
 		nh_error_setg(errp, "LISTEN_FDS: fd %d is not a stream socket",
 			      fd);
 		return NULL;
