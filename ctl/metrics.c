@@ -18,13 +18,13 @@
 #include "metrics.h"
 
 #define METRICS_NAME_MAX 256
-#define METRICS_PART_MAX 64	/* one key of a name; longer ones are cut */
+#define METRICS_PART_MAX 64 /* one key of a name; longer ones are cut */
 
 struct family {
 	char name[METRICS_NAME_MAX];
-	const char *type;	/* counter, gauge or untyped */
+	const char *type; /* counter, gauge or untyped */
 	char *help;
-	char *samples;		/* the open_memstream buffer */
+	char *samples; /* the open_memstream buffer */
 	size_t len;
 	FILE *f;
 };
@@ -32,7 +32,7 @@ struct family {
 struct families {
 	struct family *v;
 	size_t n, cap;
-	bool failed;		/* out of memory: the result is NULL */
+	bool failed; /* out of memory: the result is NULL */
 };
 
 /* @s as a metric name part: [a-zA-Z0-9_], '-' and anything else as '_' */
@@ -44,7 +44,9 @@ static void name_part(char *out, size_t size, const char *s)
 		char c = s[i];
 
 		out[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9')) ? c : '_';
+			  (c >= '0' && c <= '9'))
+			     ? c
+			     : '_';
 	}
 	out[i] = '\0';
 }
@@ -105,9 +107,9 @@ struct labels {
 	const char *kv[10];
 };
 
-static void put_sample(struct families *fs, const char *name,
-		       const char *type, const char *help,
-		       const struct labels *l, const json_t *value)
+static void put_sample(struct families *fs, const char *name, const char *type,
+		       const char *help, const struct labels *l,
+		       const json_t *value)
 {
 	struct family *f;
 
@@ -144,7 +146,7 @@ static void put_members(struct families *fs, const char *prefix,
 	const char *key;
 	const json_t *v;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach ((json_t *)obj, key, v) {
 		char name[METRICS_NAME_MAX], part[METRICS_PART_MAX];
 		char help[METRICS_NAME_MAX + 64];
 		bool skipped = false;
@@ -165,7 +167,7 @@ static void put_members(struct families *fs, const char *prefix,
 }
 
 static const char *const port_known[] = {
-	"name", "hub", "link", "mtu", "stats", NULL,
+    "name", "hub", "link", "mtu", "stats", NULL,
 };
 
 static void put_port(struct families *fs, const char *netdev,
@@ -176,13 +178,13 @@ static void put_port(struct families *fs, const char *netdev,
 	char hub[24] = "", name[METRICS_NAME_MAX], part[METRICS_PART_MAX];
 	char help[METRICS_NAME_MAX + 64];
 	const char *key;
-	struct labels l = { { "netdev", netdev, "port", pname ? pname : "",
-			      NULL } };
+	struct labels l = {
+	    {"netdev", netdev, "port", pname ? pname : "", NULL}};
 
 	if (json_is_integer(json_object_get(port, "hub"))) {
 		snprintf(hub, sizeof(hub), "%lld",
 			 (long long)json_integer_value(
-				 json_object_get(port, "hub")));
+			     json_object_get(port, "hub")));
 		l.kv[4] = "hub";
 		l.kv[5] = hub;
 	}
@@ -190,9 +192,9 @@ static void put_port(struct families *fs, const char *netdev,
 		   "1 if the port's link is up", &l,
 		   json_object_get(port, "link"));
 	put_sample(fs, "nethub_port_mtu_bytes", "gauge",
-		   "largest frame the port takes, in bytes",
-		   &l, json_object_get(port, "mtu"));
-	json_object_foreach((json_t *)st, key, v) {
+		   "largest frame the port takes, in bytes", &l,
+		   json_object_get(port, "mtu"));
+	json_object_foreach ((json_t *)st, key, v) {
 		name_part(part, sizeof(part), key);
 		if (json_is_object(v)) {
 			/* rx-drops, tx-drops: by reason */
@@ -203,8 +205,9 @@ static void put_port(struct families *fs, const char *netdev,
 				 part);
 			snprintf(help, sizeof(help),
 				 "frames the port's %s dropped, by reason "
-				 "(docs/usage.md, Counters)", key);
-			json_object_foreach((json_t *)v, reason, n) {
+				 "(docs/usage.md, Counters)",
+				 key);
+			json_object_foreach ((json_t *)v, reason, n) {
 				struct labels rl = l;
 				size_t i = 0;
 
@@ -231,8 +234,8 @@ static void put_netdev(struct families *fs, const json_t *nd)
 	const char *type = json_string_value(json_object_get(nd, "type"));
 	const json_t *ports = json_object_get(nd, "ports"), *p;
 	json_t *nports = json_integer((json_int_t)json_array_size(ports));
-	struct labels l = { { "netdev", id ? id : "", "type",
-			      type ? type : "", NULL } };
+	struct labels l = {
+	    {"netdev", id ? id : "", "type", type ? type : "", NULL}};
 	size_t i;
 
 	put_sample(fs, "nethub_netdev_link_up", "gauge",
@@ -244,12 +247,12 @@ static void put_netdev(struct families *fs, const json_t *nd)
 	json_decref(nports);
 	put_members(fs, "nethub_netdev_driver", "query-netdevs info",
 		    json_object_get(nd, "info"), &l, NULL);
-	json_array_foreach(ports, i, p)
+	json_array_foreach (ports, i, p)
 		put_port(fs, id ? id : "", p);
 }
 
 static const char *const hub_known[] = {
-	"id", "ports", "fdb-entries", "floods", "fdb-stats", NULL,
+    "id", "ports", "fdb-entries", "floods", "fdb-stats", NULL,
 };
 
 static void put_hub(struct families *fs, const json_t *h)
@@ -258,7 +261,7 @@ static void put_hub(struct families *fs, const json_t *h)
 	char id[24], name[METRICS_NAME_MAX], part[METRICS_PART_MAX];
 	char help[METRICS_NAME_MAX + 64];
 	const char *key;
-	struct labels l = { { "hub", id, NULL } };
+	struct labels l = {{"hub", id, NULL}};
 
 	snprintf(id, sizeof(id), "%lld",
 		 (long long)json_integer_value(json_object_get(h, "id")));
@@ -268,7 +271,7 @@ static void put_hub(struct families *fs, const json_t *h)
 	put_sample(fs, "nethub_hub_floods_total", "counter",
 		   "frames the hub flooded (destination not learned)", &l,
 		   json_object_get(h, "floods"));
-	json_object_foreach((json_t *)fdb, key, v) {
+	json_object_foreach ((json_t *)fdb, key, v) {
 		name_part(part, sizeof(part), key);
 		snprintf(name, sizeof(name), "nethub_hub_fdb_%s_total", part);
 		snprintf(help, sizeof(help), "the hub's learning table: %s",
@@ -280,15 +283,15 @@ static void put_hub(struct families *fs, const json_t *h)
 
 char *metrics_text(const json_t *netdevs, const json_t *hubs)
 {
-	struct families fs = { 0 };
+	struct families fs = {0};
 	char *text = NULL;
 	size_t len = 0, i;
 	const json_t *v;
 	FILE *out;
 
-	json_array_foreach(netdevs, i, v)
+	json_array_foreach (netdevs, i, v)
 		put_netdev(&fs, v);
-	json_array_foreach(hubs, i, v)
+	json_array_foreach (hubs, i, v)
 		put_hub(&fs, v);
 	out = open_memstream(&text, &len);
 	for (i = 0; i < fs.n; i++) {

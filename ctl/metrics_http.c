@@ -31,7 +31,7 @@
 #include "netdev.h"
 
 #define METRICS_HTTP_MAX_CLIENTS 16
-#define METRICS_HTTP_TIMEOUT_S	 10	/* an idle scrape connection */
+#define METRICS_HTTP_TIMEOUT_S	 10 /* an idle scrape connection */
 #define METRICS_HTTP_BACKLOG	 16
 #define METRICS_HTTP_PATH	 "/metrics"
 
@@ -60,8 +60,10 @@ struct metrics_http_config *metrics_http_parse(const char *text,
 	long port;
 
 	if (strncmp(text, "http:", 5)) {
-		nh_error_setg(errp, "-metrics %s: expects http:PORT or "
-				    "http:HOST:PORT", text);
+		nh_error_setg(errp,
+			      "-metrics %s: expects http:PORT or "
+			      "http:HOST:PORT",
+			      text);
 		return NULL;
 	}
 	addr = text + 5;
@@ -72,8 +74,10 @@ struct metrics_http_config *metrics_http_parse(const char *text,
 		cfg->port = strdup(addr);
 	} else if (addr[0] == '[') {
 		if (colon == addr || colon[-1] != ']') {
-			nh_error_setg(errp, "-metrics %s: an IPv6 address is "
-					    "written [ADDR]:PORT", text);
+			nh_error_setg(errp,
+				      "-metrics %s: an IPv6 address is "
+				      "written [ADDR]:PORT",
+				      text);
 			metrics_http_config_free(cfg);
 			return NULL;
 		}
@@ -85,14 +89,17 @@ struct metrics_http_config *metrics_http_parse(const char *text,
 	}
 	port = strtol(cfg->port, &end, 10);
 	if (!*cfg->port || *end || port < 1 || port > 65535) {
-		nh_error_setg(errp, "-metrics %s: '%s' is not a port number "
-				    "(1 to 65535)", text, cfg->port);
+		nh_error_setg(errp,
+			      "-metrics %s: '%s' is not a port number "
+			      "(1 to 65535)",
+			      text, cfg->port);
 		metrics_http_config_free(cfg);
 		return NULL;
 	}
 	if (!*cfg->host) {
-		nh_error_setg(errp, "-metrics %s: the host address is empty "
-				    "(0.0.0.0 or [::] listen on every address)",
+		nh_error_setg(errp,
+			      "-metrics %s: the host address is empty "
+			      "(0.0.0.0 or [::] listen on every address)",
 			      text);
 		metrics_http_config_free(cfg);
 		return NULL;
@@ -121,7 +128,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
 			     char *body, const char *type)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	    strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
 	if (!r) {
@@ -167,7 +174,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	return reply(c, MHD_HTTP_OK, text, METRICS_CONTENT_TYPE);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[256];
 	size_t n;
@@ -184,8 +192,8 @@ static void on_timer(uv_timer_t *t);
 
 static unsigned mhd_connections(void)
 {
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(
-		mh.mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(mh.mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 
 	return info ? info->num_connections : 0;
 }
@@ -228,9 +236,9 @@ static int metrics_listen(const struct metrics_http_config *cfg,
 			  struct nh_error **errp)
 {
 	struct addrinfo hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_PASSIVE,
+	    .ai_family = AF_UNSPEC,
+	    .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE,
 	};
 	struct addrinfo *res;
 	int fd, one = 1, rc;
@@ -271,12 +279,12 @@ bool metrics_http_start(uv_loop_t *loop, const struct metrics_http_config *cfg,
 		return false;
 	/* no MHD_USE_INTERNAL_POLLING_THREAD: MHD_run() on our loop */
 	mh.mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
-		NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_MAX_CLIENTS,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
-		MHD_OPTION_END);
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_MAX_CLIENTS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
+	    MHD_OPTION_END);
 	if (!mh.mhd) {
 		nh_error_setg(errp, "-metrics %s: libmicrohttpd did not start",
 			      mh.label);
@@ -285,8 +293,10 @@ bool metrics_http_start(uv_loop_t *loop, const struct metrics_http_config *cfg,
 	}
 	info = MHD_get_daemon_info(mh.mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info || uv_poll_init(loop, &mh.poll, info->epoll_fd)) {
-		nh_error_setg(errp, "-metrics %s: cannot watch libmicrohttpd's "
-				    "epoll fd", mh.label);
+		nh_error_setg(errp,
+			      "-metrics %s: cannot watch libmicrohttpd's "
+			      "epoll fd",
+			      mh.label);
 		MHD_stop_daemon(mh.mhd);
 		mh.mhd = NULL;
 		return false;

@@ -12,7 +12,7 @@
 
 /* -metrics: where the HTTP endpoint listens */
 struct metrics_http_config {
-	char *host;	/* numeric or a name; 127.0.0.1 when not given */
+	char *host; /* numeric or a name; 127.0.0.1 when not given */
 	char *port;
 };
 

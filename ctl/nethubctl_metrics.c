@@ -22,7 +22,8 @@ int ctl_metrics_main(const struct ctl_opts *opts, int argc, char **argv)
 
 	if (argc > 1)
 		return ctl_fail("metrics: unexpected '%s' (try 'nethubctl "
-				"--help')", argv[1]);
+				"--help')",
+				argv[1]);
 	rc = ctl_open(opts, &c);
 	if (!rc)
 		rc = ctl_call(c, "query-netdevs", NULL, &netdevs);

@@ -27,7 +27,7 @@ static int notify_fd = -1;
 void notify_open(void)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t len;
 	socklen_t salen;
 
@@ -38,7 +38,8 @@ void notify_open(void)
 	    (path[0] != '/' && path[0] != '@')) {
 		log_warn("NOTIFY_SOCKET '%s' is not a socket path or an "
 			 "abstract name (@NAME); not telling the service "
-			 "manager when ready", path);
+			 "manager when ready",
+			 path);
 		unsetenv("NOTIFY_SOCKET");
 		return;
 	}
@@ -52,8 +53,8 @@ void notify_open(void)
 	if (notify_fd < 0 ||
 	    connect(notify_fd, (struct sockaddr *)&sa, salen)) {
 		log_warn("NOTIFY_SOCKET %s: cannot connect: %s; not telling "
-			 "the service manager when ready", path,
-			 strerror(errno));
+			 "the service manager when ready",
+			 path, strerror(errno));
 		notify_close();
 	}
 	unsetenv("NOTIFY_SOCKET");

@@ -83,14 +83,22 @@ class UserDaemon:
             return f.read()
 
     def stop(self):
+        """SIGTERM; the exit status (0 after a clean shutdown)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.logf.close()
+        if not self.logf.closed:
+            self.logf.close()
+        return self.proc.returncode
+
+    def stop_clean(self):
+        status = self.stop()
+        assert status == 0, "nethubd exit status %s:\n%s" % (status,
+                                                              self.log())
 
 
 def start_default(xdg):
@@ -136,6 +144,8 @@ def test_default_config_serves_qmp_under_xdg_runtime_dir():
                        timeout=30)
     assert p.returncode != 0 and "ermission denied" in p.stderr, \
         (p.returncode, p.stderr)
+    d.stop_clean()
+    assert not os.path.exists(path), "the QMP socket file is left"
 
 
 def test_socket_vhost_user_and_pcap_replay_need_no_privilege():
@@ -189,7 +199,7 @@ def test_socket_vhost_user_and_pcap_replay_need_no_privilege():
     c.cmd("netdev_add", type="pcap", id="r", file=pcap)
     got = [peer.expect_frame() for _ in frames]
     assert got == frames, got
-    assert d.proc.poll() is None
+    d.stop_clean()
 
 
 def test_tap_and_bridge_say_they_need_root_and_what_works_instead():
@@ -237,7 +247,7 @@ def test_tap_and_bridge_say_they_need_root_and_what_works_instead():
                                  "downscript": "no"})
     desc = r.get("error", {}).get("desc", "")
     assert "belongs to another user or group" in desc, r
-    assert d.proc.poll() is None
+    d.stop_clean()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@
 
 static char *render(const char *netdevs, const char *hubs)
 {
-	json_t *n = json_loads(netdevs, 0, NULL), *h = json_loads(hubs, 0, NULL);
+	json_t *n = json_loads(netdevs, 0, NULL),
+	       *h = json_loads(hubs, 0, NULL);
 	char *text = metrics_text(n, h);
 
 	json_decref(n);
@@ -30,17 +31,17 @@ static int count(const char *hay, const char *needle)
 }
 
 static const char two_ports[] =
-	"[{\"id\": \"vms\", \"type\": \"socket\", \"hub\": 0, \"link\": true,"
-	" \"info\": {\"mode\": \"listen\", \"peers\": 2,"
-	"            \"ring\": {\"size\": 256}},"
-	" \"ports\": ["
-	"  {\"name\": \"vms.1\", \"hub\": 0, \"link\": true, \"mtu\": 65521,"
-	"   \"peer\": \"127.0.0.1:1\","
-	"   \"stats\": {\"rx-frames\": 5, \"tx-frames\": 7,"
-	"              \"rx-drops\": {\"queue-full\": 1, \"filtered\": 0}}},"
-	"  {\"name\": \"vms.2\", \"hub\": 0, \"link\": false, \"mtu\": 1514,"
-	"   \"stats\": {\"rx-frames\": 9, \"tx-frames\": 0,"
-	"              \"rx-drops\": {\"queue-full\": 3, \"filtered\": 2}}}]}]";
+    "[{\"id\": \"vms\", \"type\": \"socket\", \"hub\": 0, \"link\": true,"
+    " \"info\": {\"mode\": \"listen\", \"peers\": 2,"
+    "            \"ring\": {\"size\": 256}},"
+    " \"ports\": ["
+    "  {\"name\": \"vms.1\", \"hub\": 0, \"link\": true, \"mtu\": 65521,"
+    "   \"peer\": \"127.0.0.1:1\","
+    "   \"stats\": {\"rx-frames\": 5, \"tx-frames\": 7,"
+    "              \"rx-drops\": {\"queue-full\": 1, \"filtered\": 0}}},"
+    "  {\"name\": \"vms.2\", \"hub\": 0, \"link\": false, \"mtu\": 1514,"
+    "   \"stats\": {\"rx-frames\": 9, \"tx-frames\": 0,"
+    "              \"rx-drops\": {\"queue-full\": 3, \"filtered\": 2}}}]}]";
 
 static void test_metrics_each_family_once_with_its_samples(void)
 {
