@@ -86,9 +86,9 @@ def split_row(line):
 
 
 def breakable(text):
-    """Let a narrow column break long words after '-', ',', '/', '=' and
-    '|' (\\: is a break point that prints nothing)."""
-    for mark in ('\\-', ',', '/', '=', '|'):
+    """Let a narrow column break long words after '-', ',', '/', '=', '|'
+    and '_' (\\: is a break point that prints nothing)."""
+    for mark in ('\\-', ',', '/', '=', '|', '_'):
         text = text.replace(mark, mark + '\\:')
     return text
 
