@@ -671,9 +671,17 @@ int main(int argc, char **argv)
 			.arg = metrics_cfg,
 		};
 
-	for (unsigned i = 0; i < qmp_nlistens; i++)
-		if (qmp_listens[i]->kind == QMP_LISTEN_UNIX)
-			sandbox_add_own_file(&sandbox, qmp_listens[i]->path);
+	for (unsigned i = 0; i < qmp_nlistens; i++) {
+		const struct qmp_listen_config *lc = qmp_listens[i];
+
+		if (lc->kind == QMP_LISTEN_UNIX)
+			sandbox_add_own_file(&sandbox, lc->path);
+		/* an activated socket's directory (/run/nethub) is ours too:
+		 * vhost-user sockets go there */
+		else if (lc->kind == QMP_LISTEN_FD &&
+			 !strncmp(lc->path, "unix:/", 6))
+			sandbox_add_own_file(&sandbox, lc->path + 5);
+	}
 	for (size_t i = 0; i < json_array_size(cfg.chardevs); i++) {
 		const json_t *data = json_object_get(
 			json_object_get(json_array_get(cfg.chardevs, i),

@@ -14,10 +14,12 @@ activation (kept across a restart, never removed), --config-if-present.
 import glob
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nethub  # noqa: E402
@@ -191,7 +193,11 @@ def activated(listener, *args):
 
 
 def test_socket_activation_serves_the_passed_qmp_socket():
-    path = os.path.join(tmpdir(), "qmp.sock")
+    # in /run, as the socket unit's: nethubd's sandbox keeps it from
+    # writing under /run but for the passed socket's directory
+    rundir = tempfile.mkdtemp(prefix="nethub-test-", dir="/run")
+    at_cleanup(lambda: shutil.rmtree(rundir, ignore_errors=True))
+    path = os.path.join(rundir, "qmp.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(8)
@@ -212,6 +218,12 @@ def test_socket_activation_serves_the_passed_qmp_socket():
         c.negotiate()
         ids = [n["id"] for n in c.cmd("query-netdevs")]
         assert ids == ["g%d" % generation], ids
+        # a vhost-user chardev made at run time beside the QMP socket
+        vpath = os.path.join(rundir, "vm%d.sock" % generation)
+        c.cmd("chardev-add", id="c", backend={"type": "socket", "data": {
+            "addr": {"type": "unix", "data": {"path": vpath}},
+            "server": True, "wait": False}})
+        assert os.path.exists(vpath), "no %s" % vpath
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out
