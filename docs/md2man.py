@@ -29,7 +29,8 @@ def code_text(text):
     return escape(text).replace('-', '\\-')
 
 
-INLINE = re.compile(r'`([^`]+)`|\*\*(.+?)\*\*|(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])'
+INLINE = re.compile(r'`([^`]+)`|\*\*(.+?)\*\*'
+                    r'|(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])'
                     r'|!?\[([^\]]+)\]\(([^)\s]+)\)')
 
 
@@ -108,6 +109,12 @@ def table(rows):
     return out
 
 
+def code_block(block):
+    """Lines shown as they are, indented."""
+    return (['.RS 4', '.nf'] + [safe_line(code_text(b)) for b in block]
+            + ['.fi', '.RE'])
+
+
 LIST_ITEM = re.compile(r'^( {0,3})([-*]|\d+\.) +(.*)$')
 
 
@@ -132,7 +139,8 @@ def convert(lines):
             i += 1  # the document title: the page's NAME says it
         elif line.startswith('## '):
             flush()
-            out.append('.SH "' + inline(line[3:].strip().upper()).replace('"', '\\(dq') + '"')
+            title = inline(line[3:].strip().upper())
+            out.append('.SH "' + title.replace('"', '\\(dq') + '"')
             i += 1
         elif re.match(r'^#{3,} ', line):
             flush()
@@ -147,17 +155,16 @@ def convert(lines):
                 block.append(lines[i].rstrip('\n'))
                 i += 1
             i += 1
-            out.extend(['.RS 4', '.nf'] + [safe_line(code_text(b)) for b in block]
-                       + ['.fi', '.RE'])
+            out.extend(code_block(block))
         elif line.startswith('    ') and not para:
             block = []
-            while i < n and (lines[i].startswith('    ') or not lines[i].strip()):
+            while i < n and (lines[i].startswith('    ')
+                             or not lines[i].strip()):
                 block.append(lines[i].rstrip('\n')[4:])
                 i += 1
             while block and not block[-1].strip():
                 block.pop()
-            out.extend(['.RS 4', '.nf'] + [safe_line(code_text(b)) for b in block]
-                       + ['.fi', '.RE'])
+            out.extend(code_block(block))
         elif line.startswith('|'):
             flush()
             rows = []
@@ -170,7 +177,8 @@ def convert(lines):
             mark = '\\(bu' if m.group(2) in '-*' else m.group(2)
             item = [m.group(3)]
             i += 1
-            while (i < n and lines[i].strip() and not LIST_ITEM.match(lines[i])
+            while (i < n and lines[i].strip()
+                   and not LIST_ITEM.match(lines[i])
                    and lines[i].startswith(' ')):
                 item.append(lines[i].strip())
                 i += 1

@@ -11,7 +11,6 @@ $NOTIFY_SOCKET (a path or an abstract name), a QMP socket passed by socket
 activation (kept across a restart, never removed), --config-if-present.
 """
 
-import glob
 import os
 import re
 import shutil

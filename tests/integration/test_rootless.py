@@ -13,8 +13,10 @@ for the user beforehand (ip tuntap add ... user NAME) is taken.
 Needs root to set up (useradd, setpriv, ip tuntap).
 """
 
+import atexit
 import os
 import pwd
+import shutil
 import socket
 import struct
 import subprocess
@@ -36,14 +38,35 @@ VHOST_USER_REPLY = 0x4
 
 
 def user():
-    """The test user, made if missing: (uid, gid)."""
+    """The test user, made if missing (and removed when the test ends):
+    (uid, gid)."""
     try:
         pw = pwd.getpwnam(USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home",
                         "--shell", "/usr/sbin/nologin", USER], check=True)
+        at_cleanup(lambda: subprocess.run(["userdel", USER]))
         pw = pwd.getpwnam(USER)
     return pw.pw_uid, pw.pw_gid
+
+
+_programs = {}
+
+
+def program(path):
+    """@path copied where the test user may run it (the build tree may be
+    in a directory only root can enter)."""
+    if not _programs:
+        d = tempfile.mkdtemp(prefix="nethub-rootless-bin-")
+        os.chmod(d, 0o755)
+        atexit.register(shutil.rmtree, d, True)
+        _programs[""] = d
+    if path not in _programs:
+        copy = os.path.join(_programs[""], os.path.basename(path))
+        shutil.copy(path, copy)
+        os.chmod(copy, 0o755)
+        _programs[path] = copy
+    return _programs[path]
 
 
 def user_dir(uid, gid, mode=0o700):
@@ -69,8 +92,8 @@ class UserDaemon:
 
     def __init__(self, xdg, *args):
         self.xdg = xdg
-        argv, env = as_user([nethub.nethubd_path(), "--io", nethub.IO]
-                            + list(args), xdg)
+        argv, env = as_user([program(nethub.nethubd_path()), "--io",
+                             nethub.IO] + list(args), xdg)
         self.log_path = os.path.join(nethub.tmpdir(), "log")
         self.logf = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
@@ -130,14 +153,15 @@ def test_default_config_serves_qmp_under_xdg_runtime_dir():
     assert st.st_mode & 0o777 == 0o600, oct(st.st_mode)
     assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
     # nethubctl, as the same user, finds the socket without -s
-    argv, env = as_user([ctl_path(), "show"], xdg)
+    argv, env = as_user([program(ctl_path()), "show"], xdg)
     p = subprocess.run(argv, env=env, capture_output=True, text=True,
                        timeout=30)
     assert p.returncode == 0, "nethubctl show: %s" % p.stderr
     assert "vms" in p.stdout, p.stdout
     # another user is refused by the socket's mode
     other = user_dir(uid, gid)
-    argv, env = as_user([ctl_path(), "-s", path, "-t", "5", "show"], other)
+    argv, env = as_user([program(ctl_path()), "-s", path, "-t", "5",
+                         "show"], other)
     argv = ["setpriv", "--reuid", "65534", "--regid", "65534",
             "--clear-groups", "--"] + argv[argv.index("--") + 1:]
     p = subprocess.run(argv, env=env, capture_output=True, text=True,
