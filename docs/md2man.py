@@ -100,7 +100,8 @@ def table(rows):
     head, body = split_row(rows[0]), [split_row(r) for r in rows[2:]]
     ncol = len(head)
     out = ['.TS', 'allbox tab(\t);',
-           ' '.join(['lb'] * ncol), ' '.join(['l'] * (ncol - 1) + ['lx']) + '.']
+           ' '.join(['lb'] * ncol),
+           ' '.join(['l'] * (ncol - 1) + ['lx']) + '.']
     for cells in [head] + body:
         cells = (cells + [''] * ncol)[:ncol]
         out.append('\t'.join('T{\n.ad l\n' + safe_line(breakable(inline(c)))
