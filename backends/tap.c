@@ -967,6 +967,16 @@ static bool tap_open_ifname(struct tap_state *s, const struct tap_opts *o,
 	}
 	if (o->br && !tapdev_bridge_exists(o->br, errp))
 		return false;
+	if (o->bridge && !tapdev_may_admin()) {
+		nh_error_setg(errp,
+			      "joining bridge '%s' needs CAP_NET_ADMIN, i.e. "
+			      "root; without it, QEMU's setuid bridge helper "
+			      "can do it: helper=/usr/lib/qemu/qemu-bridge-helper"
+			      " (with --allow-run, and 'allow %s' in "
+			      "/etc/qemu/bridge.conf)",
+			      o->br, o->br);
+		return false;
+	}
 	*vnet = o->has_vnet_hdr ? o->vnet_hdr : (features & IFF_VNET_HDR) != 0;
 	if (*vnet)
 		flags |= IFF_VNET_HDR;

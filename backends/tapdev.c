@@ -13,9 +13,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,6 +69,31 @@ unsigned tapdev_features(void)
 	return features;
 }
 
+/* This process's user name for a message (its number if it has none) */
+static const char *tapdev_user_name(void)
+{
+	static char num[16];
+	const struct passwd *pw = getpwuid(geteuid());
+
+	if (pw)
+		return pw->pw_name;
+	snprintf(num, sizeof(num), "%u", (unsigned)geteuid());
+	return num;
+}
+
+bool tapdev_may_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return true; /* cannot tell: let the kernel answer */
+	return data[CAP_NET_ADMIN / 32].effective &
+	       (1u << (CAP_NET_ADMIN % 32));
+}
+
 int tapdev_open(const char *name, unsigned flags, char ifname[IFNAMSIZ],
 		struct nh_error **errp)
 {
@@ -100,11 +127,23 @@ int tapdev_open(const char *name, unsigned flags, char ifname[IFNAMSIZ],
 			      "of that name exists and is not a tap with "
 			      "these flags)",
 			      TAPDEV_TUN_PATH, want, strerror(err));
+	else if (err == EPERM && !strchr(want, '%') && if_nametoindex(want))
+		nh_error_setg(errp,
+			      "could not configure %s (%s): %s (the tap %s "
+			      "belongs to another user or group; as root, "
+			      "'ip tuntap add dev NAME mode tap user %s' makes "
+			      "one for this user)",
+			      TAPDEV_TUN_PATH, want, strerror(err), want,
+			      tapdev_user_name());
 	else if (err == EPERM)
 		nh_error_setg(errp,
 			      "could not configure %s (%s): %s (creating a tap "
-			      "needs CAP_NET_ADMIN)",
-			      TAPDEV_TUN_PATH, want, strerror(err));
+			      "needs CAP_NET_ADMIN, i.e. root; without it, use a "
+			      "tap made for this user beforehand: as root, 'ip "
+			      "tuntap add dev NAME mode tap user %s', then "
+			      "ifname=NAME)",
+			      TAPDEV_TUN_PATH, want, strerror(err),
+			      tapdev_user_name());
 	else
 		nh_error_setg(errp, "could not configure %s (%s): %s",
 			      TAPDEV_TUN_PATH, want, strerror(err));

@@ -120,6 +120,12 @@ int tapdev_mtu(int fd, struct tapdev_ns *ns, char ifname[IFNAMSIZ],
 bool tapdev_check_ifname(const char *name);
 
 /**
+ * tapdev_may_admin() - does this process hold CAP_NET_ADMIN (create taps,
+ * join bridges)?  true when it cannot tell.
+ */
+bool tapdev_may_admin(void);
+
+/**
  * tapdev_bridge_attach() - put interface @ifname (ours, in our namespace)
  * on Linux bridge @br and bring it up, as qemu-bridge-helper does: the
  * interface takes the bridge's MTU and a MAC address starting with 0xfe,

@@ -27,7 +27,7 @@
 static const char usage_text[] =
     "Usage: nethubctl [OPTION]... COMMAND [KEY=VALUE]...\n"
     "       nethubctl [OPTION]... --json REQUEST\n"
-    "       nethubctl [OPTION]... show | fdb [HUB] | events | top\n"
+    "       nethubctl [OPTION]... show | fdb [HUB] | events | top | metrics\n"
     "       nethubctl [OPTION]... capture PORT|--hub ID [FILTER]... "
     "[CAPTURE OPTION]...\n"
     "Talk to nethubd, or any QMP server, over its QMP control socket.\n"
@@ -59,6 +59,8 @@ static const char usage_text[] =
     "                  per-port frames/s, bit/s and drops/s, refreshed every\n"
     "                  S seconds (default 1) until interrupted; print N\n"
     "                  tables and exit with --iterations N (--once: one)\n"
+    "  metrics         every counter in Prometheus' text format, as\n"
+    "                  nethubd's -metrics endpoint serves them\n"
     "  capture PORT|--hub ID [FILTER]... [-w FILE] [-q rx|tx|all]\n"
     "          [-S N] [-c N]\n"
     "                  capture the frames of PORT (a netdev, a NIC or an\n"
@@ -251,6 +253,7 @@ static const struct {
     {"fdb", ctl_fdb_main},
     {"events", ctl_events_main},
     {"top", ctl_top_main},
+    {"metrics", ctl_metrics_main},
     /* not a view, but run the same way */
     {"capture", ctl_capture_main},
 };

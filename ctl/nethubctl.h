@@ -190,6 +190,8 @@ int ctl_show_main(const struct ctl_opts *opts, int argc, char **argv);
 int ctl_fdb_main(const struct ctl_opts *opts, int argc, char **argv);
 int ctl_events_main(const struct ctl_opts *opts, int argc, char **argv);
 int ctl_top_main(const struct ctl_opts *opts, int argc, char **argv);
+/* metrics: every counter in Prometheus' text format (nethubctl_metrics.c) */
+int ctl_metrics_main(const struct ctl_opts *opts, int argc, char **argv);
 
 /**
  * ctl_capture_main() - capture PORT|--hub ID [FILTER...] [-w FILE] [-q Q]

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "fdb.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "opts.h"
 #include "port.h"
 #include "qmp.h"
@@ -45,6 +46,9 @@ static const char usage_text[] =
 	"  -netdev '{\"type\": ..., \"id\": ..., ...}'   the same as JSON\n"
 	"  --config FILE       add the netdevs of FILE: a JSON array of netdev_add\n"
 	"                      argument objects\n"
+	"  --config-if-present FILE\n"
+	"                      the same if FILE exists; else as if not given (the\n"
+	"                      service unit passes /etc/nethub/nethubd.conf so)\n"
 	"  Without -netdev or --config, the default configuration is used:\n"
 	"    -netdev " DAEMON_DEFAULT_NETDEV "\n"
 	"    -qmp unix:RUNDIR/qmp.sock   (RUNDIR: /run/nethub as root, else\n"
@@ -74,7 +78,9 @@ static const char usage_text[] =
 	"                      created mode 0600 unless mode= says otherwise; TCP\n"
 	"                      on an address other than loopback needs remote=on.\n"
 	"                      QMP access is root-equivalent: see docs/security.md.\n"
-	"                      Talk to it with nethubctl.\n"
+	"                      Talk to it with nethubctl.  Listening sockets a\n"
+	"                      service manager passes (LISTEN_FDS, socket\n"
+	"                      activation) are served as QMP sockets too.\n"
 	"  --qmp-max-sessions N\n"
 	"                      QMP clients served at once (default %u); at the\n"
 	"                      limit a new client displaces the oldest one still\n"
@@ -83,6 +89,13 @@ static const char usage_text[] =
 	"                      close a QMP client that has not sent\n"
 	"                      qmp_capabilities within this time (default %u;\n"
 	"                      0: never)\n"
+	"\n"
+	"Monitoring:\n"
+	"  -metrics http:[HOST:]PORT\n"
+	"                      serve every counter for a Prometheus scrape at\n"
+	"                      http://HOST:PORT/metrics (HOST: 127.0.0.1 unless\n"
+	"                      given; [::1] for IPv6); the same text as\n"
+	"                      'nethubctl metrics'\n"
 	"\n"
 	"Types: socket (listen=, connect=[,reconnect=S], udp=+localaddr=\n"
 	"[,udp-any-source=on], mcast=, fd=), tap (ifname=, fd=, script=,\n"
@@ -171,11 +184,15 @@ enum {
 	OPT_CHARDEV,
 	OPT_STATE,
 	OPT_NO_STATE,
+	OPT_CONFIG_IF_PRESENT,
+	OPT_METRICS,
 };
 
 static const struct option long_opts[] = {
 	{ "netdev", required_argument, NULL, OPT_NETDEV },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "config-if-present", required_argument, NULL,
+	  OPT_CONFIG_IF_PRESENT },
 	{ "chardev", required_argument, NULL, OPT_CHARDEV },
 	{ "io", required_argument, NULL, OPT_IO },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -188,6 +205,7 @@ static const struct option long_opts[] = {
 	{ "fdb-netdev-max", required_argument, NULL, OPT_FDB_NETDEV_MAX },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "object", required_argument, NULL, OPT_OBJECT },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "qmp-max-sessions", required_argument, NULL, OPT_QMP_MAX_SESSIONS },
 	{ "qmp-handshake-timeout", required_argument, NULL,
 	  OPT_QMP_HANDSHAKE_TIMEOUT },
@@ -405,6 +423,46 @@ static void add_qmp_spec(const char *spec)
 	qmp_listens[qmp_nlistens++] = lc;
 }
 
+/*
+ * systemd's socket activation: LISTEN_PID is ours and LISTEN_FDS sockets
+ * start at fd 3; each is served as a QMP socket.  The variables are unset
+ * so that programs nethubd runs do not take the sockets for theirs.
+ */
+#define LISTEN_FDS_START 3
+
+static void add_activated_qmp(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct nh_error *err = NULL;
+	char *end;
+	long n;
+
+	if (!pid || !fds || strtol(pid, &end, 10) != (long)getpid() || *end)
+		return;
+	n = strtol(fds, &end, 10);
+	if (*end || n < 0 || n > QMP_LISTEN_MAX - (long)qmp_nlistens) {
+		fprintf(stderr,
+			"nethubd: LISTEN_FDS=%s: expects a number of sockets "
+			"from 0 to %u\n",
+			fds, QMP_LISTEN_MAX - qmp_nlistens);
+		exit(1);
+	}
+	for (long i = 0; i < n; i++) {
+		struct qmp_listen_config *lc =
+			qmp_listen_inherit(LISTEN_FDS_START + (int)i, &err);
+
+		if (!lc) {
+			fprintf(stderr, "nethubd: %s\n", err->msg);
+			nh_error_free(err);
+			exit(1);
+		}
+		qmp_listens[qmp_nlistens++] = lc;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+}
+
 static void free_qmp_specs(void)
 {
 	while (qmp_nlistens > 0)
@@ -508,6 +566,34 @@ static void qmp_service_stop(void *arg)
 {
 	(void)arg;
 	qmp_stop();
+}
+
+/* -metrics: the "-metrics" daemon service */
+static struct metrics_http_config *metrics_cfg;
+
+static void set_metrics_spec(const char *spec)
+{
+	struct nh_error *err = NULL;
+
+	metrics_http_config_free(metrics_cfg);
+	metrics_cfg = metrics_http_parse(spec, &err);
+	if (!metrics_cfg) {
+		fprintf(stderr, "nethubd: %s\n", err->msg);
+		nh_error_free(err);
+		exit(1);
+	}
+}
+
+static bool metrics_service_start(uv_loop_t *loop, void *arg,
+				  struct nh_error **errp)
+{
+	return metrics_http_start(loop, arg, errp);
+}
+
+static void metrics_service_stop(void *arg)
+{
+	(void)arg;
+	metrics_http_stop();
 }
 
 /* --user, --sandbox, --allow-run, --files-dir: the daemon's confine hook */
@@ -677,6 +763,12 @@ int main(int argc, char **argv)
 			add_config_file(&cfg, optarg);
 			configured = true;
 			break;
+		case OPT_CONFIG_IF_PRESENT:
+			if (access(optarg, F_OK) && errno == ENOENT)
+				break;
+			add_config_file(&cfg, optarg);
+			configured = true;
+			break;
 		case OPT_IO:
 			if (!io_engine_parse(optarg, &cfg.io))
 				die_option("--io", "auto, uring or epoll",
@@ -727,6 +819,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_OBJECT:
 			add_object_spec(&cfg, optarg);
+			break;
+		case OPT_METRICS:
+			set_metrics_spec(optarg);
 			break;
 		case OPT_QMP_MAX_SESSIONS:
 			qmp_limits.max_sessions = (unsigned)parse_count(
@@ -780,6 +875,7 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
+	add_activated_qmp();
 	if (!configured) {
 		/* errors name what the user did: nothing */
 		add_netdev(&cfg, opts_parse(DAEMON_DEFAULT_NETDEV, "type", NULL),
@@ -799,10 +895,25 @@ int main(int argc, char **argv)
 			.stop = qmp_service_stop,
 		};
 	setup_state(&cfg);
+	if (metrics_cfg)
+		cfg.services[cfg.nservices++] = (struct daemon_service){
+			.name = "-metrics",
+			.start = metrics_service_start,
+			.stop = metrics_service_stop,
+			.arg = metrics_cfg,
+		};
 
-	for (unsigned i = 0; i < qmp_nlistens; i++)
-		if (qmp_listens[i]->kind == QMP_LISTEN_UNIX)
-			sandbox_add_own_file(&sandbox, qmp_listens[i]->path);
+	for (unsigned i = 0; i < qmp_nlistens; i++) {
+		const struct qmp_listen_config *lc = qmp_listens[i];
+
+		if (lc->kind == QMP_LISTEN_UNIX)
+			sandbox_add_own_file(&sandbox, lc->path);
+		/* an activated socket's directory (/run/nethub) is ours too:
+		 * vhost-user sockets go there */
+		else if (lc->kind == QMP_LISTEN_FD &&
+			 !strncmp(lc->path, "unix:/", 6))
+			sandbox_add_own_file(&sandbox, lc->path + 5);
+	}
 	for (size_t i = 0; i < json_array_size(cfg.chardevs); i++) {
 		const json_t *data = json_object_get(
 			json_object_get(json_array_get(cfg.chardevs, i),
@@ -826,6 +937,7 @@ int main(int argc, char **argv)
 out:
 	free_qmp_specs();
 	json_decref(netdev_socket_paths);
+	metrics_http_config_free(metrics_cfg);
 	json_decref(cfg.chardevs);
 	json_decref(cfg.chardev_labels);
 	json_decref(cfg.netdevs);

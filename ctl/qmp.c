@@ -1061,6 +1061,11 @@ static bool listener_open(struct qmp_listener *l, struct nh_error **errp)
 	if (lc->kind == QMP_LISTEN_UNIX) {
 		snprintf(l->label, sizeof(l->label), "unix:%s", lc->path);
 		l->fd = qmp_listen_unix(l, errp);
+	} else if (lc->kind == QMP_LISTEN_FD) {
+		/* socket activation: already bound and listening */
+		snprintf(l->label, sizeof(l->label), "%s", lc->path);
+		l->fd = l->lc->fd;
+		l->lc->fd = -1;
 	} else {
 		snprintf(l->label, sizeof(l->label),
 			 strchr(lc->host, ':') ? "tcp:[%s]:%s" : "tcp:%s:%s",

@@ -53,14 +53,16 @@ struct qmp_session;
 
 /* A -qmp option, parsed */
 struct qmp_listen_config {
-	enum { QMP_LISTEN_UNIX, QMP_LISTEN_TCP } kind;
-	char *path;	/* unix: socket path */
+	enum { QMP_LISTEN_UNIX, QMP_LISTEN_TCP, QMP_LISTEN_FD } kind;
+	char *path;	/* unix: socket path; fd: what the socket is bound to */
 	char *host;	/* tcp: address, numeric or a name */
 	char *port;	/* tcp: port */
 	unsigned mode;	/* unix: permission bits, default 0600 */
 	char *group;	/* unix: group owner, or NULL */
 	bool remote;	/* tcp: remote=on, an address other than loopback
 			 * may be served */
+	int fd;		/* fd: the inherited listening socket, owned until
+			 * qmp_start() takes it; -1 once taken */
 };
 
 /**
@@ -75,6 +77,16 @@ struct qmp_listen_config {
 struct qmp_listen_config *qmp_listen_parse(const char *text,
 					   struct nh_error **errp);
 void qmp_listen_config_free(struct qmp_listen_config *lc);
+
+/**
+ * qmp_listen_inherit() - a QMP listener on @fd, a listening stream socket
+ * the service manager opened (systemd's socket activation, LISTEN_FDS)
+ * The socket is made non-blocking and close-on-exec.  nethubd never
+ * removes its file: the socket outlives nethubd in the manager.
+ * Return: the config, which owns @fd; NULL with errp (naming @fd) if @fd is
+ * not a listening stream socket (@fd is left alone then).
+ */
+struct qmp_listen_config *qmp_listen_inherit(int fd, struct nh_error **errp);
 
 /**
  * qmp_start() - open the control sockets and start serving

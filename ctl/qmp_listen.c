@@ -2,7 +2,8 @@
 /* qmp_listen.c - QMP control sockets: the -qmp option and opening them
  *
  * Parses "unix:PATH[,...]" and "tcp:HOST:PORT[,...]" and binds the sockets
- * with the permissions asked for.  Owns no state: qmp.c keeps the
+ * with the permissions asked for; takes over the listening sockets a
+ * service manager passes (socket activation).  Owns no state: qmp.c keeps the
  * listeners and serves them.  Never removes a file that is not a dead
  * socket.
  */
@@ -10,8 +11,10 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,8 @@ void qmp_listen_config_free(struct qmp_listen_config *lc)
 	free(lc->host);
 	free(lc->port);
 	free(lc->group);
+	if (lc->kind == QMP_LISTEN_FD && lc->fd >= 0)
+		close(lc->fd);
 	free(lc);
 }
 
@@ -205,6 +210,7 @@ struct qmp_listen_config *qmp_listen_parse(const char *text,
 	bool ok = true;
 
 	lc->mode = 0600;
+	lc->fd = -1;
 	if (!strncmp(text, "unix:", 5)) {
 		lc->kind = QMP_LISTEN_UNIX;
 		p = text + 5;
@@ -360,4 +366,73 @@ int qmp_listen_tcp(struct qmp_listener *l, struct nh_error **errp)
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+/* What @fd is bound to, for the log: "unix:PATH" or "tcp:ADDR:PORT" */
+static char *inherited_name(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], name[QMP_LABEL_MAX];
+	const struct sockaddr_un *un = (const void *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		len = 0;
+	if (len > 0 && ss.ss_family == AF_UNIX && un->sun_path[0])
+		snprintf(name, sizeof(name), "unix:%.*s",
+			 (int)(len - offsetof(struct sockaddr_un, sun_path)),
+			 un->sun_path);
+	else if (len > 0 && ss.ss_family == AF_INET)
+		snprintf(name, sizeof(name), "tcp:%s:%u",
+			 inet_ntop(AF_INET,
+				   &((const struct sockaddr_in *)&ss)->sin_addr,
+				   host, sizeof(host)),
+			 ntohs(((const struct sockaddr_in *)&ss)->sin_port));
+	else if (len > 0 && ss.ss_family == AF_INET6)
+		snprintf(name, sizeof(name), "tcp:[%s]:%u",
+			 inet_ntop(AF_INET6,
+				   &((const struct sockaddr_in6 *)&ss)->sin6_addr,
+				   host, sizeof(host)),
+			 ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port));
+	else
+		snprintf(name, sizeof(name), "fd %d", fd);
+	return strdup(name);
+}
+
+struct qmp_listen_config *qmp_listen_inherit(int fd, struct nh_error **errp)
+{
+	struct qmp_listen_config *lc;
+	int type = 0, listening = 0, flags;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len)) {
+		nh_error_setg(errp, "LISTEN_FDS: fd %d: %s", fd,
+			      strerror(errno));
+		return NULL;
+	}
+	if (type != SOCK_STREAM) {
+		nh_error_setg(errp, "LISTEN_FDS: fd %d is not a stream socket",
+			      fd);
+		return NULL;
+	}
+	len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) ||
+	    !listening) {
+		nh_error_setg(errp, "LISTEN_FDS: socket fd %d is not listening",
+			      fd);
+		return NULL;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC)) {
+		nh_error_setg(errp, "LISTEN_FDS: fd %d: %s", fd,
+			      strerror(errno));
+		return NULL;
+	}
+	lc = calloc(1, sizeof(*lc));
+	lc->kind = QMP_LISTEN_FD;
+	lc->fd = fd;
+	lc->path = inherited_name(fd);
+	return lc;
 }

@@ -7,6 +7,9 @@
  * is 1.  With --daemonize the parent waits on a pipe until the child is
  * serving (or has failed), so its exit status tells which.
  *
+ * A service manager's $NOTIFY_SOCKET hears READY=1 once everything serves
+ * and STOPPING=1 when the shutdown begins (notify.c).
+ *
  * Signals: SIGINT, SIGTERM and SIGQUIT shut down cleanly (services
  * stopped, so the QMP socket files go; netdevs closed; the pidfile
  * removed); SIGUSR1 dumps the state; SIGHUP and SIGUSR2 are logged and
@@ -38,6 +41,7 @@
 #include "log.h"
 #include "netdev.h"
 #include "guest_nic.h"
+#include "notify.h"
 #include "port.h"
 
 #define DAEMON_AGE_INTERVAL_MS 1000
@@ -127,6 +131,7 @@ static void daemon_stop(void)
 	if (d.stopping)
 		return;
 	d.stopping = true;
+	notify_send("STOPPING=1");
 	uv_stop(d.loop);
 }
 
@@ -449,6 +454,7 @@ int daemon_run(const struct daemon_config *cfg)
 
 	if (cfg->daemonize)
 		ready_fd = daemon_detach();
+	notify_open(); /* before confine(), which may forbid connecting */
 
 	/* before anything else: a second nethubd stops here, having
 	 * touched nothing (not the first one's QMP socket either) */
@@ -561,6 +567,7 @@ int daemon_run(const struct daemon_config *cfg)
 		daemon_report_ready(ready_fd);
 		ready_fd = -1;
 	}
+	notify_send("READY=1");
 
 	uv_run(d.loop, UV_RUN_DEFAULT);
 
@@ -573,5 +580,6 @@ out:
 		daemon_release_pidfile(cfg->pidfile);
 	if (ready_fd >= 0)
 		close(ready_fd); /* the parent reads EOF: failed */
+	notify_close();
 	return status;
 }

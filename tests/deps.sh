@@ -15,6 +15,8 @@ PACKAGES=(
 	gnuplot-nox vde2 libvdeplug-dev openvswitch-switch ethtool
 	qemu-system-x86 qemu-utils linux-image-amd64 busybox-static
 	cpio gzip xz-utils zstd kmod dpdk-dev
+	# the Debian package (test_package) and the metrics endpoint
+	dpkg-dev debhelper lintian systemd man-db libmicrohttpd-dev
 )
 
 missing=()
