@@ -6,7 +6,8 @@ A system user made for the test (useradd, if missing) runs nethubd and
 nethubctl through setpriv, with no capabilities and its own
 XDG_RUNTIME_DIR.  The default configuration puts the QMP socket under
 $XDG_RUNTIME_DIR/nethub/ and nethubctl finds it there; socket netdevs,
-vhost-user chardevs in the run directory and pcap replay work; a tap that
+vhost-user chardevs in the run directory, pcap replay, stream servers and
+the user netdev with a host forward work; a tap that
 would have to be created and a bridge that would have to be joined are
 refused with a message pointing at what works instead, and a tap made
 for the user beforehand (ip tuntap add ... user NAME) is taken.
@@ -172,7 +173,7 @@ def test_default_config_serves_qmp_under_xdg_runtime_dir():
     assert not os.path.exists(path), "the QMP socket file is left"
 
 
-def test_socket_vhost_user_and_pcap_replay_need_no_privilege():
+def test_socket_vhost_user_pcap_stream_and_user_need_no_privilege():
     uid, gid = user()
     xdg = user_dir(uid, gid)
     data = user_dir(uid, gid, 0o755)
@@ -223,6 +224,26 @@ def test_socket_vhost_user_and_pcap_replay_need_no_privilege():
     c.cmd("netdev_add", type="pcap", id="r", file=pcap)
     got = [peer.expect_frame() for _ in frames]
     assert got == frames, got
+
+    # stream: a unix server in the user's run directory, its file the
+    # user's, a client's frame reaching the socket peer
+    spath = os.path.join(xdg, "stream.sock")
+    c.cmd("netdev_add", type="stream", id="st", server=True,
+          addr={"type": "unix", "path": spath})
+    assert os.stat(spath).st_uid == uid
+    sc = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sc.settimeout(10)
+    sc.connect(spath)
+    fr = eth(BROADCAST, nethub.mac_for(10), b"from a stream client")
+    sc.sendall(struct.pack(">I", len(fr)) + fr)
+    assert peer.expect_frame() == fr
+    sc.close()
+
+    # user: slirp with a host forward bound by the unprivileged daemon
+    fport = free_port()
+    c.cmd("netdev_add", type="user", id="u",
+          hostfwd=[{"str": "tcp:127.0.0.1:%d-:22" % fport}])
+    assert nethub.tcp_listening(fport), "the hostfwd port is not bound"
     d.stop_clean()
 
 
