@@ -85,28 +85,46 @@ static const char *opts_keyval_value(const char *p, char *buf, size_t *len)
 	return p;
 }
 
-/* opts_keyval_put() - add @key=@val to @obj, refusing a repeated key */
+/* opts_keyval_put() - add @key=@val to @obj; a repeated key collects its
+ * values into an array, in order (opts_check_keys() and the getters refuse
+ * it where the key is not a list) */
 static bool opts_keyval_put(json_t *obj, const char *key, const char *val,
 			    size_t vlen, struct nh_error **errp)
 {
-	json_t *s;
+	json_t *old = json_object_get(obj, key);
+	json_t *s = json_stringn(val, vlen);
+	json_t *list;
 
-	if (json_object_get(obj, key)) {
-		nh_error_setg(errp, "Parameter '%s' is duplicated", key);
-		return false;
-	}
-	s = json_stringn(val, vlen);
 	if (!s) {
 		/* jansson refuses invalid UTF-8 (or is out of memory) */
 		nh_error_setg(
 		    errp, "Value of parameter '%s' is not valid UTF-8", key);
 		return false;
 	}
-	if (json_object_set_new(obj, key, s)) {
-		nh_error_setg(errp, "Out of memory");
-		return false;
+	if (json_is_array(old)) {
+		if (json_array_append_new(old, s))
+			goto oom;
+		return true;
 	}
+	if (old) {
+		list = json_array();
+		if (!list || json_array_append(list, old) ||
+		    json_object_set_new(obj, key, list)) {
+			json_decref(list);
+			goto oom;
+		}
+		if (json_array_append_new(list, s))
+			goto oom_list;
+		return true;
+	}
+	if (json_object_set_new(obj, key, s))
+		goto oom_list;
 	return true;
+oom:
+	json_decref(s);
+oom_list:
+	nh_error_setg(errp, "Out of memory");
+	return false;
 }
 
 static json_t *opts_parse_keyval(const char *text, size_t len,
@@ -224,6 +242,34 @@ json_t *opts_parse(const char *text, const char *implied,
 	return opts_parse_keyval(text, len, implied, errp);
 }
 
+/* opts_key_is() - whether @known (an entry of opts_check_keys()'s list,
+ * "KEY" or "KEY[]") names @key; *@list tells whether it is a list */
+static bool opts_key_is(const char *known, const char *key, bool *list)
+{
+	size_t n = strlen(known);
+
+	*list = n > 2 && !strcmp(known + n - 2, "[]");
+	if (*list)
+		n -= 2;
+	return !strncmp(known, key, n) && key[n] == '\0';
+}
+
+/* opts_repeated() - the error for a key repeated in the keyval form (a list
+ * of two or more strings) where one value is expected */
+static bool opts_repeated(const json_t *v, const char *key,
+			  struct nh_error **errp)
+{
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) < 2)
+		return false;
+	for (i = 0; i < json_array_size(v); i++)
+		if (!json_is_string(json_array_get(v, i)))
+			return false;
+	nh_error_setg(errp, "Parameter '%s' is duplicated", key);
+	return true;
+}
+
 bool opts_check_keys(const json_t *opts, const char *const *known,
 		     struct nh_error **errp)
 {
@@ -237,9 +283,10 @@ bool opts_check_keys(const json_t *opts, const char *const *known,
 	     it = json_object_iter_next((json_t *)opts, it)) {
 		const char *key = json_object_iter_key(it);
 		const char *const *k;
+		bool list = false;
 
 		for (k = known; *k; k++) {
-			if (!strcmp(*k, key))
+			if (opts_key_is(*k, key, &list))
 				break;
 		}
 		if (!*k) {
@@ -247,6 +294,9 @@ bool opts_check_keys(const json_t *opts, const char *const *known,
 				      key);
 			return false;
 		}
+		if (!list && opts_repeated(json_object_iter_value(it), key,
+					   errp))
+			return false;
 	}
 	return true;
 }
@@ -264,9 +314,11 @@ const char *opts_get_str(const json_t *opts, const char *key, const char *def,
 	if (!v)
 		return def;
 	if (!json_is_string(v)) {
-		nh_error_setg(
-		    errp, "Invalid parameter type for '%s', expected: string",
-		    key);
+		if (!opts_repeated(v, key, errp))
+			nh_error_setg(errp,
+				      "Invalid parameter type for '%s', "
+				      "expected: string",
+				      key);
 		return NULL;
 	}
 	return json_string_value(v);
@@ -309,9 +361,11 @@ bool opts_get_bool(const json_t *opts, const char *key, bool *out,
 		return true;
 	}
 	if (!json_is_string(v)) {
-		nh_error_setg(
-		    errp, "Invalid parameter type for '%s', expected: boolean",
-		    key);
+		if (!opts_repeated(v, key, errp))
+			nh_error_setg(errp,
+				      "Invalid parameter type for '%s', "
+				      "expected: boolean",
+				      key);
 		return false;
 	}
 	if (!opts_parse_bool(json_string_value(v), out)) {
@@ -356,9 +410,11 @@ bool opts_get_int(const json_t *opts, const char *key, int64_t min, int64_t max,
 	} else if (json_is_string(v)) {
 		ret = opts_int_parse(json_string_value(v), &n);
 	} else {
-		nh_error_setg(
-		    errp, "Invalid parameter type for '%s', expected: integer",
-		    key);
+		if (!opts_repeated(v, key, errp))
+			nh_error_setg(errp,
+				      "Invalid parameter type for '%s', "
+				      "expected: integer",
+				      key);
 		return false;
 	}
 	if (ret == -EINVAL) {
@@ -553,9 +609,11 @@ bool opts_get_size(const json_t *opts, const char *key, uint64_t *out,
 		return true;
 	}
 	if (!json_is_string(v)) {
-		nh_error_setg(
-		    errp, "Invalid parameter type for '%s', expected: integer",
-		    key);
+		if (!opts_repeated(v, key, errp))
+			nh_error_setg(errp,
+				      "Invalid parameter type for '%s', "
+				      "expected: integer",
+				      key);
 		return false;
 	}
 	s = json_string_value(v);

@@ -48,8 +48,12 @@
  *    "noname", which opts_check_keys() then reports as unexpected;
  *  - one trailing ',' is allowed (QEMU allows it too); "" is the empty
  *    object; an empty item anywhere else (",id=a", ",") is an empty key;
- *  - a key given twice is an error.  QEMU lets the last one win; we refuse,
- *    because a repeated key on a command line is almost always a mistake.
+ *  - a key given more than once collects its values into an array, in
+ *    order: QemuOpts' way of giving a list ("hostfwd=A,hostfwd=B").  For
+ *    any key that is not a list it is refused later, by opts_check_keys()
+ *    or a getter, as "Parameter 'X' is duplicated" (QEMU lets the last
+ *    one win; a repeated scalar on a command line is almost always a
+ *    mistake).
  *
  * Text starting with '{' or '[' (after whitespace) is JSON and must be an
  * object; duplicate keys are refused there too.
@@ -57,7 +61,7 @@
  * Return: a new object (caller owns), or NULL with errp set:
  *  "Invalid parameter 'X'" (empty key or a character outside
  *  [A-Za-z0-9_.-]), "Parameter 'X...' is too long (at most 127 bytes)",
- *  "Parameter 'X' is duplicated", "Value of parameter 'X' is not valid
+ *  "Parameter 'X' is duplicated" (JSON form only), "Value of parameter 'X' is not valid
  *  UTF-8", "JSON parse error at line L, column C: TEXT" (jansson's text),
  *  "JSON argument must be an object, not an array",
  *  "Argument is too long (more than 65536 bytes)".
@@ -68,14 +72,15 @@ json_t *opts_parse(const char *text, const char *implied,
 /**
  * opts_check_keys() - every key of @opts must be in @known (NULL-ended)
  * @opts:	the options (borrowed)
- * @known:	accepted keys, NULL-terminated
+ * @known:	accepted keys, NULL-terminated; "KEY[]" accepts KEY as one
+ *		value or a list (a repeated key), plain "KEY" one value only
  * @errp:	error out
  *
  * Keys are checked in the object's order, which jansson (>= 2.8) keeps as
  * insertion order: for opts_parse() results, the order of the text.  The
  * first unknown key is reported.
  *
- * Error: "Parameter 'X' is unexpected"
+ * Errors: "Parameter 'X' is unexpected", "Parameter 'X' is duplicated"
  */
 bool opts_check_keys(const json_t *opts, const char *const *known,
 		     struct nh_error **errp);

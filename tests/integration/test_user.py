@@ -236,11 +236,12 @@ def cpu_ticks(pid):
 
 def test_guest_gets_lease_gateway_host_service_dns_ipv6_and_hostfwd():
     ifname = link_name("g")
-    hport = free_port()
+    hport, hport_b = free_port(), free_port()
     dns = HostsDns()
     svc = HostService()
     d = Nethubd("-netdev",
-                "user,id=u,hostfwd=tcp:127.0.0.1:%d-:2222" % hport,
+                "user,id=u,hostfwd=tcp:127.0.0.1:%d-:2222,"
+                "hostfwd=tcp:127.0.0.1:%d-:2222" % (hport, hport_b),
                 *tap_args("t", ifname), qmp=True)
     in_resolv_ns(d, d.dir).start()
     ns = guest("g", ifname)
@@ -262,9 +263,11 @@ def test_guest_gets_lease_gateway_host_service_dns_ipv6_and_hostfwd():
     assert "127.0.0.1" in p.stdout, p.stdout + p.stderr
     assert ("localhost", 1) in dns.queries, dns.queries
 
-    # hostfwd= from the command line: the host reaches the guest's banner
+    # hostfwd= from the command line (the key repeated, as in QEMU): the
+    # host reaches the guest's banner through each
     guest_listener(ns, 2222)
     assert host_read(hport) == BANNER
+    assert host_read(hport_b) == BANNER
 
     # hostfwd_add / hostfwd_remove at run time
     hport2 = free_port()
@@ -273,7 +276,8 @@ def test_guest_gets_lease_gateway_host_service_dns_ipv6_and_hostfwd():
     assert host_read(hport2) == BANNER
     fwd = user_info(d, "u")["hostfwd"]
     assert [(f["host-port"], f["guest-addr"]) for f in fwd] == \
-        [(hport, FIRST_LEASE), (hport2, FIRST_LEASE)], fwd
+        [(hport, FIRST_LEASE), (hport_b, FIRST_LEASE),
+         (hport2, FIRST_LEASE)], fwd
     try:
         d.qmp_cmd("hostfwd_add", {"id": "u", "rule": rule})
         raise AssertionError("the same host port was forwarded twice")

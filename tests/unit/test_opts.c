@@ -99,10 +99,13 @@ static const struct parse_case parse_cases[] = {
     {"socket,a b=1", "type", false, "Invalid parameter 'a b'"},
     {"socket,a/b=1", "type", false, "Invalid parameter 'a/b'"},
     {"socket,\xc3\xa9=1", "type", false, "Invalid parameter '\xc3\xa9'"},
-    /* duplicates are refused, the implied key included */
-    {"socket,id=a,id=b", "type", false, "Parameter 'id' is duplicated"},
-    {"socket,type=x", "type", false, "Parameter 'type' is duplicated"},
-    {"socket,ipv6,ipv6=off", "type", false, "Parameter 'ipv6' is duplicated"},
+    /* a repeated key, the implied one included, collects a list (refused
+     * later where the key is not a list: test_check_keys_lists) */
+    {"socket,id=a,id=b", "type", true,
+     "{\"type\":\"socket\",\"id\":[\"a\",\"b\"]}"},
+    {"socket,type=x", "type", true, "{\"type\":[\"socket\",\"x\"]}"},
+    {"user,hostfwd=a,id=u,hostfwd=b,hostfwd=c", "type", true,
+     "{\"type\":\"user\",\"hostfwd\":[\"a\",\"b\",\"c\"],\"id\":\"u\"}"},
     /* values must be UTF-8 to become JSON strings */
     {"socket,id=\xff", "type", false,
      "Value of parameter 'id' is not valid UTF-8"},
@@ -222,7 +225,7 @@ static void test_opts_parse_text_length_bound(void)
 
 static void test_opts_parse_without_errp(void)
 {
-	CHECK(opts_parse("socket,id=a,id=b", "type", NULL) == NULL);
+	CHECK(opts_parse("socket,=x", "type", NULL) == NULL);
 	CHECK(opts_parse("{", "type", NULL) == NULL);
 }
 
@@ -639,6 +642,53 @@ static void test_opts_check_keys_empty_list(void)
 	json_decref(obj);
 }
 
+/* A repeated key is a list only where the known keys say "KEY[]"; the
+ * getters name a repeated scalar the same way */
+static void test_check_keys_lists(void)
+{
+	static const char *const known[] = {"type", "id", "ipv6", "fwd[]",
+					    NULL};
+	static const struct keys_case cases[] = {
+	    {"user,id=a,fwd=x", true, NULL},
+	    {"user,id=a,fwd=x,fwd=y,fwd=z", true, NULL},
+	    {"user,id=a,id=b", false, "Parameter 'id' is duplicated"},
+	    {"user,type=x", false, "Parameter 'type' is duplicated"},
+	    {"user,ipv6,ipv6=off", false, "Parameter 'ipv6' is duplicated"},
+	    {"user,fwd[]=x", false, "Invalid parameter 'fwd[]'"},
+	};
+	struct nh_error *err = NULL;
+	json_t *obj;
+	bool b;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct keys_case *c = &cases[i];
+
+		err = NULL;
+		obj = opts_parse(c->text, "type", &err);
+		if (!obj) {
+			CHECK(!c->ok);
+			check_error(err, c->err, c->text);
+			continue;
+		}
+		CHECK(opts_check_keys(obj, known, &err) == c->ok);
+		if (c->ok)
+			CHECK(err == NULL);
+		else
+			check_error(err, c->err, c->text);
+		json_decref(obj);
+	}
+
+	obj = opts_parse("socket,server=on,server=off,id=a,id=b", "type", NULL);
+	CHECK(obj != NULL);
+	err = NULL;
+	CHECK(!opts_get_bool(obj, "server", &b, &err));
+	check_error(err, "Parameter 'server' is duplicated", "get_bool");
+	err = NULL;
+	CHECK(opts_get_str(obj, "id", NULL, &err) == NULL);
+	check_error(err, "Parameter 'id' is duplicated", "get_str");
+	json_decref(obj);
+}
+
 /* write_temp() - a temporary file holding @len bytes of @data */
 static void write_temp(char *path, size_t size, const void *data, size_t len)
 {
@@ -790,6 +840,7 @@ int main(void)
 	TAP_RUN(test_opts_get_size_absent_keeps_default);
 	TAP_RUN(test_opts_check_keys_reports_first_unknown_in_order);
 	TAP_RUN(test_opts_check_keys_empty_list);
+	TAP_RUN(test_check_keys_lists);
 	TAP_RUN(test_opts_load_config_errors_name_file_and_place);
 	TAP_RUN(test_opts_load_config_keeps_types);
 	TAP_RUN(test_opts_load_config_missing_file);
