@@ -14,6 +14,7 @@
 
 extern const struct backend_ops bridge_backend;
 extern const struct backend_ops hubport_backend;
+extern const struct backend_ops l2tpv3_backend;
 extern const struct backend_ops nic_backend;
 extern const struct backend_ops pcap_backend;
 extern const struct backend_ops none_backend;
@@ -29,7 +30,7 @@ static const struct {
 	{ "nic", &nic_backend },
 	{ "user", NULL },
 	{ "tap", &tap_backend },
-	{ "l2tpv3", NULL },
+	{ "l2tpv3", &l2tpv3_backend },
 	{ "socket", &socket_backend },
 	{ "vde", NULL },
 	{ "bridge", &bridge_backend },
