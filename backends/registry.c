@@ -3,8 +3,8 @@
  *
  * Every type of the schema's NetClientDriver enum is registered with the
  * core; those whose driver is compiled in with its ops.  vmnet-* exist only
- * on macOS and are not registered on Linux, as in QEMU.  "pcap" is
- * nethub's own.
+ * on macOS and are not registered on Linux, as in QEMU.  "pcap" and
+ * "vxlan" are nethub's own.
  */
 
 #include <stddef.h>
@@ -21,6 +21,7 @@ extern const struct backend_ops none_backend;
 extern const struct backend_ops socket_backend;
 extern const struct backend_ops tap_backend;
 extern const struct backend_ops vhost_user_backend;
+extern const struct backend_ops vxlan_backend;
 
 static const struct {
 	const char *type;
@@ -39,6 +40,7 @@ static const struct {
 	{ "vhost-user", &vhost_user_backend },
 	{ "vhost-vdpa", NULL },
 	{ "pcap", &pcap_backend }, /* nethub extension */
+	{ "vxlan", &vxlan_backend }, /* nethub extension */
 };
 
 void backends_register_all(void)
