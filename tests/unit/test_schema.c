@@ -650,6 +650,10 @@ static const char *const full_netdevs[] = {
     "{\"id\": \"n12\", \"type\": \"pcap\", \"ifname\": \"eth0\", "
     "\"promisc\": false, \"file\": \"in.pcap\", \"rate\": 1000, "
     "\"loop\": true, \"filter\": \"udp\"}",
+    "{\"id\": \"n13\", \"type\": \"vxlan\", \"vni\": 42, "
+    "\"local\": \"10.0.0.1\", \"remote\": [\"10.0.0.2\", \"10.0.0.3\"], "
+    "\"group\": \"239.1.1.1\", \"dstport\": 4789, \"ttl\": 8, "
+    "\"learning\": false}",
 };
 
 static json_t *model(void)
@@ -763,6 +767,8 @@ static const char *const expected_commands[] = {
     "query-chardev",
     "netdev_add",
     "netdev_del",
+    "vxlan-fdb-add",
+    "vxlan-fdb-del",
     "set_link",
     "query-rx-filter",
     "set-rx-filter",
@@ -983,7 +989,8 @@ static void test_schema_introspection_describes_types_as_qemu(void)
 	values = json_object_get(tagtype, "values");
 	members = json_object_get(tagtype, "members");
 	variants = json_object_get(arg, "variants");
-	CHECK_EQ(json_array_size(values), 13); /* QEMU's 12 on Linux + pcap */
+	/* QEMU's 12 on Linux + pcap, vxlan */
+	CHECK_EQ(json_array_size(values), 14);
 	CHECK_EQ(json_array_size(members), json_array_size(values));
 	CHECK_EQ(json_array_size(variants), json_array_size(values));
 	for (size_t i = 0; i < json_array_size(values); i++) {
