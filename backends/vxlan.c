@@ -316,6 +316,16 @@ static int vxlan_join(const struct vxlan_opts *o, int fd)
 	}
 }
 
+void vxlan_big_buffer(int fd, int force, int plain)
+{
+	int size = VXLAN_SOCKBUF;
+
+	/* As root the kernel's rmem_max/wmem_max need not stand in the way;
+	 * otherwise the largest they allow */
+	if (setsockopt(fd, SOL_SOCKET, force, &size, sizeof(size)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, plain, &size, sizeof(size));
+}
+
 /* vxlan_open_rx() - the receive socket on dstport, and its channel */
 static bool vxlan_open_rx(struct vxlan_state *s, struct nh_error **errp)
 {
@@ -342,6 +352,7 @@ static bool vxlan_open_rx(struct vxlan_state *s, struct nh_error **errp)
 		close(fd);
 		return false;
 	}
+	vxlan_big_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
 	if (o->group_set && vxlan_join(o, fd) < 0) {
 		nh_error_setg(errp, "group=: cannot join: %s",
 			      strerror(errno));

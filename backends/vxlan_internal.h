@@ -55,6 +55,9 @@
 #define VXLAN_SRCPORT_MIN	32768	/* the kernel's default range for */
 #define VXLAN_SRCPORT_MAX	61000	/* the outer source port (max excl.) */
 #define VXLAN_UNDERLAY_MTU_DEFAULT 1500 /* when no route tells */
+/* Socket buffers: a burst of a fast TCP flow must not overflow the
+ * receive queue between two turns of the loop */
+#define VXLAN_SOCKBUF		(8 * 1024 * 1024)
 
 /* Options, checked; addresses resolved (no port in them) */
 struct vxlan_opts {
@@ -127,6 +130,13 @@ bool vxlan_check(const json_t *opts, struct nh_error **errp);
  */
 bool vxlan_parse_ip(const char *opt, const char *text, struct sockaddr_any *out,
 		    struct nh_error **errp);
+
+/**
+ * vxlan_big_buffer() - make @fd's buffer VXLAN_SOCKBUF: option @force
+ * (SO_RCVBUFFORCE, SO_SNDBUFFORCE: root) or else @plain, within the
+ * kernel's limit
+ */
+void vxlan_big_buffer(int fd, int force, int plain);
 
 /* -- vxlan_vtep.c ------------------------------------------------------- */
 

@@ -154,6 +154,7 @@ static int vxlan_send_socket(struct vxlan_state *s, bool mcast)
 		return -errno;
 	if (vxlan_drop_all(fd) < 0)
 		goto fail;
+	vxlan_big_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
 	if (o->local_set && bind(fd, sockaddr_sa(&o->local), o->local.len) < 0)
 		goto fail;
 	if (s->raw_tx && v6 &&
