@@ -38,6 +38,7 @@
 
 #include "backend.h"
 #include "clock.h"
+#include "hub.h"
 #include "log.h"
 #include "vxlan.h"
 #include "vxlan_internal.h"
@@ -456,6 +457,7 @@ static bool vxlan_open(struct netdev *nd, const json_t *opts,
 		       struct nh_error **errp)
 {
 	struct vxlan_state *s = calloc(1, sizeof(*s));
+	struct hub_config hc;
 	uint32_t overhead, mtu;
 
 	if (!s) {
@@ -471,8 +473,10 @@ static bool vxlan_open(struct netdev *nd, const json_t *opts,
 	s->vni_be[1] = (uint8_t)(s->o.vni >> 8);
 	s->vni_be[2] = (uint8_t)s->o.vni;
 	s->batch = calloc(VXLAN_VTEP_MAX, sizeof(*s->batch));
+	hub_get_config(&hc); /* learned entries age as the hubs' do */
 	s->fdb = fdb_new(VXLAN_FDB_MAX, VXLAN_FDB_MAX,
-			 (uint64_t)FDB_AGE_DEFAULT_S * 1000);
+			 hc.fdb_age_ms ? hc.fdb_age_ms
+				       : (uint64_t)FDB_AGE_DEFAULT_S * 1000);
 	if (!s->batch || !s->fdb) {
 		nh_error_setg(errp, "netdev %s: out of memory", nd->id);
 		goto fail;

@@ -3,8 +3,8 @@
  *
  * The table is the core's FDB structure (fdb.h) with a VTEP's index for
  * the port number and VLAN 0 for every entry (the kernel's vxlan keeps
- * one table per device, not per VLAN): learned entries age as the hub's
- * do (FDB_AGE_DEFAULT_S), move when a MAC shows up behind another VTEP,
+ * one table per device, not per VLAN): learned entries age as the hubs'
+ * do (--fdb-age), move when a MAC shows up behind another VTEP,
  * and are bounded (VXLAN_FDB_MAX); static entries (vxlan-fdb-add) never
  * age or move.  The flood list is the VTEPs marked flood: the remote=
  * addresses or the group, and those added with the all-zero MAC.

@@ -83,6 +83,8 @@ static const char usage_text[] =
 	"[,udp-any-source=on], mcast=, fd=), tap (ifname=, fd=, script=,\n"
 	"vnet_hdr=, queues=, ...), bridge (br=, helper=), nic (netdev=, macaddr=),\n"
 	"pcap (ifname= | file=[,rate=][,loop=]),\n"
+	"l2tpv3 (src=, dst=, txsession=[,udp=on,srcport=,dstport=][,cookies]),\n"
+	"vxlan (vni=[,local=][,remote=|remote.N=|group=][,dstport=][,ttl=]),\n"
 	"hubport (hubid=, netdev=), none.\n"
 	"Every netdev not named by a hubport is on hub 0.  See docs/usage.md.\n"
 	"\n"
