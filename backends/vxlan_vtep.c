@@ -274,6 +274,8 @@ struct vxlan_vtep *vxlan_vtep_get(struct vxlan_state *s,
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.kind = IO_CHAN_DGRAM;
+	if (!v->raw) /* one source port: runs can go out as one GSO send */
+		cfg.flags = IO_CHAN_F_UDP_GSO;
 	cfg.dest = sockaddr_sa(&v->addr);
 	cfg.destlen = v->addr.len;
 	cfg.on_recv = vxlan_vtep_on_recv;

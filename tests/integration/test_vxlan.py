@@ -49,13 +49,14 @@ def underlay(a, b, a_addr, b_addr, v6=False):
     return la, lb
 
 
-def nethub_vtep(h, local, remote, tap_ns, tap_addr, extra=""):
-    """nethubd in namespace @h: a vxlan netdev and a tap, the tap moved
-    into @tap_ns with @tap_addr and the vxlan port's MTU."""
+def nethub_vtep(h, local, remote, tap_ns, tap_addr, group=None):
+    """nethubd in namespace @h: a vxlan netdev (flooding to @remote or to
+    @group) and a tap, the tap moved into @tap_ns with @tap_addr and the
+    vxlan port's MTU."""
     tap = link_name("t")
+    flood = "group=%s" % group if group else "remote=%s" % remote
     d = in_netns(Nethubd(
-        "-netdev", "vxlan,id=vx,vni=%d,local=%s,remote=%s%s"
-        % (VNI, local, remote, extra),
+        "-netdev", "vxlan,id=vx,vni=%d,local=%s,%s" % (VNI, local, flood),
         "-netdev", "tap,id=t,ifname=%s,script=no,downscript=no" % tap,
         qmp=True), h).start()
     nd = nethub.netdev(d.state(), "vx")
@@ -179,6 +180,21 @@ def test_two_nethubds_over_ipv6_carry_iperf3():
     # Known unicast went straight to the one VTEP, learned
     st = d1.state()
     assert nethub.netdev(st, "vx")["info"]["fdb-entries"] >= 1, st
+
+
+def test_two_nethubds_over_a_multicast_group():
+    h1, h2, c1, c2 = Netns("h1"), Netns("h2"), Netns("c1"), Netns("c2")
+    underlay(h1, h2, "10.213.73.1/24", "10.213.73.2/24")
+    d1, _, nd1 = nethub_vtep(h1, "10.213.73.1", None, c1, "10.213.74.1/24",
+                             group="239.1.2.3")
+    d2, _, nd2 = nethub_vtep(h2, "10.213.73.2", None, c2, "10.213.74.2/24",
+                             group="239.1.2.3")
+    assert nd1["info"]["flood"] == ["239.1.2.3"], nd1["info"]
+    c1.ping_ok("10.213.74.2")
+    # the answers came back unicast, from the VTEP learned
+    entries = vxlan_entries(d2)
+    assert any(e["remote"] == "10.213.73.1" and not e["static"]
+               for e in entries), entries
 
 
 def test_bad_options_refused_with_a_clear_error():
