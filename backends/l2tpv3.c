@@ -326,7 +326,7 @@ static int l2tpv3_socket(struct l2tpv3_state *s, struct nh_error **errp)
 {
 	const struct l2tpv3_opts *o = &s->o;
 	struct sockaddr_any local;
-	int fd, one = 1;
+	int fd;
 
 	if (!l2tpv3_resolve(o, "src", o->src, o->srcport, &local, errp) ||
 	    !l2tpv3_resolve(o, "dst", o->dst, o->dstport, &s->dest, errp))
@@ -344,9 +344,9 @@ static int l2tpv3_socket(struct l2tpv3_state *s, struct nh_error **errp)
 				  : "");
 		return -1;
 	}
-	if ((o->udp &&
-	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
-	    bind(fd, sockaddr_sa(&local), local.len) < 0) {
+	/* No SO_REUSEADDR: a port another socket holds is an error to
+	 * report, not one to share */
+	if (bind(fd, sockaddr_sa(&local), local.len) < 0) {
 		nh_error_setg(errp, "could not bind to src %s%s%s: %s", o->src,
 			      o->udp ? " port " : "", o->udp ? o->srcport : "",
 			      strerror(errno));

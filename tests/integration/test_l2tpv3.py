@@ -187,6 +187,15 @@ def test_bad_options_refused_with_a_clear_error():
         rc, out, err = run_cli("-netdev", "l2tpv3,id=t," + spec,
                                "--log-level", "warn")
         assert rc == 1 and msg in err, "%s: rc %d, %r" % (spec, rc, err)
+    # a port another netdev holds
+    p = free_port("udp")
+    spec = ("src=127.0.0.1,dst=127.0.0.1,udp=on,srcport=%d,dstport=%d,"
+            "txsession=1" % (p, free_port("udp")))
+    rc, out, err = run_cli("-netdev", "l2tpv3,id=t1," + spec,
+                           "-netdev", "l2tpv3,id=t2," + spec,
+                           "--log-level", "warn")
+    assert rc == 1 and "could not bind to src 127.0.0.1 port %d: " \
+        "Address already in use" % p in err, "rc %d, %r" % (rc, err)
 
 
 if __name__ == "__main__":

@@ -213,6 +213,15 @@ def test_bad_options_refused_with_a_clear_error():
         rc, out, err = nethub.run_cli("-netdev", "vxlan,id=v," + spec,
                                       "--log-level", "warn")
         assert rc == 1 and msg in err, "%s: rc %d, %r" % (spec, rc, err)
+    # a UDP port another netdev holds
+    port = nethub.free_port("udp")
+    spec = "vni=1,local=127.0.0.1,dstport=%d" % port
+    rc, out, err = nethub.run_cli("-netdev", "vxlan,id=v1," + spec,
+                                  "-netdev", "vxlan,id=v2," + spec,
+                                  "--log-level", "warn")
+    want = "dstport=%d: cannot bind 127.0.0.1:%d: Address already in use" \
+        % (port, port)
+    assert rc == 1 and want in err, "rc %d, %r" % (rc, err)
 
 
 if __name__ == "__main__":
