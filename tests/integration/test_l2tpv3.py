@@ -134,6 +134,18 @@ def test_ip_mode_with_32bit_cookie_and_offset_interoperates_with_qemu():
     assert nd["udp"] is False and nd["header-bytes"] == 14, nd
 
 
+def test_udp_over_ipv6_with_pinned_counter_interoperates_with_qemu():
+    a, b = free_port("udp"), free_port("udp")
+    common = "src=::1,dst=::1,ipv6=on,udp=on,counter=on,pincounter=on"
+    d, ours = start_nethub("%s,srcport=%d,dstport=%d,txsession=9"
+                           % (common, a, b))
+    qemu, theirs = start_qemu("%s,srcport=%d,dstport=%d,txsession=9"
+                              % (common, b, a))
+    relay_both_ways(ours, theirs, qemu)
+    nd = counters(d)
+    assert nd["local"] == "[::1]:%d" % a and nd["header-bytes"] == 12, nd
+
+
 def l2tp_udp(session, cookie, counter, frame):
     return (struct.pack("!IIII", 0x00030000, session, cookie, counter) +
             frame)

@@ -3,8 +3,9 @@
 """test_vxlan.py - the vxlan netdev against the Linux kernel's vxlan, and
 two nethubds joined by VXLAN.
 
-Kernel peer: in namespace K a vxlan device (id 42, dstport 4789) and a veth
-end share a bridge; the other veth end is in namespace A.  nethubd runs in
+Kernel peer: in namespace K a vxlan device (id 42, dstport 4789, flooding
+through a `bridge fdb append 00:00:00:00:00:00` entry) and a veth end
+share a bridge; the other veth end is in namespace A.  nethubd runs in
 namespace H, the underlay's other end, with a vxlan netdev and a tap moved
 into namespace B.  B pings A; both sides learn the other's MAC behind the
 right VTEP; crafted datagrams (another VNI, no I flag, truncated) are
@@ -75,8 +76,12 @@ def kernel_side():
     (10.213.71.1 on nethub's tap)."""
     k, a, h, b = Netns("k"), Netns("a"), Netns("h"), Netns("b")
     underlay(h, k, "10.213.70.1/24", "10.213.70.2/24")
+    # no remote: the flood list is an all-zero FDB entry, as EVPN-style
+    # setups make it
     k.ip("link", "add", "vx0", "type", "vxlan", "id", VNI, "dstport", 4789,
-         "local", "10.213.70.2", "remote", "10.213.70.1")
+         "local", "10.213.70.2")
+    k.run("bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vx0",
+          "dst", "10.213.70.1")
     k.ip("link", "add", "br0", "type", "bridge")
     la, lk = link_name("a"), link_name("k")
     netns.veth(la, lk)
