@@ -46,11 +46,12 @@
 #include "netdev.h"
 #include "port.h"
 #include "socket_internal.h"
+#include "unixsock.h"
 
 static const char *const socket_mode_names[] = {
     [SOCKET_LISTEN] = "listen", [SOCKET_CONNECT] = "connect",
     [SOCKET_UDP] = "udp",	[SOCKET_MCAST] = "mcast",
-    [SOCKET_FD] = "fd",
+    [SOCKET_FD] = "fd",		[SOCKET_DGRAM] = "dgram",
 };
 
 static void socket_on_timer_closed(uv_handle_t *h)
@@ -58,20 +59,37 @@ static void socket_on_timer_closed(uv_handle_t *h)
 	socket_unref(h->data);
 }
 
-/**
- * socket_teardown() - stop everything, detach every port now; memory goes
- * when the last handle and channel callbacks have run
- */
-static void socket_teardown(struct socket_state *s)
+void socket_teardown(struct socket_state *s)
 {
 	s->nd = NULL;
 	socket_listen_stop(s);
+	if (s->own_path[0])
+		unixsock_unlink_own(s->own_path, s->own_dev, s->own_ino);
 	if (s->timer_init)
 		uv_close((uv_handle_t *)&s->timer, socket_on_timer_closed);
 	socket_connect_stop(s);
 	while (s->peers)
 		socket_peer_remove(s->peers);
 	socket_unref(s);
+}
+
+struct socket_state *socket_state_new(struct netdev *nd, enum socket_mode mode,
+				      struct nh_error **errp)
+{
+	struct socket_state *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		nh_error_setg(errp, "netdev %s: out of memory", nd->id);
+		return NULL;
+	}
+	s->refs = 1;
+	s->nd = nd;
+	s->loop = nd->loop;
+	s->mode = mode;
+	snprintf(s->id, sizeof(s->id), "%s", nd->id);
+	s->listen_fd = -1;
+	nd->priv = s;
+	return s;
 }
 
 static bool socket_open(struct netdev *nd, const json_t *opts,
@@ -84,36 +102,28 @@ static bool socket_open(struct netdev *nd, const json_t *opts,
 	if (!socket_check(opts, errp) || !socket_parse_opts(opts, &o, errp))
 		return false;
 
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		nh_error_setg(errp, "netdev %s: out of memory", nd->id);
+	s = socket_state_new(nd,
+			     o.listen	 ? SOCKET_LISTEN
+			     : o.connect ? SOCKET_CONNECT
+			     : o.udp	 ? SOCKET_UDP
+			     : o.mcast	 ? SOCKET_MCAST
+					 : SOCKET_FD,
+			     errp);
+	if (!s)
 		return false;
-	}
-	s->refs = 1;
-	s->nd = nd;
-	s->loop = nd->loop;
-	snprintf(s->id, sizeof(s->id), "%s", nd->id);
-	s->listen_fd = -1;
 	s->reconnect_s = (unsigned)o.reconnect;
-	nd->priv = s;
 
-	if (o.listen) {
-		s->mode = SOCKET_LISTEN;
+	if (o.listen)
 		ok = socket_open_listen(s, o.listen, errp);
-	} else if (o.connect) {
-		s->mode = SOCKET_CONNECT;
+	else if (o.connect)
 		ok = socket_open_connect(s, o.connect, errp);
-	} else if (o.udp) {
-		s->mode = SOCKET_UDP;
+	else if (o.udp)
 		ok = socket_open_udp(s, o.udp, o.localaddr, o.udp_any_source,
 				     errp);
-	} else if (o.mcast) {
-		s->mode = SOCKET_MCAST;
+	else if (o.mcast)
 		ok = socket_open_mcast(s, o.mcast, o.localaddr, errp);
-	} else {
-		s->mode = SOCKET_FD;
+	else
 		ok = socket_open_fd(s, o.fd, errp);
-	}
 	if (!ok) {
 		nd->priv = NULL;
 		socket_teardown(s);
@@ -124,7 +134,7 @@ static bool socket_open(struct netdev *nd, const json_t *opts,
 	return true;
 }
 
-static void socket_close(struct netdev *nd)
+void socket_close(struct netdev *nd)
 {
 	struct socket_state *s = nd->priv;
 
@@ -133,7 +143,7 @@ static void socket_close(struct netdev *nd)
 		socket_teardown(s);
 }
 
-static unsigned socket_send(struct port *p, struct frame *const *frames,
+unsigned socket_send(struct port *p, struct frame *const *frames,
 			    unsigned n)
 {
 	struct socket_peer *peer = p->priv;
@@ -152,7 +162,7 @@ static unsigned socket_send(struct port *p, struct frame *const *frames,
 	return took;
 }
 
-static void socket_rx_pause(struct port *p, bool pause)
+void socket_rx_pause(struct port *p, bool pause)
 {
 	struct socket_peer *peer = p->priv;
 
@@ -164,7 +174,7 @@ static void socket_rx_pause(struct port *p, bool pause)
 		io_chan_resume(peer->chan);
 }
 
-static void socket_info(const struct netdev *nd, json_t *obj)
+void socket_info(const struct netdev *nd, json_t *obj)
 {
 	const struct socket_state *s = nd->priv;
 
@@ -198,7 +208,7 @@ static void socket_info(const struct netdev *nd, json_t *obj)
 			    json_integer((json_int_t)s->reconnects));
 }
 
-static void socket_port_info(const struct port *p, json_t *obj)
+void socket_port_info(const struct port *p, json_t *obj)
 {
 	const struct socket_peer *peer = p->priv;
 

@@ -89,10 +89,10 @@ static void socket_connected(struct socket_state *s, int fd)
 static void socket_connect_failed(struct socket_state *s, int err)
 {
 	if (!s->fail_logged)
-		log_info("netdev %s: connect=%s: %s; retrying every %u s",
+		log_info("netdev %s: %s: %s; retrying every %u s",
 			 s->id, s->remote_opt, strerror(err), s->reconnect_s);
 	else
-		log_debug("netdev %s: connect=%s: %s", s->id, s->remote_opt,
+		log_debug("netdev %s: %s: %s", s->id, s->remote_opt,
 			  strerror(err));
 	s->fail_logged = true;
 	socket_schedule_retry(s);
@@ -254,11 +254,20 @@ static int socket_connect_sync(const struct sockaddr_any *to)
 bool socket_open_connect(struct socket_state *s, const char *text,
 			 struct nh_error **errp)
 {
-	int fd;
+	char label[sizeof(s->remote_opt)];
 
 	if (!sockaddr_parse("connect", text, 0, SOCK_STREAM, &s->remote, errp))
 		return false;
-	snprintf(s->remote_opt, sizeof(s->remote_opt), "%s", text);
+	snprintf(label, sizeof(label), "connect=%s", text);
+	return socket_connect_start(s, label, errp);
+}
+
+bool socket_connect_start(struct socket_state *s, const char *label,
+			  struct nh_error **errp)
+{
+	int fd;
+
+	snprintf(s->remote_opt, sizeof(s->remote_opt), "%s", label);
 	sockaddr_str(sockaddr_sa(&s->remote), s->remote.len, s->remote_str,
 		     sizeof(s->remote_str));
 	s->on_peer_lost = socket_connect_lost;
@@ -274,7 +283,7 @@ bool socket_open_connect(struct socket_state *s, const char *text,
 
 	fd = socket_connect_sync(&s->remote);
 	if (fd < 0) {
-		nh_error_setg(errp, "connect=%s: %s", text, strerror(-fd));
+		nh_error_setg(errp, "%s: %s", label, strerror(-fd));
 		return false;
 	}
 	if (!socket_stream_start(s, fd, errp))

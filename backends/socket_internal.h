@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "error.h"
@@ -70,6 +71,7 @@ enum socket_mode {
 	SOCKET_UDP,
 	SOCKET_MCAST,
 	SOCKET_FD,
+	SOCKET_DGRAM, /* the dgram netdev */
 };
 
 struct socket_state;
@@ -114,7 +116,13 @@ struct socket_state {
 	struct sockaddr_any remote; /* connect=, udp=, mcast= */
 	char local_str[SOCKADDR_STR_MAX];
 	char remote_str[SOCKADDR_STR_MAX];
-	char remote_opt[256]; /* connect=: the option, for messages */
+	char remote_opt[256]; /* connect=: "connect=h:p", for messages */
+
+	/* A unix socket file we made (stream's server), removed at close
+	 * if it is still ours */
+	char own_path[108];
+	dev_t own_dev;
+	ino_t own_ino;
 
 	int listen_fd; /* -1 unless listening */
 	uv_poll_t listen_poll;
@@ -161,6 +169,23 @@ static inline void socket_unref(struct socket_state *s)
 	if (--s->refs == 0)
 		free(s);
 }
+
+/* -- socket.c: the ops, shared with the stream and dgram netdevs -------- */
+
+/* socket_state_new() - the state of @nd, one reference held by the open
+ * netdev, or NULL with errp set */
+struct socket_state *socket_state_new(struct netdev *nd, enum socket_mode mode,
+				      struct nh_error **errp);
+
+/* socket_teardown() - stop everything, detach every port now; memory goes
+ * when the last handle and channel callbacks have run */
+void socket_teardown(struct socket_state *s);
+
+void socket_close(struct netdev *nd);
+unsigned socket_send(struct port *p, struct frame *const *frames, unsigned n);
+void socket_rx_pause(struct port *p, bool pause);
+void socket_info(const struct netdev *nd, json_t *obj);
+void socket_port_info(const struct port *p, json_t *obj);
 
 /* -- socket_opts.c ------------------------------------------------------ */
 
@@ -272,6 +297,14 @@ void socket_listen_stop(struct socket_state *s);
  * starts even when the peer cannot be reached */
 bool socket_open_connect(struct socket_state *s, const char *text,
 			 struct nh_error **errp);
+
+/**
+ * socket_connect_start() - connect to s->remote (set by the caller: TCP or
+ * unix), as connect= does; @label names the address in messages
+ * ("connect=h:p", "addr=unix:/p")
+ */
+bool socket_connect_start(struct socket_state *s, const char *label,
+			  struct nh_error **errp);
 
 /* socket_connect_stop() - abandon a connect attempt in flight (teardown) */
 void socket_connect_stop(struct socket_state *s);

@@ -119,7 +119,7 @@ struct vu_state {
 	bool tx_paused;	 /* the switch paused our ingress */
 	uv_idle_t idle;	 /* drains TX beyond one turn's budget */
 	bool idle_init, idle_on;
-	uint64_t unknown_logged; /* requests < 64 logged as unknown */
+	uint64_t unknown_logged; /* requests logged unknown; 63 up: bit 63 */
 
 	uint64_t connections, messages, protocol_errors;
 };

@@ -522,9 +522,12 @@ static bool vu_handle(struct vu_state *s, struct vu_msg *m)
 	s->messages++;
 	m->reply_size = 0;
 	if (!rq) {
-		if (m->request < VU_MAX_REQUEST &&
-		    !(s->unknown_logged & VU_BIT(m->request))) {
-			s->unknown_logged |= VU_BIT(m->request);
+		/* requests from VU_MAX_REQUEST - 1 up share the last bit */
+		unsigned bit = m->request < VU_MAX_REQUEST ? m->request
+							   : VU_MAX_REQUEST - 1;
+
+		if (!(s->unknown_logged & VU_BIT(bit))) {
+			s->unknown_logged |= VU_BIT(bit);
 			log_warn("netdev %s: vhost-user request %u is not "
 				 "supported%s",
 				 s->id, m->request, ack ? "" : " (ignored)");

@@ -263,6 +263,7 @@ struct bench_cfg {
 	unsigned batch;	 /* frames per send call, 0 = transport default */
 	unsigned threads;
 	pid_t switch_pid; /* 0 = none */
+	const char *qmp; /* --qmp: the switch's QMP socket, or NULL */
 	bool json;
 	bool progress; /* live line on stderr while measuring */
 	bool udp_gso; /* batch as UDP GSO sends where the kernel can */
@@ -306,6 +307,7 @@ struct bench_port {
 	uint64_t tx_seq;
 	uint64_t tx_frames[3]; /* by epoch: warm-up, measured, learning */
 	uint64_t tx_errors;    /* frames the kernel refused */
+	uint64_t tx_datagrams; /* udp: datagrams sent (a GSO send is one) */
 	double pace_rate;      /* this sender's share of --rate */
 	uint64_t pace_t0;
 	uint64_t pace_sent;
@@ -832,6 +834,22 @@ uint64_t host_busy_ticks(void);
 int udp_drops(const uint8_t *is_switch, const uint8_t *is_bench, uint64_t *sw,
 	      uint64_t *bench);
 
+/* The switch's drops by reason, summed over its ports (switch_qmp.c) */
+#define SWITCH_DROP_REASONS_MAX 16
+struct switch_drops {
+	unsigned n;
+	char name[SWITCH_DROP_REASONS_MAX][24];
+	uint64_t count[SWITCH_DROP_REASONS_MAX];
+};
+
+/**
+ * switch_drops_read() - query-netdevs over the QMP unix socket @path:
+ * every port's rx-drops and tx-drops, added up by reason
+ * Return: 0, or -1 when the socket or the answer did not serve (nothing
+ * printed: the report leaves the switch's drops out)
+ */
+int switch_drops_read(const char *path, struct switch_drops *d);
+
 /* ---------------------------------------------------------------------- */
 /* Results (report.c, plot.c) and one run (run.c)                          */
 /* ---------------------------------------------------------------------- */
@@ -865,7 +883,13 @@ struct bench_result {
 	double other_cpu_pct; /* the rest of the host: noise */
 
 	bool drops_ok;
-	uint64_t switch_in_drops, sink_drops;
+	uint64_t switch_in_drops, sink_drops; /* kernel drops, datagrams */
+	double frames_per_datagram;	      /* of the bench's sends */
+
+	/* --qmp: the switch's own drops in the window, by reason */
+	bool sw_drops_ok;
+	struct switch_drops sw_drops;
+	uint64_t sw_drops_total;
 };
 
 /**

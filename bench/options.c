@@ -75,6 +75,10 @@ static void usage(FILE *f)
 		"  --no-gso               udp: sendmmsg, not UDP GSO sends\n"
 		"  --switch-pid PID       report that process's CPU use and "
 		"context switches\n"
+		"  --qmp PATH             the switch's QMP unix socket "
+		"(nethubd's -qmp):\n"
+		"                         its drops by reason, in the loss "
+		"breakdown\n"
 		"  --label TEXT           carried into the JSON output and "
 		"plot title\n"
 		"  --json                 JSON instead of the table\n"
@@ -215,7 +219,7 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 	enum {
 		O_TRANSPORT = 256, O_CONNECT, O_UDP_PORTS, O_PORTS,
 		O_FRAME_SIZE, O_DURATION, O_WARMUP, O_PATTERN, O_BIDIR,
-		O_RATE, O_BATCH, O_THREADS, O_SWITCH_PID, O_LABEL, O_JSON,
+		O_RATE, O_BATCH, O_THREADS, O_SWITCH_PID, O_QMP, O_LABEL, O_JSON,
 		O_NO_GSO, O_MACS, O_PROGRESS, O_NO_PROGRESS, O_PLOT, O_HELP,
 		O_VERSION, O_VHOST_SERVER, O_VHOST_RING,
 	};
@@ -233,6 +237,7 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "switch-pid", required_argument, NULL, O_SWITCH_PID },
+		{ "qmp", required_argument, NULL, O_QMP },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "no-gso", no_argument, NULL, O_NO_GSO },
@@ -323,6 +328,9 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 		case O_THREADS:
 			cfg->threads = opt_uint("--threads", optarg, 1,
 						BENCH_THREADS_MAX);
+			break;
+		case O_QMP:
+			cfg->qmp = optarg;
 			break;
 		case O_SWITCH_PID:
 			cfg->switch_pid = (pid_t)opt_uint("--switch-pid",

@@ -70,6 +70,26 @@ static double switch_ns_per_frame(const struct bench_result *r)
 			    : 0.0;
 }
 
+/* The frames the kernel dropped at the switch's input sockets: datagrams
+ * times the frames per datagram of the bench's sends, times the copies
+ * the pattern expects of each frame */
+static uint64_t kernel_in_frames(const struct bench_cfg *cfg,
+				 const struct bench_result *r)
+{
+	return r->drops_ok ? (uint64_t)((double)r->switch_in_drops *
+					r->frames_per_datagram *
+					pattern_copies(cfg) + 0.5)
+			   : 0;
+}
+
+/* What the loss is made of; the rows add up to the frames lost */
+static long long loss_rest(const struct bench_cfg *cfg,
+			   const struct bench_result *r)
+{
+	return (long long)r->lost - (long long)r->sw_drops_total -
+	       (long long)kernel_in_frames(cfg, r);
+}
+
 void report_json(FILE *f, const struct bench_cfg *cfg,
 		 const struct bench_result *r)
 {
@@ -113,8 +133,20 @@ void report_json(FILE *f, const struct bench_cfg *cfg,
 					: 0.0);
 	if (r->drops_ok)
 		fprintf(f, ", \"switch_in_drops\": %" PRIu64
-			", \"sink_drops\": %" PRIu64,
-			r->switch_in_drops, r->sink_drops);
+			", \"sink_drops\": %" PRIu64
+			", \"frames_per_datagram\": %.2f"
+			", \"kernel_in_drop_frames\": %" PRIu64,
+			r->switch_in_drops, r->sink_drops,
+			r->frames_per_datagram, kernel_in_frames(cfg, r));
+	if (r->sw_drops_ok) {
+		fprintf(f, ", \"switch_drops\": {");
+		for (i = 0; i < r->sw_drops.n; i++)
+			fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "",
+				r->sw_drops.name[i], r->sw_drops.count[i]);
+		fprintf(f, "}, \"switch_drops_total\": %" PRIu64,
+			r->sw_drops_total);
+	}
+	fprintf(f, ", \"sink_missed_frames\": %lld", loss_rest(cfg, r));
 	if (cfg->switch_pid) {
 		fprintf(f, ", \"switch_pid\": %d", (int)cfg->switch_pid);
 		if (r->sw_ok)
@@ -140,6 +172,45 @@ void report_json(FILE *f, const struct bench_cfg *cfg,
 			loss_pct(pp->expected, pp->delivered));
 	}
 	fprintf(f, "]}");
+}
+
+static void report_loss_table(FILE *f, const struct bench_cfg *cfg,
+			      const struct bench_result *r)
+{
+	unsigned i, shown = 0;
+
+	if (!r->lost && !r->sw_drops_total &&
+	    !(r->drops_ok && (r->switch_in_drops || r->sink_drops)))
+		return;
+	fprintf(f, "  %-12s %14s\n", "lost where", "frames");
+	if (r->sw_drops_ok) {
+		fprintf(f, "    %-10s %14" PRIu64 "  dropped by the switch",
+			"switch", r->sw_drops_total);
+		for (i = 0; i < r->sw_drops.n; i++)
+			if (r->sw_drops.count[i])
+				fprintf(f, "%s%s %" PRIu64,
+					shown++ ? ", " : ": ",
+					r->sw_drops.name[i],
+					r->sw_drops.count[i]);
+		fprintf(f, " (its query-netdevs)\n");
+	} else {
+		fprintf(f, "    %-10s %14s  not known: give --qmp with the "
+			"switch's QMP socket\n", "switch", "?");
+	}
+	if (r->drops_ok)
+		fprintf(f, "    %-10s %14" PRIu64 "  the kernel dropped %" PRIu64
+			" datagrams at the switch's input sockets, %.1f "
+			"frames each\n",
+			"kernel", kernel_in_frames(cfg, r),
+			r->switch_in_drops, r->frames_per_datagram);
+	fprintf(f, "    %-10s %14lld  the rest: the sink missed them",
+		"sink", loss_rest(cfg, r));
+	if (r->drops_ok)
+		fprintf(f, " (the kernel dropped %" PRIu64 " datagrams at "
+			"its sockets)", r->sink_drops);
+	fprintf(f, ", or still in flight at the end\n");
+	fprintf(f, "    %-10s %14" PRIu64 "  frames lost\n", "total",
+		r->lost);
 }
 
 void report_table(FILE *f, const struct bench_cfg *cfg,
@@ -176,11 +247,8 @@ void report_table(FILE *f, const struct bench_cfg *cfg,
 	if (cfg->pattern == BENCH_PATTERN_BROADCAST)
 		fprintf(f, ": %" PRIu64 " sent times %u receivers",
 			r->tx_frames, pattern_copies(cfg));
-	if (r->drops_ok)
-		fprintf(f, "; socket drops: switch input %" PRIu64
-			", bench sink %" PRIu64,
-			r->switch_in_drops, r->sink_drops);
 	fprintf(f, ")\n");
+	report_loss_table(f, cfg, r);
 	fprintf(f, "  %-12s %" PRIu64 " reordered, %" PRIu64
 		" misdelivered, %" PRIu64 " foreign, %" PRIu64
 		" send errors\n",

@@ -85,6 +85,42 @@ static void measure(const struct bench_cfg *cfg, const struct bench_clock *clk,
 		fprintf(stderr, "\r\033[K");
 }
 
+/* The switch's drops between @q0 and @q1, by reason, into @res */
+static void switch_drops_delta(struct bench_result *res,
+			       const struct switch_drops *q0,
+			       const struct switch_drops *q1)
+{
+	struct switch_drops *d = &res->sw_drops;
+
+	*d = *q1;
+	res->sw_drops_total = 0;
+	for (unsigned i = 0; i < d->n; i++) {
+		for (unsigned j = 0; j < q0->n; j++)
+			if (!strcmp(q0->name[j], d->name[i]))
+				d->count[i] = d->count[i] >= q0->count[j]
+						      ? d->count[i] - q0->count[j]
+						      : 0;
+		res->sw_drops_total += d->count[i];
+	}
+	res->sw_drops_ok = true;
+}
+
+/* Frames per datagram of the bench's UDP sends, all epochs (a GSO send is
+ * one datagram of many frames): turns the kernel's datagram drops into
+ * frames; 1 when nothing was counted */
+static double frames_per_datagram(const struct bench_cfg *cfg,
+				  struct bench_port **ports)
+{
+	uint64_t frames = 0, datagrams = 0;
+
+	for (unsigned i = 0; i < cfg->ports; i++) {
+		for (unsigned e = 0; e < 3; e++)
+			frames += ports[i]->tx_frames[e];
+		datagrams += ports[i]->tx_datagrams;
+	}
+	return datagrams ? (double)frames / (double)datagrams : 1.0;
+}
+
 int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
 {
 	static uint8_t sw_ports[8192], bench_ports[8192];
@@ -96,7 +132,8 @@ int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
 	long hz = sysconf(_SC_CLK_TCK);
 	double busy_pct;
 	unsigned i, senders = 0, n_ws = 0;
-	bool drops0;
+	bool drops0, qmp0;
+	static struct switch_drops q0, q1;
 	int r, status = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -186,6 +223,7 @@ int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
 	host0 = host_busy_ticks();
 	drops0 = cfg->transport == &transport_udp &&
 		 !udp_drops(sw_ports, bench_ports, &d0s, &d0b);
+	qmp0 = cfg->qmp && !switch_drops_read(cfg->qmp, &q0);
 	measure(cfg, &clk, ports, ws, &sw0, &sw1);
 	if (sw0.ok && sw1.ok) {
 		res->sw_ok = true;
@@ -201,6 +239,9 @@ int bench_run(const struct bench_cfg *cfg, struct bench_result *res)
 		res->switch_in_drops = d1s - d0s;
 		res->sink_drops = d1b - d0b;
 	}
+	if (qmp0 && !switch_drops_read(cfg->qmp, &q1))
+		switch_drops_delta(res, &q0, &q1);
+	res->frames_per_datagram = frames_per_datagram(cfg, ports);
 
 	res->window_ns = clk.t_end - clk.t_meas;
 	result_merge(res, cfg, ports, ws, cfg->threads);

@@ -221,6 +221,7 @@ static int udp_send(struct bench_port *p, unsigned n, uint8_t epoch,
 		p->tx_errors++;
 		return errno == ECONNREFUSED ? 0 : -errno;
 	}
+	p->tx_datagrams += u->gso_segs && n > 1 ? 1 : (uint64_t)r;
 	return r;
 }
 

@@ -46,8 +46,9 @@ static const char usage_text[] =
     "                  {\"execute\": COMMAND, \"arguments\": {...}} (\"-\": "
     "read\n"
     "                  it from stdin), and print its answer\n"
-    "  show            hubs and their ports: netdev, type, link, MTU, peer\n"
-    "                  address, learned MACs\n"
+    "  show [--help]   hubs and their ports: netdev, type, link, MTU, peer\n"
+    "                  address, learned MACs, aliases (--help: what\n"
+    "                  each field means)\n"
     "  fdb [HUB]       the MAC tables: MAC, VLAN, PORT, AGE (s), STATIC\n"
     "  events [--pretty] [--count N] [--timeout S] [--event NAME]...\n"
     "                  print events as they arrive, one JSON object a line\n"
@@ -225,6 +226,9 @@ static int run_command(const struct ctl_opts *opts, const char *command,
 		schema = ctl_schema(c, &rc);
 	if (!rc && n > 0)
 		rc = ctl_args_build(schema, command, words, n, &args);
+	/* a remote nethubd (tcp:) does not share our file system */
+	if (!rc && strncmp(ctl_where(c), "tcp:", 4))
+		rc = ctl_args_absolute(command, args);
 	if (!rc && opts->dry_run) {
 		ret = json_pack("{ss}", "execute", command);
 		if (args)

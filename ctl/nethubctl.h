@@ -56,6 +56,13 @@ int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 double ctl_now(void);
 
 /**
+ * ctl_gone() - say that nethubd at @where went away (the one message top,
+ * events, capture and every command end with when the connection closes)
+ * Return: CTL_EXIT_USAGE.
+ */
+int ctl_gone(const char *where);
+
+/**
  * ctl_parse_seconds() - a duration option: a non-negative decimal number
  * of seconds, at most a day; @min_s is the smallest allowed
  * Return: 0 with *@out set, or CTL_EXIT_USAGE (printed, naming @opt).
@@ -170,6 +177,15 @@ int ctl_args_build(const json_t *schema, const char *command,
  * Each takes the words after its name (@argv[0] is the view's name),
  * parses its own options, connects and runs.  Return: an exit status.
  */
+/**
+ * ctl_args_absolute() - make the file names in @command's arguments that
+ * nethubd opens (netdev_add's and object-add's file=, chardev-add's path)
+ * absolute, from nethubctl's current directory, so that a relative name
+ * means what it means to the caller and not to nethubd
+ * Return: 0, or CTL_EXIT_USAGE (printed).
+ */
+int ctl_args_absolute(const char *command, json_t *args);
+
 int ctl_show_main(const struct ctl_opts *opts, int argc, char **argv);
 int ctl_fdb_main(const struct ctl_opts *opts, int argc, char **argv);
 int ctl_events_main(const struct ctl_opts *opts, int argc, char **argv);

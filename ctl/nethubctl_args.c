@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "nethubctl.h"
 
@@ -710,4 +711,47 @@ int ctl_args_build(const json_t *schema, const char *command,
 	if (!*out && !rc)
 		rc = ctl_fail("out of memory");
 	return rc;
+}
+
+/* ---- paths ---- */
+
+/* Make the string member @key of @obj absolute, from the current
+ * directory; 0, or CTL_EXIT_USAGE (printed) */
+static int args_absolute_member(json_t *obj, const char *key,
+				const char *what)
+{
+	const char *path = json_string_value(json_object_get(obj, key));
+	char cwd[PATH_MAX], *full;
+
+	if (!path || !*path || path[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return ctl_fail("%s: cannot make '%s' absolute: the current "
+				"directory: %s",
+				what, path, strerror(errno));
+	if (asprintf(&full, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "",
+		     path) < 0)
+		return ctl_fail("out of memory");
+	json_object_set_new(obj, key, json_string(full));
+	free(full);
+	return 0;
+}
+
+int ctl_args_absolute(const char *command, json_t *args)
+{
+	json_t *addr;
+
+	if (!args)
+		return 0;
+	if (!strcmp(command, "netdev_add") || !strcmp(command, "object-add"))
+		return args_absolute_member(args, "file", "file");
+	if (!strcmp(command, "chardev-add")) {
+		addr = json_object_get(
+			json_object_get(json_object_get(args, "backend"),
+					"data"),
+			"addr");
+		return args_absolute_member(json_object_get(addr, "data"),
+					    "path", "path");
+	}
+	return 0;
 }

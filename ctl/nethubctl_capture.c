@@ -372,6 +372,33 @@ static int cap_make_fifo(struct cap_run *r)
 	return 0;
 }
 
+/*
+ * A capture of all the queues of a netdev with several ports (the peers of
+ * a listening socket) sees a frame between two of them twice: entering the
+ * switch from one (tx queue) and leaving it to the other (rx queue).  Say
+ * so once at the start, and how to see each frame once.
+ */
+static void cap_note_twice(struct cap_run *r)
+{
+	json_t *netdevs = NULL, *nd;
+	size_t i, nports = 0;
+
+	if (r->o->hub || (r->o->queue && strcmp(r->o->queue, "all")) ||
+	    ctl_call(r->c, "query-netdevs", NULL, &netdevs))
+		return;
+	json_array_foreach (netdevs, i, nd)
+		if (!strcmp(ctl_json_str(json_object_get(nd, "id"), ""),
+			    r->o->port))
+			nports = json_array_size(json_object_get(nd, "ports"));
+	json_decref(netdevs);
+	if (nports > 1)
+		fprintf(stderr,
+			"nethubctl: note: %s has %zu ports: a frame between two "
+			"of them is captured twice, as it leaves one and as it "
+			"reaches the other (-q tx shows each frame once)\n",
+			r->o->port, nports);
+}
+
 static int cap_add(struct cap_run *r)
 {
 	json_t *args = cap_args(r, r->fifo), *ret = NULL;
@@ -381,8 +408,10 @@ static int cap_add(struct cap_run *r)
 		return ctl_fail("out of memory");
 	rc = ctl_call(r->c, "object-add", args, &ret);
 	json_decref(ret);
-	if (!rc)
+	if (!rc) {
 		r->added = true;
+		cap_note_twice(r);
+	}
 	return rc;
 }
 
@@ -912,8 +941,8 @@ static int cap_cleanup(struct cap_run *r, int rc, enum cap_end end)
 		if (!r->conn_lost)
 			del_rc = cap_remove(r, !counted && end != CAP_END_GONE);
 	}
-	if (r->conn_lost)
-		ctl_fail("capture: nethubd went away; the capture ended");
+	if (r->conn_lost) /* said by the connection (ctl_gone()) */
+		del_rc = CTL_EXIT_USAGE;
 	if (!del_rc && r->failed)
 		del_rc = CTL_EXIT_QMP;
 	if (r->dump) {

@@ -55,6 +55,13 @@ int ctl_fail(const char *fmt, ...)
 	return CTL_EXIT_USAGE;
 }
 
+int ctl_gone(const char *where)
+{
+	return ctl_fail("%s: nethubd went away (it closed the connection: "
+			"stopped, restarted or crashed)",
+			where);
+}
+
 double ctl_now(void)
 {
 	struct timespec ts;
@@ -228,6 +235,8 @@ static int conn_write(struct ctl_conn *c, const char *data, size_t len,
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return ctl_gone(c->where);
 		if (n < 0 && errno != EAGAIN)
 			return ctl_fail("%s: cannot send: %s", c->where,
 					strerror(errno));
@@ -341,9 +350,8 @@ static int conn_fill(struct ctl_conn *c)
 	do
 		n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
 	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return ctl_fail("%s: the server closed the connection",
-				c->where);
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return ctl_gone(c->where);
 	if (n < 0 && errno != EAGAIN)
 		return ctl_fail("%s: cannot receive: %s", c->where,
 				strerror(errno));

@@ -32,6 +32,7 @@ struct top_port {
 	long long hub;	  /* -1: none */
 	bool link;
 	uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes, drops;
+	char who[80];	  /* its alias, else the MACs learned on it */
 };
 
 struct top_sample {
@@ -74,6 +75,26 @@ static void sample_free(struct top_sample *s)
 	s->n = 0;
 }
 
+/* Who is behind @port: its alias, else its first learned MAC ("+N" more),
+ * else "-" */
+static void port_who(const json_t *port, char *buf, size_t size)
+{
+	const char *alias = ctl_json_str(json_object_get(port, "alias"), NULL);
+	const json_t *macs = json_object_get(port, "macs");
+	size_t n = json_array_size(macs);
+
+	if (alias)
+		snprintf(buf, size, "%s", alias);
+	else if (n > 1)
+		snprintf(buf, size, "%s+%zu",
+			 ctl_json_str(json_array_get(macs, 0), "?"), n - 1);
+	else if (n == 1)
+		snprintf(buf, size, "%s",
+			 ctl_json_str(json_array_get(macs, 0), "?"));
+	else
+		snprintf(buf, size, "-");
+}
+
 /* Fill @s from query-netdevs */
 static int sample_take(struct ctl_conn *c, struct top_sample *s)
 {
@@ -110,6 +131,7 @@ static int sample_take(struct ctl_conn *c, struct top_sample *s)
 			p->hub =
 			    ctl_json_int(json_object_get(port, "hub"), nd_hub);
 			p->link = json_is_true(json_object_get(port, "link"));
+			port_who(port, p->who, sizeof(p->who));
 			stats = json_object_get(port, "stats");
 			p->rx_frames = counter(stats, "rx-frames");
 			p->tx_frames = counter(stats, "tx-frames");
@@ -172,9 +194,9 @@ static void top_print(const struct top_sample *prev,
 	for (size_t i = 0; i < cur->n; i++)
 		if (strlen(cur->ports[i].name) > width)
 			width = strlen(cur->ports[i].name);
-	printf("%-4s  %-*s  %-4s  %8s  %8s  %8s  %8s  %8s  %10s\n", "HUB",
+	printf("%-4s  %-*s  %-4s  %8s  %8s  %8s  %8s  %8s  %10s  %s\n", "HUB",
 	       (int)width, "PORT", "LINK", "RX f/s", "TX f/s", "RX bit/s",
-	       "TX bit/s", "DROPS/s", "DROPS");
+	       "TX bit/s", "DROPS/s", "DROPS", "WHO");
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct top_port *p = &cur->ports[i];
 		const struct top_port *q = sample_find(prev, p->key);
@@ -192,9 +214,10 @@ static void top_print(const struct top_sample *prev,
 			snprintf(hub, sizeof(hub), "%lld", p->hub);
 		else
 			snprintf(hub, sizeof(hub), "-");
-		printf("%-4s  %-*s  %-4s  %8s  %8s  %8s  %8s  %8s  %10llu\n",
+		printf("%-4s  %-*s  %-4s  %8s  %8s  %8s  %8s  %8s  %10llu  %s\n",
 		       hub, (int)width, p->name, p->link ? "up" : "down", rxf,
-		       txf, rxb, txb, dps, (unsigned long long)p->drops);
+		       txf, rxb, txb, dps, (unsigned long long)p->drops,
+		       p->who);
 	}
 	if (!cur->n)
 		printf("(no ports)\n");

@@ -121,6 +121,58 @@ static const json_t *hub_entry(const json_t *hubs, long long hub)
 	return NULL;
 }
 
+/* What show's fields mean: show --help */
+static const char show_legend[] =
+	"Usage: nethubctl show\n"
+	"Every hub with its ports, then the netdevs without ports.\n"
+	"\n"
+	"Hub N              a learning switch of its own (QEMU's hubid)\n"
+	"  MACs             addresses in the hub's table (learned and static)\n"
+	"  floods           frames the hub sent to every port but the sender's:\n"
+	"                   broadcast, multicast, and unicast to an address not\n"
+	"                   learned yet (a few at start are normal; many mean\n"
+	"                   a host the hub never hears from)\n"
+	"  Port \"NAME\" (ALIAS) [MAC...]\n"
+	"                   a port: the netdev's id, or ID.N for the Nth peer of\n"
+	"                   a listening netdev; ALIAS as set with\n"
+	"                   port-set-alias; the MACs learned on it (the VM\n"
+	"                   behind it)\n"
+	"    netdev         the netdev it belongs to, its type and options\n"
+	"    link           up: frames pass; down: set_link, or its netdev's\n"
+	"    mtu            the largest Ethernet payload it takes, in bytes, as\n"
+	"                   'ip link' counts MTU (1500 on a usual LAN); the\n"
+	"                   largest whole frame is 14 bytes more (18 with a\n"
+	"                   VLAN tag).  Socket netdevs take 65521: frames up\n"
+	"                   to 64 KiB\n"
+	"    peer           the far end's address (stream sockets)\n"
+	"    MACs           addresses learned on this port\n"
+	"  Netdev \"ID\" (...): no ports\n"
+	"                   a listening netdev nobody is connected to, or one\n"
+	"                   whose connection is down\n";
+
+/* " (ALIAS) [MAC MAC]" after a port's name, from query-netdevs */
+static void port_label(const json_t *port, char *buf, size_t size)
+{
+	const json_t *macs = json_object_get(port, "macs"), *m;
+	const char *alias = ctl_json_str(json_object_get(port, "alias"), NULL);
+	size_t i, len;
+
+	buf[0] = '\0';
+	if (alias)
+		snprintf(buf, size, " (%s)", alias);
+	if (!json_array_size(macs))
+		return;
+	len = strlen(buf);
+	snprintf(buf + len, size - len, " [");
+	json_array_foreach (macs, i, m) {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "%s%s", i ? " " : "",
+			 ctl_json_str(m, "?"));
+	}
+	len = strlen(buf);
+	snprintf(buf + len, size - len, "]");
+}
+
 static void show_port(const json_t *nd, const json_t *port, const json_t *fdb,
 		      long long hub)
 {
@@ -129,17 +181,20 @@ static void show_port(const json_t *nd, const json_t *port, const json_t *fdb,
 	const json_t *peer = json_object_get(port, "peer");
 	long long mtu = ctl_json_int(json_object_get(port, "mtu"), -1);
 	long long macs = hub >= 0 ? fdb_count(fdb, hub, name) : -1;
-	char summary[1024];
+	char summary[1024], label[256];
 
 	netdev_summary(nd, summary, sizeof(summary));
-	printf("    Port \"%s\"\n", name);
+	port_label(port, label, sizeof(label));
+	printf("    Port \"%s\"%s\n", name, label);
 	printf("        netdev: %s (%s)\n",
 	       ctl_json_str(json_object_get(nd, "id"), "?"), summary);
 	if (json_is_boolean(link))
 		printf("        link: %s\n",
 		       json_is_true(link) ? "up" : "down");
 	if (mtu >= 0)
-		printf("        mtu: %lld\n", mtu);
+		printf("        mtu: %lld (largest frame %lld bytes, %lld with "
+		       "a VLAN tag)\n",
+		       mtu, mtu + 14, mtu + 18);
 	if (json_is_string(peer))
 		printf("        peer: %s\n", json_string_value(peer));
 	if (macs >= 0)
@@ -206,17 +261,23 @@ static int show_query(struct ctl_conn *c, const char *command, bool optional,
 
 int ctl_show_main(const struct ctl_opts *opts, int argc, char **argv)
 {
-	static const struct option long_opts[] = {{NULL, 0, NULL, 0}};
+	static const struct option long_opts[] = {
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	struct ctl_conn *c = NULL;
 	json_t *netdevs = NULL, *hubs = NULL, *fdb = NULL, *nd, *port;
 	long long *ids = NULL;
 	size_t nids = 0, i, j;
 	bool unhubbed = false;
-	int rc;
+	int rc, opt;
 
 	view_getopt_reset();
-	if (getopt_long(argc, argv, "+", long_opts, NULL) != -1)
-		return ctl_fail("show takes no options");
+	opt = getopt_long(argc, argv, "+h", long_opts, NULL);
+	if (opt == 'h') {
+		fputs(show_legend, stdout);
+		return 0;
+	}
+	if (opt != -1)
+		return ctl_fail("show takes no options but --help");
 	rc = view_extra("show", argc, argv);
 	if (!rc)
 		rc = ctl_open(opts, &c);

@@ -25,7 +25,11 @@
 #include "qmp.h"
 #include "registry.h"
 #include "sandbox.h"
+#include "state.h"
 #include "userfile.h"
+
+#define NH_STR_(x) #x
+#define NH_STR(x)  NH_STR_(x)
 
 #define FDB_AGE_MAX_S	 (7 * 24 * 3600)
 #define FDB_LIMIT_MAX	 (16u * 1024 * 1024)
@@ -47,10 +51,11 @@ static const char usage_text[] =
 	"                                $XDG_RUNTIME_DIR/nethub or /tmp/nethub-UID)\n"
 	"\n"
 	"Chardevs (unix sockets for vhost-user netdevs):\n"
-	"  -chardev socket,id=ID,path=PATH[,server=on|off][,wait=off]\n"
-	"          [,reconnect=SECONDS]\n"
-	"                      server=on: listen at PATH (mode 0600), one peer at\n"
-	"                      a time; else connect to PATH, again every\n"
+	"  -chardev socket,id=ID,path=PATH[,server=on|off][,wait=on|off]\n"
+	"          [,reconnect=SECONDS][,mode=0600][,group=NAME|GID]\n"
+	"                      server=on: listen at PATH (mode 0600, or mode=,\n"
+	"                      group=), one peer at a time, never waiting for\n"
+	"                      it; else connect to PATH, again every\n"
 	"                      reconnect= seconds when it fails or the peer goes.\n"
 	"                      Used by -netdev vhost-user,id=ID,chardev=ID\n"
 	"\n"
@@ -83,10 +88,16 @@ static const char usage_text[] =
 	"[,udp-any-source=on], mcast=, fd=), tap (ifname=, fd=, script=,\n"
 	"vnet_hdr=, queues=, ...), bridge (br=, helper=), nic (netdev=, macaddr=),\n"
 	"pcap (ifname= | file=[,rate=][,loop=]),\n"
+	"stream (addr.type=unix|inet|fd,addr.path=|addr.host=,addr.port=,\n"
+	"server=on|off[,reconnect=S][,mode=0660]), dgram (local.*=, remote.*=),\n"
+	"vde (sock=DIR|URL[,port=] | vdeserver=DIR[,mode=][,group=]),\n"
 	"l2tpv3 (src=, dst=, txsession=[,udp=on,srcport=,dstport=][,cookies]),\n"
 	"vxlan (vni=[,local=][,remote=|remote.N=|group=][,dstport=][,ttl=]),\n"
 	"hubport (hubid=, netdev=), none.\n"
 	"Every netdev not named by a hubport is on hub 0.  See docs/usage.md.\n"
+	"A VM whose QEMU listens (-netdev socket,listen=) and a nethub netdev\n"
+	"socket,connect=...,reconnect=1 survive a nethubd restart; QEMU's\n"
+	"connect= does not reconnect.\n"
 	"\n"
 	"Switch:\n"
 	"  --fdb-age SECONDS   forget a learned MAC after this idle time (default %d)\n"
@@ -121,6 +132,15 @@ static const char usage_text[] =
 	"                      stays locked while nethubd runs, so a second\n"
 	"                      nethubd given the same FILE refuses to start\n"
 	"  --stats-file FILE   on SIGUSR1, write the whole state as JSON to FILE\n"
+	"  --state FILE        keep what QMP clients change (netdevs, chardevs,\n"
+	"                      links, static FDB entries, MAC limits, rx\n"
+	"                      filters, port aliases) in FILE, rewritten on each\n"
+	"                      change, and restore it at start; the command\n"
+	"                      line's netdevs come first and win over saved\n"
+	"                      ones of the same id (default with the default\n"
+	"                      configuration: RUNDIR/state/nethubd.state; else\n"
+	"                      none)\n"
+	"  --no-state          keep no state file\n"
 	"  --log-level LEVEL   error, warn, info (default) or debug\n"
 	"  -h, --help          show this help and exit\n"
 	"  -V, --version       show the version and exit\n"
@@ -150,6 +170,8 @@ enum {
 	OPT_ALLOW_RUN,
 	OPT_FILES_DIR,
 	OPT_CHARDEV,
+	OPT_STATE,
+	OPT_NO_STATE,
 };
 
 static const struct option long_opts[] = {
@@ -174,6 +196,8 @@ static const struct option long_opts[] = {
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "allow-run", no_argument, NULL, OPT_ALLOW_RUN },
 	{ "files-dir", required_argument, NULL, OPT_FILES_DIR },
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "no-state", no_argument, NULL, OPT_NO_STATE },
 	{ "daemonize", no_argument, NULL, 'd' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -257,6 +281,65 @@ static void add_config_file(struct daemon_config *cfg, const char *path)
 	json_decref(arr);
 }
 
+/* The paths of unix sockets the netdevs of the command line serve on,
+ * kept for the sandbox (which borrows them) until the daemon exits */
+static json_t *netdev_socket_paths;
+
+/* netdev_member() - @key of @nd, flat ("addr.path", keyval) or nested
+ * ({"addr": {"path": ...}}, JSON); NULL when absent */
+static const json_t *netdev_member(const json_t *nd, const char *obj,
+				   const char *key)
+{
+	char flat[64];
+	const json_t *v;
+
+	snprintf(flat, sizeof(flat), "%s.%s", obj, key);
+	v = json_object_get(nd, flat);
+	return v ? v : json_object_get(json_object_get(nd, obj), key);
+}
+
+/**
+ * add_netdev_own_files() - the sandbox lets the daemon make and remove
+ * files where a netdev serves: vde's vdeserver= directory, a stream
+ * server's and a dgram's local unix path (not abstract ones)
+ */
+static void add_netdev_own_files(struct sandbox_config *sb,
+				 const json_t *netdevs)
+{
+	static const char *const objs[] = {"addr", "local"};
+
+	netdev_socket_paths = json_array();
+	for (size_t i = 0; i < json_array_size(netdevs); i++) {
+		const json_t *nd = json_array_get(netdevs, i);
+		const char *dir =
+		    json_string_value(json_object_get(nd, "vdeserver"));
+
+		if (dir) {
+			json_t *p = json_sprintf("%s/ctl", dir);
+
+			json_array_append_new(netdev_socket_paths, p);
+			sandbox_add_own_file(sb, json_string_value(p));
+		}
+		for (size_t k = 0; k < 2; k++) {
+			const char *type = json_string_value(
+			    netdev_member(nd, objs[k], "type"));
+			const char *path = json_string_value(
+			    netdev_member(nd, objs[k], "path"));
+			const json_t *abs = netdev_member(nd, objs[k],
+							  "abstract");
+			bool abstract = json_is_true(abs);
+
+			/* unparsable: the netdev is refused; grant nothing */
+			if (json_is_string(abs) &&
+			    !opts_parse_bool(json_string_value(abs), &abstract))
+				abstract = true;
+			/* an abstract name is no file */
+			if (type && !strcmp(type, "unix") && path && !abstract)
+				sandbox_add_own_file(sb, path);
+		}
+	}
+}
+
 /* -chardev: QEMU's keyval form, as chardev-add arguments */
 static void add_chardev_spec(struct daemon_config *cfg, const char *spec)
 {
@@ -302,7 +385,7 @@ static struct qmp_limits qmp_limits = {
 	.handshake_timeout_s = QMP_HANDSHAKE_TIMEOUT_DEFAULT_S,
 };
 #define RUN_DIR_MAX 1024
-static char default_qmp_note[2 * RUN_DIR_MAX + 96];
+static char default_qmp_note[2 * RUN_DIR_MAX + PATH_MAX + 96];
 
 static void add_qmp_spec(const char *spec)
 {
@@ -346,6 +429,48 @@ static void default_run_dir(char *buf, size_t size)
 		snprintf(buf, size, "/tmp/nethub-%u", (unsigned)geteuid());
 }
 
+/* Is @dir one of $PATH's directories? */
+static bool dir_on_path(const char *dir)
+{
+	const char *p = getenv("PATH");
+	size_t n = strlen(dir);
+
+	while (p && *p) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && !strncmp(p, dir, n))
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/*
+ * How to run nethubctl: "nethubctl" when nethubd runs from PATH (as
+ * installed), else the nethubctl beside this nethubd (build/ctl/), which
+ * is not on PATH
+ */
+static const char *nethubctl_command(void)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX - 16];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return "nethubctl";
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return "nethubctl";
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/nethubctl", self);
+	if (access(path, X_OK) || dir_on_path(self))
+		return "nethubctl";
+	return path;
+}
+
 static void add_default_qmp(struct daemon_config *cfg)
 {
 	char dir[RUN_DIR_MAX], spec[RUN_DIR_MAX + 32];
@@ -367,9 +492,9 @@ static void add_default_qmp(struct daemon_config *cfg)
 	snprintf(spec, sizeof(spec), "unix:%s/qmp.sock", dir);
 	add_qmp_spec(spec);
 	snprintf(default_qmp_note, sizeof(default_qmp_note),
-		 "QMP control socket: %s/qmp.sock (try: nethubctl -s %s/qmp.sock "
+		 "QMP control socket: %s/qmp.sock (try: %s -s %s/qmp.sock "
 		 "show)",
-		 dir, dir);
+		 dir, nethubctl_command(), dir);
 	cfg->attach_note = default_qmp_note;
 }
 
@@ -389,10 +514,98 @@ static void qmp_service_stop(void *arg)
 /* --user, --sandbox, --allow-run, --files-dir: the daemon's confine hook */
 static struct sandbox_config sandbox = { .confine = true };
 
+/* Once confined, the state file is written: a file the daemon can no
+ * longer write (--user, Landlock) fails the start-up, not a later change */
 static bool sandbox_hook(void *arg, struct nh_error **errp)
 {
 	(void)arg;
-	return sandbox_apply(&sandbox, errp);
+	if (!sandbox_apply(&sandbox, errp))
+		return false;
+	if (state_path() && !state_save(errp)) {
+		if (sandbox.change_user)
+			nh_error_prepend(errp, "after becoming user %s: ",
+					 sandbox.user.name);
+		return false;
+	}
+	return true;
+}
+
+/* --state, --no-state, and the default (with the default configuration) */
+static const char *state_file;
+static bool state_off;
+static char default_state_file[RUN_DIR_MAX + 32];
+
+static bool state_service_start(uv_loop_t *loop, void *arg,
+				struct nh_error **errp)
+{
+	(void)arg;
+	qmp_set_change_hook(state_note);
+	return state_restore(loop, errp);
+}
+
+static void state_service_stop(void *arg)
+{
+	(void)arg;
+	qmp_set_change_hook(NULL);
+	state_stop();
+}
+
+/*
+ * RUNDIR/state, made 0700 for the user nethubd runs as once started (the
+ * --user one), so that the state file stays writable after the drop; the
+ * run directory (made by add_default_qmp()) becomes 0711 for it then
+ */
+static void default_state(void)
+{
+	char dir[RUN_DIR_MAX + 8];
+
+	default_run_dir(dir, RUN_DIR_MAX);
+	/* --user's user must get through the run directory (0700, root's)
+	 * to its state directory: let it pass, not list (0711) */
+	if (sandbox.change_user && chmod(dir, 0711)) {
+		fprintf(stderr, "nethubd: cannot let user %s through the run "
+			"directory %s: %s\n", sandbox.user.name, dir,
+			strerror(errno));
+		exit(1);
+	}
+	strcat(dir, "/state");
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "nethubd: cannot create the state directory "
+			"%s: %s\n", dir, strerror(errno));
+		exit(1);
+	}
+	if (sandbox.change_user &&
+	    chown(dir, sandbox.user.uid, sandbox.user.gid)) {
+		fprintf(stderr, "nethubd: cannot give the state directory %s "
+			"to user %s: %s\n", dir, sandbox.user.name,
+			strerror(errno));
+		exit(1);
+	}
+	snprintf(default_state_file, sizeof(default_state_file),
+		 "%s/nethubd.state", dir);
+	state_file = default_state_file;
+}
+
+/* Read the state file (before anything starts) and run it as a service
+ * once the command line's netdevs and QMP are up */
+static void setup_state(struct daemon_config *cfg)
+{
+	struct nh_error *err = NULL;
+
+	if (state_off || !state_file)
+		return;
+	if (!state_load(state_file, &err)) {
+		fprintf(stderr, "nethubd: %s (fix or remove the file, or "
+			"start with --no-state)\n", err->msg);
+		nh_error_free(err);
+		exit(1);
+	}
+	sandbox_add_own_file(&sandbox, state_file);
+	cfg->services[cfg->nservices++] = (struct daemon_service){
+		.name = "--state",
+		.start = state_service_start,
+		.stop = state_service_stop,
+	};
 }
 
 static void parse_privilege_option(int opt, const char *arg)
@@ -482,6 +695,12 @@ int main(int argc, char **argv)
 		case OPT_STATS_FILE:
 			cfg.stats_file = optarg;
 			break;
+		case OPT_STATE:
+			state_file = optarg;
+			break;
+		case OPT_NO_STATE:
+			state_off = true;
+			break;
 		case OPT_FDB_AGE:
 			cfg.hub.fdb_age_ms =
 				parse_count("--fdb-age", optarg, 1,
@@ -557,10 +776,21 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
+	if (state_off && state_file) {
+		fprintf(stderr, "nethubd: --state and --no-state: give one\n");
+		status = 1;
+		goto out;
+	}
 	if (!configured) {
-		add_netdev_spec(&cfg, DAEMON_DEFAULT_NETDEV);
+		/* errors name what the user did: nothing */
+		add_netdev(&cfg, opts_parse(DAEMON_DEFAULT_NETDEV, "type", NULL),
+			   "the default configuration (nethubd started "
+			   "without -netdev or --config), its netdev 'vms' "
+			   "on 127.0.0.1:" NH_STR(DAEMON_DEFAULT_PORT));
 		if (qmp_nlistens == 0)
 			add_default_qmp(&cfg);
+		if (!state_file && !state_off)
+			default_state();
 		cfg.using_defaults = true;
 	}
 	if (qmp_nlistens > 0)
@@ -569,6 +799,7 @@ int main(int argc, char **argv)
 			.start = qmp_service_start,
 			.stop = qmp_service_stop,
 		};
+	setup_state(&cfg);
 
 	for (unsigned i = 0; i < qmp_nlistens; i++)
 		if (qmp_listens[i]->kind == QMP_LISTEN_UNIX)
@@ -588,12 +819,14 @@ int main(int argc, char **argv)
 							"data"),
 					"path")));
 	}
+	add_netdev_own_files(&sandbox, cfg.netdevs);
 	sandbox_add_own_file(&sandbox, cfg.pidfile);
 	sandbox_add_own_file(&sandbox, cfg.stats_file);
 	cfg.confine = sandbox_hook;
 	status = daemon_run(&cfg);
 out:
 	free_qmp_specs();
+	json_decref(netdev_socket_paths);
 	json_decref(cfg.chardevs);
 	json_decref(cfg.chardev_labels);
 	json_decref(cfg.netdevs);

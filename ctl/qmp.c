@@ -429,6 +429,13 @@ static const char *check_request(struct qmp_session *s, json_t *req,
 	return json_string_value(val);
 }
 
+static void (*qmp_change_hook)(const char *name, const json_t *args);
+
+void qmp_set_change_hook(void (*fn)(const char *name, const json_t *args))
+{
+	qmp_change_hook = fn;
+}
+
 static void run_command(struct qmp_session *s, const char *name,
 			json_t *args, json_t *id)
 {
@@ -451,6 +458,8 @@ static void run_command(struct qmp_session *s, const char *name,
 	ok = cmd->handler(s, args, &ret, &err);
 	fdname_set_resolver(NULL, NULL);
 	if (ok) {
+		if (qmp_change_hook)
+			qmp_change_hook(name, args);
 		session_reply(s, ret, NULL, id);
 	} else {
 		session_reply(s, ret, err, id);

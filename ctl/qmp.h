@@ -152,6 +152,23 @@ extern const struct qmp_command qmp_commands[];
 /* qmp_command_find() - a command by name, or NULL */
 const struct qmp_command *qmp_command_find(const char *name);
 
+/**
+ * qmp_command_run() - run command @name as if a client had sent it, with
+ * no session (no fds to pass, nothing to reply to): the state file's
+ * replay.  Arguments are checked against the schema first; a netdev is
+ * added on @loop.  Does not call the change hook.
+ * Return: false with the command's error.
+ */
+bool qmp_command_run(uv_loop_t *loop, const char *name, const json_t *args,
+		     struct nh_error **errp);
+
+/**
+ * qmp_set_change_hook() - call @fn after each command a client ran
+ * successfully, with its name and arguments (borrowed); NULL: none.  The
+ * state file follows the configuration this way (state.h).
+ */
+void qmp_set_change_hook(void (*fn)(const char *name, const json_t *args));
+
 /* qmp_cmds_init() / qmp_cmds_fini() - hook events into the core (peers
  * coming and going) at start, unhook at stop; called by qmp_start/qmp_stop */
 void qmp_cmds_init(uv_loop_t *loop);

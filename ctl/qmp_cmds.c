@@ -708,6 +708,35 @@ static bool qmp_cmd_vxlan_fdb_del(struct qmp_session *s, const json_t *args,
 	return nd && vxlan_fdb_del(nd, mac, qmp_arg_str(args, "remote"), errp);
 }
 
+/* port-set-alias: printable ASCII, shorter than PORT_ALIAS_MAX */
+static bool qmp_cmd_port_set_alias(struct qmp_session *s, const json_t *args,
+				   json_t **ret, struct nh_error **errp)
+{
+	const char *alias = qmp_arg_str(args, "alias");
+	struct port *p;
+
+	if (!alias)
+		alias = "";
+	if (strlen(alias) >= PORT_ALIAS_MAX) {
+		nh_error_setg(errp, "Parameter 'alias' expects at most %d "
+				    "characters",
+			      PORT_ALIAS_MAX - 1);
+		return false;
+	}
+	for (const char *c = alias; *c; c++) {
+		if (*c < 0x20 || *c > 0x7e) {
+			nh_error_setg(errp, "Parameter 'alias' expects "
+					    "printable ASCII characters");
+			return false;
+		}
+	}
+	p = qmp_arg_port(args, errp);
+	if (!p)
+		return false;
+	snprintf(p->alias, sizeof(p->alias), "%s", alias);
+	return true;
+}
+
 /* -- end of port security ------------------------------------------------ */
 
 /* -- captures (QEMU's filter-dump objects) ------------------------------ */
@@ -762,6 +791,7 @@ const struct qmp_command qmp_commands[] = {
     {"fdb-set-mac-limit", qmp_cmd_fdb_set_mac_limit},
     {"fdb-add", qmp_cmd_fdb_add},
     {"fdb-del", qmp_cmd_fdb_del},
+    {"port-set-alias", qmp_cmd_port_set_alias},
     {"object-add", qmp_cmd_object_add},
     {"object-del", qmp_cmd_object_del},
     {"query-captures", qmp_cmd_query_captures},
@@ -774,6 +804,27 @@ const struct qmp_command *qmp_command_find(const char *name)
 		if (!strcmp(c->name, name))
 			return c;
 	return NULL;
+}
+
+bool qmp_command_run(uv_loop_t *loop, const char *name, const json_t *args,
+		     struct nh_error **errp)
+{
+	const struct qmp_command *cmd = qmp_command_find(name);
+	json_t *ret = NULL;
+	bool ok;
+
+	if (!cmd) {
+		nh_error_set(errp, NH_ERR_COMMAND_NOT_FOUND,
+			     "The command %s has not been found", name);
+		return false;
+	}
+	if (!schema_check_args(name, args, errp))
+		return false;
+	if (!qmp_loop)
+		qmp_loop = loop;
+	ok = cmd->handler(NULL, args, &ret, errp);
+	json_decref(ret);
+	return ok;
 }
 
 /* -- events: stream peers coming and going ------------------------------- */

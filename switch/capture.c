@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <pthread.h>
@@ -791,6 +792,25 @@ static struct capture *capture_new(void)
 	return c;
 }
 
+
+/*
+ * @file as query-captures shows it: absolute.  A relative name is taken
+ * from --files-dir, else from nethubd's working directory, as opening it
+ * was; errors keep naming the file as the user gave it.  NULL when out of
+ * memory.
+ */
+static char *capture_absolute(const char *file)
+{
+	const char *base = userfile_root();
+	char cwd[PATH_MAX], *out;
+
+	if (file[0] == '/' || (!base && !getcwd(cwd, sizeof(cwd))))
+		return strdup(file);
+	if (asprintf(&out, "%s/%s", base ? base : cwd, file) < 0)
+		return NULL;
+	return out;
+}
+
 struct capture *capture_add(const json_t *args, struct nh_error **errp)
 {
 	struct capture *c, **tail;
@@ -884,6 +904,7 @@ json_t *capture_info(const struct capture *c)
 {
 	struct capture_stats st;
 	json_t *o = json_object();
+	char *shown;
 
 	capture_get_stats(c, &st);
 	json_object_set_new(o, "id", json_string(c->id));
@@ -891,7 +912,9 @@ json_t *capture_info(const struct capture *c)
 		json_object_set_new(o, "hubid", json_integer(c->hubid));
 	else
 		json_object_set_new(o, "netdev", json_string(c->target));
-	json_object_set_new(o, "file", json_string(c->file));
+	shown = capture_absolute(c->file);
+	json_object_set_new(o, "file", json_string(shown ? shown : c->file));
+	free(shown);
 	json_object_set_new(o, "queue", json_string(queue_names[c->queue]));
 	json_object_set_new(o, "maxlen", json_integer(c->maxlen));
 	if (c->filter)

@@ -11,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct chardev {
 	bool server;
 	int64_t reconnect_s; /* 0: never */
 	unsigned mode;
+	gid_t group; /* (gid_t)-1: the creator's */
 	uv_loop_t *loop;
 
 	int listen_fd; /* server: -1 when none */
@@ -82,10 +84,48 @@ bool chardev_is_server(const struct chardev *cd)
 
 struct chardev_args {
 	const char *id, *path;
-	bool server, wait;
+	bool server, wait, wait_given;
 	int64_t reconnect;
 	int64_t mode;
+	gid_t group; /* (gid_t)-1: none given */
 };
+
+#define CHARDEV_GROUP_NAME_MAX 256
+
+/* chardev_group() - @spec, a group name or a number, as a gid.  A number
+ * need not name a group in /etc/group (a container's may not). */
+static bool chardev_group(const char *spec, gid_t *out, struct nh_error **errp)
+{
+	char buf[4096], *end;
+	struct group gr, *found = NULL;
+	unsigned long long n;
+
+	if (!*spec || strlen(spec) >= CHARDEV_GROUP_NAME_MAX) {
+		nh_error_setg(errp, "Parameter 'x-group' expects a group name "
+				    "or number");
+		return false;
+	}
+	if (*spec >= '0' && *spec <= '9') {
+		errno = 0;
+		n = strtoull(spec, &end, 10);
+		if (*end || errno || n >= (gid_t)-1) {
+			nh_error_setg(errp,
+				      "Parameter 'x-group': '%s' is not a "
+				      "group number",
+				      spec);
+			return false;
+		}
+		*out = (gid_t)n;
+		return true;
+	}
+	if (getgrnam_r(spec, &gr, buf, sizeof(buf), &found) || !found) {
+		nh_error_setg(errp, "Parameter 'x-group': no such group '%s'",
+			      spec);
+		return false;
+	}
+	*out = found->gr_gid;
+	return true;
+}
 
 static bool chardev_bool(const json_t *obj, const char *key, bool def,
 			 bool *out, struct nh_error **errp)
@@ -163,6 +203,12 @@ static bool chardev_args_get(const json_t *args, struct chardev_args *a,
 	if (!chardev_bool(data, "server", false, &a->server, errp) ||
 	    !chardev_bool(data, "wait", true, &a->wait, errp))
 		return false;
+	a->wait_given = json_object_get(data, "wait") != NULL;
+	if (!a->server && a->wait_given) {
+		nh_error_setg(errp, "'wait' option is incompatible with "
+				    "socket in client connect mode");
+		return false;
+	}
 	v = json_object_get(data, "reconnect");
 	if (v) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
@@ -190,6 +236,24 @@ static bool chardev_args_get(const json_t *args, struct chardev_args *a,
 			return false;
 		}
 		a->mode = json_integer_value(v);
+	}
+	a->group = (gid_t)-1;
+	v = json_object_get(data, "x-group");
+	if (v) {
+		if (!json_is_string(v)) {
+			nh_error_setg(errp, "Invalid parameter type for "
+					    "'x-group', expected: string");
+			return false;
+		}
+		if (!a->server) {
+			nh_error_setg(errp,
+				      "chardev '%s': 'x-group' is for a "
+				      "listening socket (server=on)",
+				      a->id);
+			return false;
+		}
+		if (!chardev_group(json_string_value(v), &a->group, errp))
+			return false;
 	}
 	for (const char *const *k =
 		 (const char *const[]){"tls-creds", "tls-authz", "telnet",
@@ -219,13 +283,33 @@ bool chardev_check(const json_t *args, struct nh_error **errp)
 	return true;
 }
 
+/* chardev_cli_alias() - the command line takes mode= and group= as -qmp
+ * does, as the schema's x-mode and x-group */
+static bool chardev_cli_alias(json_t *kv, const char *alias, const char *key,
+			      struct nh_error **errp)
+{
+	json_t *v = json_object_get(kv, alias);
+
+	if (!v)
+		return true;
+	if (json_object_get(kv, key)) {
+		nh_error_setg(errp,
+			      "chardev: '%s' and '%s' are the same option",
+			      alias, key);
+		return false;
+	}
+	json_object_set(kv, key, v);
+	json_object_del(kv, alias);
+	return true;
+}
+
 json_t *chardev_parse_cli(const char *spec, struct nh_error **errp)
 {
-	static const char *const known[] = {"backend", "id",	  "path",
-					    "server",  "wait",	  "reconnect",
-					    "x-mode",  "nodelay", NULL};
+	static const char *const known[] = {
+	    "backend", "id",	  "path", "server", "wait",    "reconnect",
+	    "x-mode",  "x-group", "mode", "group",  "nodelay", NULL};
 	json_t *kv = opts_parse(spec, "backend", errp), *data, *out;
-	const char *backend, *id, *path;
+	const char *backend, *id, *path, *group;
 	bool server = false, wait = true;
 	int64_t reconnect = 0, mode = CHARDEV_MODE_DEFAULT;
 
@@ -239,7 +323,9 @@ json_t *chardev_parse_cli(const char *spec, struct nh_error **errp)
 			      backend ? backend : "");
 		goto fail;
 	}
-	if (!opts_check_keys(kv, known, errp))
+	if (!opts_check_keys(kv, known, errp) ||
+	    !chardev_cli_alias(kv, "mode", "x-mode", errp) ||
+	    !chardev_cli_alias(kv, "group", "x-group", errp))
 		goto fail;
 	id = opts_get_str(kv, "id", NULL, NULL);
 	path = opts_get_str(kv, "path", NULL, NULL);
@@ -259,12 +345,17 @@ json_t *chardev_parse_cli(const char *spec, struct nh_error **errp)
 			  &reconnect, errp) ||
 	    !opts_get_int(kv, "x-mode", 0, 0777, &mode, errp))
 		goto fail;
-	data = json_pack("{s:{s:s,s:{s:s}},s:b,s:b}", "addr", "type", "unix",
-			 "data", "path", path, "server", server, "wait", wait);
+	data = json_pack("{s:{s:s,s:{s:s}},s:b}", "addr", "type", "unix",
+			 "data", "path", path, "server", server);
+	if (opts_has(kv, "wait"))
+		json_object_set_new(data, "wait", json_boolean(wait));
 	if (reconnect)
 		json_object_set_new(data, "reconnect", json_integer(reconnect));
 	if (opts_has(kv, "x-mode"))
 		json_object_set_new(data, "x-mode", json_integer(mode));
+	group = opts_get_str(kv, "x-group", NULL, NULL);
+	if (group)
+		json_object_set_new(data, "x-group", json_string(group));
 	out = json_pack("{s:s,s:{s:s,s:o}}", "id", id, "backend", "type",
 			"socket", "data", data);
 	json_decref(kv);
@@ -394,17 +485,25 @@ bool chardev_add(uv_loop_t *loop, const json_t *args, struct nh_error **errp)
 	cd->server = a.server;
 	cd->reconnect_s = a.reconnect;
 	cd->mode = (unsigned)a.mode;
+	cd->group = a.group;
 	cd->loop = loop;
 	cd->listen_fd = -1;
 	cd->pending_fd = -1;
 	if (cd->server) {
 		cd->listen_fd =
-		    unixsock_listen(cd->path, cd->mode, CHARDEV_BACKLOG,
-				    &cd->dev, &cd->ino, errp);
+		    unixsock_listen(cd->path, cd->mode, cd->group,
+				    CHARDEV_BACKLOG, &cd->dev, &cd->ino, errp);
 		if (cd->listen_fd < 0) {
 			chardev_free(cd);
 			return false;
 		}
+		/* QEMU would stop here until a peer connects; a switch
+		 * serves its other ports and QMP meanwhile (see char.json) */
+		if (a.wait_given && a.wait)
+			log_info("chardev %s: wait=on: listening on %s; "
+				 "nethubd goes on and takes the peer when it "
+				 "connects",
+				 cd->id, cd->path);
 		uv_poll_init(loop, &cd->listen_poll, cd->listen_fd);
 		cd->listen_poll.data = cd;
 		cd->poll_init = true;

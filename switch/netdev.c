@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "backend.h"
+#include "clock.h"
+#include "fdb.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
@@ -299,14 +301,43 @@ static json_t *drops_json(const uint64_t *drops)
 	return o;
 }
 
+/* The addresses learned on a port, at most PORT_INFO_MACS_MAX of them */
+#define PORT_INFO_MACS_MAX 8
+
+struct port_macs {
+	uint32_t port_no;
+	json_t *list;
+};
+
+static void port_macs_add(const struct fdb_entry_info *e, void *ctx)
+{
+	struct port_macs *pm = ctx;
+	char text[18];
+
+	if (e->port_no != pm->port_no || e->is_static ||
+	    json_array_size(pm->list) >= PORT_INFO_MACS_MAX)
+		return;
+	snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x",
+		 e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4],
+		 e->mac[5]);
+	json_array_append_new(pm->list, json_string(text));
+}
+
 json_t *port_info(const struct port *p)
 {
 	const struct port_stats *s = &p->stats;
 	json_t *o = json_object(), *st = json_object();
 
 	json_object_set_new(o, "name", json_string(p->name));
-	if (p->hub)
+	if (p->alias[0])
+		json_object_set_new(o, "alias", json_string(p->alias));
+	if (p->hub) {
+		struct port_macs pm = { p->port_no, json_array() };
+
 		json_object_set_new(o, "hub", json_integer(p->hub->id));
+		fdb_foreach(p->hub->fdb, clock_now_ms(), port_macs_add, &pm);
+		json_object_set_new(o, "macs", pm.list);
+	}
 	json_object_set_new(o, "link", json_boolean(port_is_up(p)));
 	json_object_set_new(o, "mtu", json_integer(p->mtu));
 	json_object_set_new(st, "rx-frames", json_integer((json_int_t)s->rx_frames));

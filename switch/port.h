@@ -68,12 +68,14 @@ struct port_stats {
 };
 
 #define PORT_NAME_MAX	 160
+#define PORT_ALIAS_MAX	 64 /* port-set-alias, with its NUL */
 #define PORT_MTU_DEFAULT (FRAME_MAX_LEN - FRAME_ETH_HLEN)
 #define PORT_STALL_DEFAULT_MS 100 /* longest a stuck port slows senders */
 #define PORT_STALL_MAX_MS 60000
 
 struct port {
 	char name[PORT_NAME_MAX];
+	char alias[PORT_ALIAS_MAX]; /* a person's name for it, or "" */
 	struct netdev *netdev;	/* owner; NULL once detached */
 	struct hub *hub;	/* NULL while not attached */
 	uint32_t port_no;	/* index in the hub; FDB value */

@@ -117,7 +117,7 @@ static const char *const sandbox_syscalls[] = {
 	"statfs", "access", "faccessat", "faccessat2", "readlink",
 	"readlinkat", "getdents64", "getcwd", "rename", "renameat",
 	"renameat2", "unlink", "unlinkat", "ftruncate", "fsync", "fdatasync",
-	"fchmod", "umask", "pipe", "pipe2", "eventfd2", "timerfd_create",
+	"fchmod", "umask", "lchown", "fchownat", /* chardev x-group */ "pipe", "pipe2", "eventfd2", "timerfd_create",
 	"timerfd_settime", "timerfd_gettime", "signalfd4", "memfd_create",
 	/* waiting */
 	"poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1",

@@ -68,8 +68,8 @@ bool unixsock_path_free(const char *path, struct nh_error **errp)
 	return true;
 }
 
-int unixsock_listen(const char *path, mode_t mode, int backlog, dev_t *dev,
-		    ino_t *ino, struct nh_error **errp)
+int unixsock_listen(const char *path, mode_t mode, gid_t group, int backlog,
+		    dev_t *dev, ino_t *ino, struct nh_error **errp)
 {
 	struct sockaddr_un sa;
 	struct stat st;
@@ -92,6 +92,16 @@ int unixsock_listen(const char *path, mode_t mode, int backlog, dev_t *dev,
 	if (rc) {
 		nh_error_setg(errp, "unix:%s: cannot bind: %s", path,
 			      strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* not listening yet: nobody connects before the group is right */
+	if (group != (gid_t)-1 && lchown(path, (uid_t)-1, group)) {
+		nh_error_setg(errp,
+			      "unix:%s: cannot give the socket to group %u: "
+			      "%s",
+			      path, (unsigned)group, strerror(errno));
+		unlink(path);
 		close(fd);
 		return -1;
 	}

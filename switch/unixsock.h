@@ -23,15 +23,16 @@ bool unixsock_path_free(const char *path, struct nh_error **errp);
 
 /**
  * unixsock_listen() - a listening, non-blocking unix stream socket at
- * @path, created with @mode (never connectable by others meanwhile)
+ * @path, created with @mode and owned by @group (unless (gid_t)-1); it
+ * listens only once both are set, so nobody connects in between
  * @dev, @ino:	where the file's identity is stored (for removing only our
  *		own file later); may be NULL
  *
  * A stale socket file is replaced, a live one refused (see above).
  * Return: the socket, or -1 with @errp set.
  */
-int unixsock_listen(const char *path, mode_t mode, int backlog, dev_t *dev,
-		    ino_t *ino, struct nh_error **errp);
+int unixsock_listen(const char *path, mode_t mode, gid_t group, int backlog,
+		    dev_t *dev, ino_t *ino, struct nh_error **errp);
 
 /**
  * unixsock_unlink_own() - remove @path if it is still the file @dev/@ino

@@ -301,6 +301,23 @@ def tunnel_seeds():
     write(t, 'vxlan-short', vx()[:12])
 
 
+def vde_seeds():
+    t = 'vde_request'
+
+    def req(path, descr=b'QEMU', magic=0xfeedface, version=3, rtype=0):
+        p = path.encode()
+        return b'\x00' + struct.pack('=IIIH', magic, version, rtype, 1) + \
+            p + b'\0' * (108 - len(p)) + descr
+    write(t, 'qemu', req('/run/vde/.01234-00000'))
+    write(t, 'port-5', req('/tmp/sw/.1-0', b'vdeplug: user=root', rtype=5 << 8))
+    write(t, 'port0-no-descr', req('/tmp/a', b'', rtype=1))
+    write(t, 'long-descr', req('/tmp/a', bytes(range(1, 256))))
+    write(t, 'bad-magic', req('/tmp/a', magic=0x12345678))
+    write(t, 'version-2', req('/tmp/a', version=2))
+    write(t, 'unterminated-path', req('x' * 108))
+    write(t, 'cut-short', req('/tmp/a')[:60])
+
+
 if __name__ == '__main__':
     tunnel_seeds()
     stream_seeds()
@@ -308,3 +325,4 @@ if __name__ == '__main__':
     opts_seeds()
     pcap_seeds()
     virtq_seeds()
+    vde_seeds()

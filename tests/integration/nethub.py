@@ -26,7 +26,7 @@ What it gives a test file:
                the daemon's log as diagnostics, kills what a test left.
 
 Command line of every test file: [--io auto|uring|epoll] [-k SUBSTRING]
-[--list].  The daemon is $NETHUBD, default build/nethubd (relative to the
+[--list].  The daemon is $NETHUBD, default build/ctl/nethubd (relative to the
 working directory, else to the repository root).
 """
 
@@ -109,7 +109,7 @@ def diag(msg):
 
 
 def nethubd_path():
-    path = os.environ.get("NETHUBD", "build/nethubd")
+    path = os.environ.get("NETHUBD", "build/ctl/nethubd")
     if os.path.isabs(path) or os.path.exists(path):
         return os.path.abspath(path)
     return os.path.join(REPO, path)

@@ -143,6 +143,37 @@ def test_pairwise_figures_match_the_switch_counters():
     d.stop_clean()
 
 
+def test_loss_breakdown_adds_up_to_the_frames_lost():
+    """A receiver's link goes down mid-run: the frames lost are the
+    switch's link-down drops (read over --qmp), and the breakdown's rows
+    add up to the frames lost."""
+    d, base = start_switch(2)
+    cmd = [bench_path(), "--transport", "udp", "--udp-ports", str(base),
+           "--qmp", d.qmp_path, "--json", "--ports", 2, "--pattern",
+           "pairwise", "--frame-size", 128, "--duration", 3, "--warmup",
+           0.5, "--rate", RATE]
+    p = subprocess.Popen([str(a) for a in cmd], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    nethub.at_cleanup(lambda: p.poll() is None and p.kill())
+    # the learning phase needs both links: wait until data flows
+    nethub.poll(lambda: switch_ports(d, 2)[0]["rx-frames"] > RATE, 60,
+                what="the bench's traffic")
+    d.qmp_cmd("set_link", {"name": "p1", "up": False})
+    out, err = p.communicate(timeout=90)
+    assert p.returncode == 0, (p.returncode, err[-2000:])
+    run = json.loads(out)
+    lost = run["lost_frames"]
+    drops = run["switch_drops"]
+    assert lost > RATE * 0.5, run
+    assert drops.get("link-down", 0) > 0, drops
+    assert run["switch_drops_total"] == sum(drops.values()), drops
+    assert run["switch_drops_total"] + run.get("kernel_in_drop_frames", 0) \
+        + run["sink_missed_frames"] == lost, run
+    # the switch explains the loss, up to frames at the window's edges
+    assert abs(run["sink_missed_frames"]) <= lost * 0.05 + 20, run
+    d.stop_clean()
+
+
 def test_broadcast_reaches_every_other_port():
     d, base = start_switch(3)
     run = run_bench(d, base, "--ports", 3, "--pattern", "broadcast",

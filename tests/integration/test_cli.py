@@ -96,8 +96,8 @@ def test_unknown_netdev_type_is_refused():
 def test_backend_not_built_is_refused_with_qemus_message():
     p = free_port()
     expect_refused(["-netdev", listen_spec(p), "-netdev",
-                    "netmap,id=l,ifname=x"],
-                   "network backend 'netmap' is not compiled into this "
+                    "user,id=l"],
+                   "network backend 'user' is not compiled into this "
                    "binary", ports=[p])
 
 
@@ -253,6 +253,21 @@ def test_no_netdev_starts_default_config_on_port_5555():
     assert "connect=127.0.0.1:5555" in text, \
         "no hint how to attach a VM:\n" + text
     assert qmp in text, "the QMP socket is not printed:\n" + text
+
+
+def test_default_config_with_port_5555_busy_names_the_default_config():
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 5555))
+        except OSError:
+            raise AssertionError("127.0.0.1:5555 is in use by another "
+                                 "process; the default configuration "
+                                 "cannot be tested")
+        s.listen()
+        line = expect_refused(["--no-state"], "the default configuration",
+                              "without -netdev or --config", "5555",
+                              "Address already in use")
+    assert "-netdev socket" not in line, line
 
 
 def _signal_stops_cleanly(sig):

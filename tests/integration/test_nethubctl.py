@@ -9,7 +9,7 @@ fdb / events / top views after real traffic.  Against a scripted QMP server
 before a reply, messages split and joined without newlines, silence,
 hang-ups, a missing schema.
 
-The client is $NETHUBCTL (default build/nethubctl, like $NETHUBD).
+The client is $NETHUBCTL (default build/ctl/nethubctl, like $NETHUBD).
 """
 
 import json
@@ -30,7 +30,7 @@ CTL_TIMEOUT = 30            # s a nethubctl run may take in a test
 
 
 def ctl_path():
-    path = os.environ.get("NETHUBCTL", "build/nethubctl")
+    path = os.environ.get("NETHUBCTL", "build/ctl/nethubctl")
     if os.path.isabs(path) or os.path.exists(path):
         return os.path.abspath(path)
     return os.path.join(nethub.REPO, path)
@@ -43,7 +43,7 @@ def ctl_argv(sock, args):
     return argv + [str(a) for a in args]
 
 
-def ctl(sock, *args, env=None, stdin=None, timeout=CTL_TIMEOUT):
+def ctl(sock, *args, env=None, stdin=None, timeout=CTL_TIMEOUT, cwd=None):
     """Run nethubctl to completion: (status, stdout, stderr)."""
     argv = ctl_argv(sock, args)
     full_env = dict(os.environ)
@@ -51,7 +51,8 @@ def ctl(sock, *args, env=None, stdin=None, timeout=CTL_TIMEOUT):
     full_env.update(env or {})
     try:
         p = subprocess.run(argv, input=stdin, capture_output=True,
-                           text=True, timeout=timeout, env=full_env)
+                           text=True, timeout=timeout, env=full_env,
+                           cwd=cwd)
     except subprocess.TimeoutExpired as e:
         raise AssertionError("%s still running after %ds (stderr %r)"
                              % (" ".join(argv), timeout, e.stderr))
@@ -354,8 +355,8 @@ def show_hub(sock, hub):
 
 def show_port(block, name):
     """The indented lines of port @name in a hub's block."""
-    m = re.search(r'^    Port "%s"\n((?:        .*\n)+)' % re.escape(name),
-                  block, re.M)
+    m = re.search(r'^    Port "%s"[^\n]*\n((?:        .*\n)+)'
+                  % re.escape(name), block, re.M)
     assert m, "no port %s in:\n%s" % (name, block)
     return m.group(1)
 
@@ -500,15 +501,16 @@ def top_tables(out):
     for block in out.strip("\n").split("\n\n"):
         lines = block.splitlines()
         assert re.match(r"HUB +PORT +LINK +RX f/s +TX f/s +RX bit/s +"
-                        r"TX bit/s +DROPS/s +DROPS$", lines[0]), block
+                        r"TX bit/s +DROPS/s +DROPS +WHO$", lines[0]), block
         rows = {}
         for ln in lines[1:]:
-            f = ln.split()
-            assert len(f) == 9, ln
+            f = ln.split(None, 9)
+            assert len(f) == 10, ln
             rows[f[1]] = {"hub": f[0], "link": f[2],
                           "rx_fps": parse_si(f[3]), "tx_fps": parse_si(f[4]),
                           "rx_bps": parse_si(f[5]), "tx_bps": parse_si(f[6]),
-                          "drops_ps": parse_si(f[7]), "drops": int(f[8])}
+                          "drops_ps": parse_si(f[7]), "drops": int(f[8]),
+                          "who": f[9]}
         tables.append(rows)
     return tables
 
@@ -546,6 +548,87 @@ def test_top_shows_rates_while_a_peer_sends():
         assert rb["rx_fps"] == 0, rb
     rc, out, err = ctl(d.qmp_path, "top", "--once", "--interval", "0.2")
     assert rc == 0 and len(top_tables(out)) == 1, (rc, out, err)
+
+
+def test_show_and_top_tell_who_is_behind_a_port():
+    p = free_port()
+    d = daemon(listen_spec(p))
+    a, b = two_peers(d, p)
+    ok(d.qmp_path, "port-set-alias", "port=" + a.port_name, "alias=web")
+    out, hub0 = show_hub(d.qmp_path, 0)
+    assert 'Port "%s" (web) [%s]\n' % (a.port_name, a.mac) in hub0, hub0
+    assert 'Port "%s" [%s]\n' % (b.port_name, b.mac) in hub0, hub0
+    assert re.search(r"mtu: (\d+) \(largest frame (\d+) bytes, (\d+) with "
+                     r"a VLAN tag\)", hub0), hub0
+    rc, out, err = ctl(d.qmp_path, "top", "--once")
+    assert rc == 0, (rc, err)
+    rows = top_tables(out)[-1]
+    assert rows[a.port_name]["who"] == "web", rows
+    assert rows[b.port_name]["who"] == b.mac, rows
+    # the legend explains the fields
+    rc, out, err = ctl(None, "show", "--help")
+    assert rc == 0 and err == "", (rc, err)
+    for word in ("floods", "mtu", "largest whole frame", "port-set-alias",
+                 "MACs"):
+        assert word in out, "show --help lacks %r:\n%s" % (word, out)
+    # the alias goes with "" and is refused when too long
+    ok(d.qmp_path, "port-set-alias", "port=" + a.port_name, "alias=")
+    out, hub0 = show_hub(d.qmp_path, 0)
+    assert 'Port "%s" [%s]\n' % (a.port_name, a.mac) in hub0, hub0
+    fails(d.qmp_path, 1, "port-set-alias", "port=" + a.port_name,
+          "alias=" + "x" * 64, want=["at most 63"])
+
+
+def test_views_end_with_one_message_when_nethubd_goes_away():
+    d = daemon()
+    procs = {}
+    for view in (("top", "--interval", "0.2"), ("events",)):
+        procs[view[0]] = subprocess.Popen(
+            ctl_argv(d.qmp_path, view), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    d.stop()
+    for name, pr in procs.items():
+        try:
+            _, err = pr.communicate(timeout=CTL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pr.kill()
+            raise AssertionError("%s still running after nethubd stopped"
+                                 % name)
+        lines = [ln for ln in err.splitlines()
+                 if not ln.startswith("nethubctl: listening")]
+        assert pr.returncode == 2, (name, pr.returncode, err)
+        assert lines == ["nethubctl: %s: nethubd went away (it closed the "
+                         "connection: stopped, restarted or crashed)"
+                         % d.qmp_path], (name, err)
+
+
+def test_relative_file_names_are_the_callers():
+    d = daemon()
+    here = nethub.tmpdir()
+    rc, out, err = ctl(d.qmp_path, "object-add", "qom-type=filter-dump",
+                       "id=c1", "netdev=vms", "file=rel.pcap", cwd=here)
+    assert rc == 0, (rc, err)
+    caps = d.qmp_cmd("query-captures")
+    assert caps[0]["file"] == os.path.join(here, "rel.pcap"), caps
+    poll(lambda: os.path.exists(os.path.join(here, "rel.pcap")), 10,
+         what="rel.pcap in the caller's directory")
+    # a client that sends a relative name (not nethubctl) sees it absolute
+    # in query-captures: taken from --files-dir here
+    files = nethub.tmpdir()
+    d2 = Nethubd("-netdev", listen_spec(free_port()), "--files-dir", files,
+                 qmp=True).start()
+    d2.qmp_cmd("object-add", {"qom-type": "filter-dump", "id": "c2",
+                              "netdev": "vms", "file": "raw.pcap"})
+    caps = d2.qmp_cmd("query-captures")
+    assert caps[0]["file"] == os.path.join(os.path.realpath(files),
+                                           "raw.pcap"), caps
+    d2.stop_clean()
+    # -n shows what would be sent; --json sends what it is given
+    rc, out, err = ctl(d.qmp_path, "-n", "netdev_add", "type=pcap", "id=p",
+                       "file=x.pcap", cwd=here)
+    assert rc == 0 and json.loads(out)["arguments"]["file"] == \
+        os.path.join(here, "x.pcap"), (rc, out, err)
 
 
 def test_top_counts_drops_of_a_link_down_port():

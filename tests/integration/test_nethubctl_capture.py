@@ -36,7 +36,7 @@ MAC_B = "02:4e:48:00:0b:02"
 
 
 def ctl_path():
-    path = os.environ.get("NETHUBCTL", "build/nethubctl")
+    path = os.environ.get("NETHUBCTL", "build/ctl/nethubctl")
     if os.path.isabs(path) or os.path.exists(path):
         return os.path.abspath(path)
     return os.path.join(nethub.REPO, path)
@@ -260,6 +260,32 @@ def test_queue_rx_sees_only_frames_sent_to_the_port():
     srcs = [f[0] for f in tshark_fields(out, "eth.src")]
     assert srcs == [b.mac] * 4, srcs
     assert_clean(d, cap.tmp)
+
+
+def test_a_netdev_capture_says_why_frames_between_its_ports_show_twice():
+    d = daemon()
+    a, b = two_peers(d)
+    for queue, copies in ((None, 2), ("tx", 1)):
+        out = os.path.join(nethub.tmpdir(), "vms.pcap")
+        args = ["vms", "-w", out] + (["-q", queue] if queue else [])
+        cap = Capture(d, *args)
+        a.send_frame(b.mac, "a to b")
+        b.expect_frame()
+        nethub.poll(lambda: d.qmp_cmd("query-captures")[0]["frames"]
+                    >= copies, 10, what="%d frames captured" % copies)
+        rc, lines = cap.stop()
+        assert rc == 0, (rc, lines)
+        notes = [ln for ln in lines if ln.startswith("nethubctl: note:")]
+        if queue is None:
+            assert notes == [
+                "nethubctl: note: vms has 2 ports: a frame between two of "
+                "them is captured twice, as it leaves one and as it "
+                "reaches the other (-q tx shows each frame once)"], lines
+        else:
+            assert notes == [], lines
+        srcs = [f[0] for f in tshark_fields(out, "eth.src")]
+        assert srcs == [a.mac] * copies, (queue, srcs)
+        assert_clean(d, cap.tmp)
 
 
 def test_hub_capture_sees_frames_from_every_port():

@@ -9,7 +9,7 @@ one daemon and two guests, so they run in order; a step whose prerequisite
 step failed is reported "not ok ... (not run: ...)".
 
 Usage: test_qemu_ping.py [--io auto|uring|epoll] [NETHUBD]
-NETHUBD defaults to $NETHUBD, else build/nethubd.  Missing QEMU, kernel or
+NETHUBD defaults to $NETHUBD, else build/ctl/nethubd.  Missing QEMU, kernel or
 busybox is a failure, not a skip: CI installs them.  NETHUB_TEST_KEEP=1
 keeps the guests' console logs (they are kept anyway when a step fails).
 

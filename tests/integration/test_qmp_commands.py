@@ -13,6 +13,7 @@ the stream events; quit.  The protocol itself: test_qmp.py.
 """
 
 import functools
+import glob
 import json
 import os
 import queue
@@ -37,7 +38,7 @@ ISSUE_COMMANDS = {
 }
 
 # The backends nethub has today, and what QEMU's union has besides
-BUILT_TYPES = {"socket", "hubport", "none", "nic", "tap"}
+BUILT_TYPES = {"socket", "hubport", "none", "nic", "tap", "stream", "dgram"}
 # built, but needs a Linux bridge: without one, this error
 BRIDGE_MISSING = "bridge 'br0' does not exist"
 REFERENCE_TYPES = {"none", "nic", "user", "tap", "l2tpv3", "socket", "vde",
@@ -45,6 +46,16 @@ REFERENCE_TYPES = {"none", "nic", "user", "tap", "l2tpv3", "socket", "vde",
 VMNET_TYPES = ("vmnet-host", "vmnet-shared", "vmnet-bridged")
 
 NOT_COMPILED = "network backend '%s' is not compiled into this binary"
+# types with no driver that also need something of the host: the refusal
+# says what, and whether this host has it
+NEEDS_HOST = {
+    "netmap": ["netmap kernel module (/dev/netmap)",
+               "this host lacks" if not os.path.exists("/dev/netmap")
+               else "this host has"],
+    "vhost-vdpa": ["vDPA device (/dev/vhost-vdpa-*",
+                   "this host lacks" if not glob.glob("/dev/vhost-vdpa-*")
+                   else "this host has"],
+}
 
 
 # ---------------------------------------------------------------- helpers
@@ -356,6 +367,16 @@ def test_netdev_add_every_type_of_the_union():
             args = {"hubid": 5}
         elif t == "nic":
             args = {"netdev": "vms"}
+        elif t == "stream":
+            args = {"addr": {"type": "inet", "host": "127.0.0.1",
+                             "port": str(free_port())}, "server": True}
+        elif t == "dgram":
+            args = {"local": {"type": "inet", "host": "127.0.0.1",
+                              "port": str(free_port("udp"))},
+                    "remote": {"type": "inet", "host": "127.0.0.1",
+                               "port": str(free_port("udp"))}}
+        elif t == "vde":
+            args = {"sock": "/nonexistent-vde-switch"}
         else:
             args = variant_args(idx, union, t)
         args.update(id=nid, type=t)
@@ -369,6 +390,14 @@ def test_netdev_add_every_type_of_the_union():
             want = {"error": {"class": "GenericError",
                               "desc": "exactly one of ifname= or file= "
                                       "is required"}, "id": t}
+            if r != want:
+                problems.append("%s: %r -> %r, want %r" % (t, args, r, want))
+        elif t == "vde":
+            # built, but there is no switch to plug into
+            want = {"error": {"class": "GenericError",
+                              "desc": "netdev %s: could not open VDE switch "
+                                      "'/nonexistent-vde-switch': No such "
+                                      "file or directory" % nid}, "id": t}
             if r != want:
                 problems.append("%s: %r -> %r, want %r" % (t, args, r, want))
         elif t == "vhost-user":
@@ -401,6 +430,15 @@ def test_netdev_add_every_type_of_the_union():
                 problems.append("%s: %r -> %r" % (t, args, r))
             elif qnetdev(c, nid) is None:
                 problems.append("%s: added but not in query-netdevs" % t)
+        elif t in NEEDS_HOST:
+            # refused naming what the host needs and whether it has it
+            desc = r.get("error", {}).get("desc", "")
+            words = NEEDS_HOST[t]
+            if not all(w in desc for w in words):
+                problems.append("%s: %r -> %r, want %r in it"
+                                % (t, args, r, words))
+            if qnetdev(c, nid) is not None:
+                problems.append("%s: refused but in query-netdevs" % t)
         else:
             want = {"error": {"class": "GenericError",
                               "desc": NOT_COMPILED % t}, "id": t}

@@ -13,7 +13,9 @@ anything, and its receive ring without buffers blocks its port, which
 stalls (--stall-ms) while the others go on, then takes frames again once
 buffers are posted; 1000 connect/disconnect cycles leave nethubd's descriptors and
 memory where they were; dpdk-testpmd's virtio-user ports pass traffic
-through nethubd in both directions.
+through nethubd in both directions; nethubd is restarted under the
+running guests and both vhost-user guests reconnect and ping again (a's
+QEMU with reconnect=1 to nethub's socket, nethub with reconnect=1 to b's).
 
 The steps share one daemon and the guests, so they run in order; a step
 whose prerequisite failed is reported "not ok ... (not run: ...)".
@@ -54,6 +56,8 @@ CYCLE_FD_SLACK = 4          # descriptors the daemon may have more after
 CYCLE_RSS_SLACK_KB = 2048   # and memory
 TESTPMD_S = 14
 TESTPMD_MIN_FRAMES = 20000  # each way, through nethub
+# the group given to a.sock: any as root, else our own
+SOCKET_GROUP = 4242 if os.geteuid() == 0 else os.getegid()
 
 # vhost-user requests and bits (docs/interop/vhost-user.rst)
 GET_FEATURES, SET_FEATURES, SET_OWNER = 1, 2, 3
@@ -146,8 +150,8 @@ class VhostTest:
     def start_daemon(self):
         self.listen_port = nethub.free_port()
         args = [
-            "-chardev", "socket,id=ca,path=%s,server=on,wait=off"
-            % self.path("a.sock"),
+            "-chardev", "socket,id=ca,path=%s,server=on,wait=off,"
+            "mode=0660,group=%d" % (self.path("a.sock"), SOCKET_GROUP),
             "-chardev", "socket,id=cb,path=%s,reconnect=1"
             % self.path("b.sock"),
             "-netdev", "vhost-user,id=va,chardev=ca",
@@ -156,19 +160,28 @@ class VhostTest:
             % self.listen_port,
         ]
         for n in ("ch", "tp0", "tp1"):
-            args += ["-chardev", "socket,id=c%s,path=%s,server=on"
-                     % (n, self.path(n + ".sock")),
+            args += ["-chardev", "socket,id=c%s,path=%s,server=on%s"
+                     % (n, self.path(n + ".sock"),
+                        ",wait=on" if n == "ch" else ""),
                      "-netdev", "vhost-user,id=%s,chardev=c%s" % (n, n)]
-        self.daemon = nethub.Nethubd(*args, "--log-level", "info",
-                                     io=self.io, qmp=True)
+        self.daemon_args = args + ["--log-level", "info"]
+        self.daemon = nethub.Nethubd(*self.daemon_args, io=self.io,
+                                     qmp=True)
         self.daemon.start()
         chardevs = {c["label"]: c for c in
                     self.daemon.qmp_cmd("query-chardev")}
         assert chardevs["ca"]["frontend-open"], chardevs
         assert chardevs["ca"]["filename"].startswith(
             "disconnected:unix:"), chardevs
-        mode = os.stat(self.path("a.sock")).st_mode & 0o777
+        st = os.stat(self.path("a.sock"))
+        assert st.st_mode & 0o777 == 0o660 and st.st_gid == SOCKET_GROUP, \
+            "socket file mode %o group %d" % (st.st_mode & 0o777, st.st_gid)
+        mode = os.stat(self.path("ch.sock")).st_mode & 0o777
         assert mode == 0o600, "socket file mode %o" % mode
+        # wait=on: nethubd did not wait for a peer (QMP answered above)
+        # and said so
+        assert "chardev cch: wait=on: listening on" in \
+            self.daemon.stderr() + self.daemon.stdout(), self.daemon.log()
 
     def chardev_refusals(self):
         q = self.daemon.qmp_cmd
@@ -216,9 +229,9 @@ class VhostTest:
         return g
 
     def guests_ping(self):
-        # a: nethub listens, QEMU connects
+        # a: nethub listens, QEMU connects (again after a restart)
         self.guest("a", "vhost-user,chardev=qa",
-                   "socket,id=qa,path=%s" % self.path("a.sock"))
+                   "socket,id=qa,path=%s,reconnect=1" % self.path("a.sock"))
         # b: QEMU listens, nethub connects (reconnect=1)
         self.guest("b", "vhost-user,chardev=qb",
                    "socket,id=qb,path=%s,server=on,wait=off"
@@ -530,6 +543,44 @@ class VhostTest:
         assert not os.path.exists(path), "socket file left behind"
         assert "crt" not in [c["label"] for c in q("query-chardev")]
 
+    def daemon_restart(self):
+        """nethubd stopped (SIGTERM) and started again under the running
+        guests: QEMU a's chardev (reconnect=1) connects to the new
+        daemon's socket, the new daemon connects (reconnect=1) to QEMU
+        b's; a and b ping each other again, without a reboot."""
+        old = self.daemon
+        rc = old.stop(signal.SIGTERM)
+        with open(self.path("nethubd-before-restart.log"), "w") as f:
+            f.write(old.stderr() + old.stdout())
+        assert rc == 0, "nethubd exited %s on SIGTERM" % rc
+        self.daemon = nethub.Nethubd(*self.daemon_args, io=self.io,
+                                     qmp=True)
+        self.daemon.start()
+        t = time.monotonic()
+
+        def up(nid):
+            info = self.netdev(nid)["info"]
+            return info["connected"] and info["rings"] and \
+                all(r["started"] for r in info["rings"])
+        nethub.poll(lambda: up("va") and up("vb"), 60,
+                    what="both QEMUs on the new nethubd")
+        diag("both QEMUs back on the new nethubd after %.1fs"
+             % (time.monotonic() - t))
+        for name in ("a", "b"):
+            peer = GUESTS["b" if name == "a" else "a"][1]
+            deadline = time.monotonic() + PING_WAIT_S
+            while True:
+                rc, out = self.guests[name].run(
+                    "ping -c 1 -W 2 %s" % peer, timeout=30)
+                if rc == 0:
+                    break
+                assert time.monotonic() < deadline, \
+                    "guest %s cannot ping %s after the restart:\n%s" % (
+                        name, peer, out)
+        for nid in ("va", "vb"):
+            st = self.port_stats(nid)
+            assert st["rx-forwarded"] > 0 and st["tx-frames"] > 0, (nid, st)
+
     def power_off(self):
         for g in self.guests.values():
             g.poweroff()
@@ -572,6 +623,9 @@ class VhostTest:
                   "run time", self.runtime_chardev,
                   needs=["daemon starts with chardevs and vhost-user "
                          "netdevs"])
+            s.run("nethubd restarted under the guests: QEMU reconnects "
+                  "(nethub server) and nethub reconnects (QEMU server), "
+                  "the guests ping again", self.daemon_restart, needs=up)
             s.run("guests power off, their ports go", self.power_off,
                   needs=up)
             failed = bool(s.failed)

@@ -767,6 +767,51 @@ static void test_report_table_has_a_line_per_port(void)
 	free(buf);
 }
 
+/* lost = switch drops (by reason) + kernel drops in frames + the rest */
+static void test_report_loss_breakdown_adds_up(void)
+{
+	struct bench_cfg cfg = { .transport = &transport_udp, .ports = 2,
+				 .macs = 1 };
+	struct port_result pp[2];
+	struct bench_result r;
+	char *buf = NULL, *json;
+	size_t len = 0;
+	FILE *f;
+
+	fake_result(&r, pp, 64);
+	r.lost = 1000;
+	r.sw_drops_ok = true;
+	r.sw_drops.n = 2;
+	strcpy(r.sw_drops.name[0], "queue-full");
+	r.sw_drops.count[0] = 700;
+	strcpy(r.sw_drops.name[1], "no-buffer");
+	r.sw_drops.count[1] = 0;
+	r.sw_drops_total = 700;
+	r.drops_ok = true;
+	r.switch_in_drops = 4; /* datagrams of 64 frames: 256 frames */
+	r.sink_drops = 1;
+	r.frames_per_datagram = 64.0;
+	f = open_memstream(&buf, &len);
+	report_table(f, &cfg, &r);
+	fclose(f);
+	CHECK(strstr(buf, "    switch                700  dropped by the "
+			  "switch: queue-full 700 (its query-netdevs)\n") !=
+	      NULL);
+	CHECK(strstr(buf, "    kernel                256  the kernel dropped 4 "
+			  "datagrams") != NULL);
+	CHECK(strstr(buf, "    sink                   44  the rest") != NULL);
+	CHECK(strstr(buf, "    total                1000  frames lost\n") !=
+	      NULL);
+	free(buf);
+	json = capture_json(&cfg, &r);
+	CHECK(strstr(json, "\"switch_drops\": {\"queue-full\": 700, "
+			   "\"no-buffer\": 0}, \"switch_drops_total\": 700") !=
+	      NULL);
+	CHECK(strstr(json, "\"kernel_in_drop_frames\": 256") != NULL);
+	CHECK(strstr(json, "\"sink_missed_frames\": 44") != NULL);
+	free(json);
+}
+
 static void test_plot_files(void)
 {
 	struct bench_cfg cfg = { .transport = &transport_tcp, .ports = 2,
@@ -1096,6 +1141,7 @@ int main(void)
 	TAP_RUN(test_report_json_has_every_key_and_per_port);
 	TAP_RUN(test_report_sweep_json_wraps_the_runs);
 	TAP_RUN(test_report_table_has_a_line_per_port);
+	TAP_RUN(test_report_loss_breakdown_adds_up);
 	TAP_RUN(test_plot_files);
 	TAP_RUN(test_progress_line);
 	TAP_RUN(test_cfg_check_ports);

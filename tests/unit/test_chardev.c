@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* test_chardev.c - socket chardevs: -chardev parsing into chardev-add's
  * shape, argument checks, a listening chardev (file mode, a live socket
- * refused, one peer handed to its user, busy while used), a client one
- * (fails without reconnect=, retries with it) */
+ * refused, one peer handed to its user, busy while used), x-mode and
+ * x-group on its file, wait= (a client refuses it), a client one (fails
+ * without reconnect=, retries with it) */
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +184,93 @@ static void test_server_one_peer_busy_and_removed(void)
 	uv_run(loop, UV_RUN_NOWAIT);
 }
 
+/* a group the socket may be given: any as root, else our own */
+static gid_t some_group(void)
+{
+	return geteuid() == 0 ? 4242 : getegid();
+}
+
+static json_t *server_with(const char *id, const char *path, const char *opts,
+			   struct nh_error **errp)
+{
+	char spec[512];
+
+	snprintf(spec, sizeof(spec), "socket,id=%s,path=%s,server=on%s", id,
+		 path, opts);
+	return chardev_parse_cli(spec, errp);
+}
+
+static void test_mode_and_group_on_the_file(void)
+{
+	struct nh_error *err = NULL;
+	struct group *gr = getgrgid(getegid());
+	char opts[128];
+	struct stat st;
+	json_t *a;
+
+	snprintf(opts, sizeof(opts), ",mode=0660,x-group=%u",
+		 (unsigned)some_group());
+	a = server_with("grp", path_of("g.sock"), opts, &err);
+	CHECK(a != NULL);
+	CHECK(chardev_add(loop, a, NULL));
+	json_decref(a);
+	CHECK(stat(path_of("g.sock"), &st) == 0);
+	CHECK_EQ(st.st_mode & 0777, 0660);
+	CHECK_EQ(st.st_gid, some_group());
+	CHECK(chardev_remove("grp", NULL));
+	CHECK(gr != NULL);
+	/* by name, with -qmp's spelling */
+	snprintf(opts, sizeof(opts), ",group=%s", gr ? gr->gr_name : "");
+	a = server_with("grp", path_of("g.sock"), opts, NULL);
+	CHECK(chardev_add(loop, a, NULL));
+	json_decref(a);
+	CHECK(stat(path_of("g.sock"), &st) == 0);
+	CHECK_EQ(st.st_mode & 0777, 0600); /* the default mode stays */
+	CHECK_EQ(st.st_gid, getegid());
+	CHECK(chardev_remove("grp", NULL));
+	a = server_with("grp", path_of("g.sock"), ",x-group=no-such-group-nh",
+			NULL);
+	CHECK(error_has(chardev_add(loop, a, &err), &err,
+			"no such group 'no-such-group-nh'"));
+	json_decref(a);
+	CHECK(access(path_of("g.sock"), F_OK) != 0); /* nothing was made */
+	CHECK(error_has(
+	    server_with("grp", "/x", ",mode=0660,x-mode=0600", &err) != NULL,
+	    &err, "'mode' and 'x-mode' are the same option"));
+	a = server_with("grp", path_of("g.sock"), ",x-group=12x", NULL);
+	CHECK(error_has(chardev_check(a, &err), &err, "not a group number"));
+	json_decref(a);
+	a = chardev_parse_cli("socket,id=grp,path=/x,x-group=0", NULL);
+	CHECK(error_has(chardev_check(a, &err), &err,
+			"'x-group' is for a listening socket"));
+	json_decref(a);
+	uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static void test_wait(void)
+{
+	struct nh_error *err = NULL;
+	json_t *a = chardev_parse_cli("socket,id=w,path=/x,wait=off", NULL);
+
+	/* QEMU's rule and words */
+	CHECK(error_has(chardev_check(a, &err), &err,
+			"'wait' option is incompatible with socket in client "
+			"connect mode"));
+	json_decref(a);
+	a = chardev_parse_cli("socket,id=w,path=/x", NULL);
+	CHECK(!json_object_get(
+	    json_object_get(json_object_get(a, "backend"), "data"), "wait"));
+	CHECK(chardev_check(a, NULL));
+	json_decref(a);
+	/* wait=on on a server: listening at once, nothing waits */
+	a = server_with("w", path_of("w.sock"), ",wait=on", NULL);
+	CHECK(chardev_add(loop, a, NULL));
+	json_decref(a);
+	CHECK(access(path_of("w.sock"), F_OK) == 0);
+	CHECK(chardev_remove("w", NULL));
+	uv_run(loop, UV_RUN_NOWAIT);
+}
+
 static void test_client_fails_or_retries(void)
 {
 	struct nh_error *err = NULL;
@@ -198,7 +287,8 @@ static void test_client_fails_or_retries(void)
 	json_decref(a);
 	cd = chardev_find("cli");
 	CHECK(cd && chardev_attach(cd, on_connected, NULL, NULL));
-	l = unixsock_listen(path_of("later.sock"), 0600, 4, NULL, NULL, NULL);
+	l = unixsock_listen(path_of("later.sock"), 0600, (gid_t)-1, 4, NULL,
+			    NULL, NULL);
 	CHECK(l >= 0);
 	run_until_connected(); /* the next retry, within a second */
 	CHECK(got_fd >= 0);
@@ -214,8 +304,8 @@ static void test_client_fails_or_retries(void)
 
 static void test_connection_before_user_is_kept_for_it(void)
 {
-	int l =
-	    unixsock_listen(path_of("early.sock"), 0600, 4, NULL, NULL, NULL);
+	int l = unixsock_listen(path_of("early.sock"), 0600, (gid_t)-1, 4, NULL,
+				NULL, NULL);
 	json_t *a = add_args("early", path_of("early.sock"), false, 0);
 	struct chardev *cd;
 	json_t *q;
@@ -251,6 +341,8 @@ int main(void)
 	TAP_RUN(test_cli_into_chardev_add_shape);
 	TAP_RUN(test_check_refuses_other_families_and_bad_ids);
 	TAP_RUN(test_server_one_peer_busy_and_removed);
+	TAP_RUN(test_mode_and_group_on_the_file);
+	TAP_RUN(test_wait);
 	TAP_RUN(test_client_fails_or_retries);
 	TAP_RUN(test_connection_before_user_is_kept_for_it);
 	unlink(path_of("later.sock"));

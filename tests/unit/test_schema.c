@@ -636,7 +636,8 @@ static const char *const full_netdevs[] = {
     "\"udp\": \"127.0.0.1:5558\", \"reconnect\": 5, "
     "\"udp-any-source\": true}",
     "{\"id\": \"n6\", \"type\": \"vde\", \"sock\": \"/tmp/vde\", "
-    "\"port\": 65535, \"group\": \"users\", \"mode\": 432}",
+    "\"port\": 65535, \"group\": \"users\", \"mode\": 432, "
+    "\"vdeserver\": \"/tmp/vdesw\"}",
     "{\"id\": \"n7\", \"type\": \"bridge\", \"br\": \"br0\", "
     "\"helper\": \"/usr/lib/qemu/qemu-bridge-helper\"}",
     "{\"id\": \"n8\", \"type\": \"hubport\", \"hubid\": 3, "
@@ -650,7 +651,14 @@ static const char *const full_netdevs[] = {
     "{\"id\": \"n12\", \"type\": \"pcap\", \"ifname\": \"eth0\", "
     "\"promisc\": false, \"file\": \"in.pcap\", \"rate\": 1000, "
     "\"loop\": true, \"filter\": \"udp\"}",
-    "{\"id\": \"n13\", \"type\": \"vxlan\", \"vni\": 42, "
+    "{\"id\": \"n13\", \"type\": \"stream\", "
+    "\"addr\": {\"type\": \"unix\", \"path\": \"/tmp/s\"}, "
+    "\"server\": true, \"reconnect\": 1, \"mode\": 432}",
+    "{\"id\": \"n14\", \"type\": \"dgram\", "
+    "\"local\": {\"type\": \"inet\", \"host\": \"::1\", \"port\": \"1\"}, "
+    "\"remote\": {\"type\": \"unix\", \"path\": \"/tmp/r\"}, "
+    "\"mode\": 384}",
+    "{\"id\": \"n15\", \"type\": \"vxlan\", \"vni\": 42, "
     "\"local\": \"10.0.0.1\", \"remote\": [\"10.0.0.2\", \"10.0.0.3\"], "
     "\"group\": \"239.1.1.1\", \"dstport\": 4789, \"ttl\": 8, "
     "\"learning\": false}",
@@ -780,6 +788,7 @@ static const char *const expected_commands[] = {
     "fdb-set-mac-limit",
     "fdb-add",
     "fdb-del",
+    "port-set-alias",
     "object-add",
     "object-del",
     "query-captures",
@@ -989,8 +998,8 @@ static void test_schema_introspection_describes_types_as_qemu(void)
 	values = json_object_get(tagtype, "values");
 	members = json_object_get(tagtype, "members");
 	variants = json_object_get(arg, "variants");
-	/* QEMU's 12 on Linux + pcap, vxlan */
-	CHECK_EQ(json_array_size(values), 14);
+	/* QEMU's 12 on Linux, pcap, QEMU 7.2's stream and dgram, vxlan */
+	CHECK_EQ(json_array_size(values), 16);
 	CHECK_EQ(json_array_size(members), json_array_size(values));
 	CHECK_EQ(json_array_size(variants), json_array_size(values));
 	for (size_t i = 0; i < json_array_size(values); i++) {
