@@ -3,9 +3,9 @@
  *
  * Every type of the schema's NetClientDriver enum is registered with the
  * core; those whose driver is compiled in with its ops.  vmnet-* exist only
- * on macOS and are not registered on Linux, as in QEMU.  "pcap" is
- * nethub's own; "stream" and "dgram" are QEMU 7.2's, newer than the
- * reference schema.
+ * on macOS and are not registered on Linux, as in QEMU.  "pcap" and
+ * "vxlan" are nethub's own; "stream" and "dgram" are QEMU 7.2's, newer
+ * than the reference schema.
  */
 
 #include <stddef.h>
@@ -16,6 +16,7 @@
 extern const struct backend_ops bridge_backend;
 extern const struct backend_ops dgram_backend;
 extern const struct backend_ops hubport_backend;
+extern const struct backend_ops l2tpv3_backend;
 extern const struct backend_ops netmap_backend;
 extern const struct backend_ops nic_backend;
 extern const struct backend_ops pcap_backend;
@@ -25,6 +26,7 @@ extern const struct backend_ops stream_backend;
 extern const struct backend_ops tap_backend;
 extern const struct backend_ops user_backend;
 extern const struct backend_ops vhost_user_backend;
+extern const struct backend_ops vxlan_backend;
 extern const struct backend_ops vhost_vdpa_backend;
 #ifdef NH_HAVE_VDE
 extern const struct backend_ops vde_backend;
@@ -41,7 +43,7 @@ static const struct {
 	{ "nic", &nic_backend },
 	{ "user", &user_backend },
 	{ "tap", &tap_backend },
-	{ "l2tpv3", NULL },
+	{ "l2tpv3", &l2tpv3_backend },
 	{ "socket", &socket_backend },
 	{ "vde", VDE_BACKEND },
 	{ "bridge", &bridge_backend },
@@ -52,6 +54,7 @@ static const struct {
 	{ "pcap", &pcap_backend }, /* nethub extension */
 	{ "stream", &stream_backend }, /* QEMU 7.2's; an extension here */
 	{ "dgram", &dgram_backend },   /* QEMU 7.2's; an extension here */
+	{ "vxlan", &vxlan_backend }, /* nethub extension */
 };
 
 void backends_register_all(void)

@@ -104,6 +104,8 @@ static const char usage_text[] =
 	"stream (addr.type=unix|inet|fd,addr.path=|addr.host=,addr.port=,\n"
 	"server=on|off[,reconnect=S][,mode=0660]), dgram (local.*=, remote.*=),\n"
 	"vde (sock=DIR|URL[,port=] | vdeserver=DIR[,mode=][,group=]),\n"
+	"l2tpv3 (src=, dst=, txsession=[,udp=on,srcport=,dstport=][,cookies]),\n"
+	"vxlan (vni=[,local=][,remote=|remote.N=|group=][,dstport=][,ttl=]),\n"
 	"hubport (hubid=, netdev=), none.\n"
 	"Every netdev not named by a hubport is on hub 0.  See docs/usage.md.\n"
 	"A VM whose QEMU listens (-netdev socket,listen=) and a nethub netdev\n"

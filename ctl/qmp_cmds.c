@@ -38,6 +38,7 @@
 #include "qmp.h"
 #include "schema.h"
 #include "user.h"
+#include "vxlan.h"
 
 /* -- arguments ----------------------------------------------------------- */
 
@@ -452,14 +453,33 @@ static void qmp_fdb_entry_nic(json_t *entry)
 	json_object_set_new(entry, "addresses", nic_addresses(nic));
 }
 
+/* The tables of the vxlan netdevs on hub @h, or NULL when it has none */
+static json_t *qmp_hub_vxlan_fdb(const struct hub *h, uint64_t now)
+{
+	json_t *list = NULL;
+
+	for (const struct netdev *nd = netdev_first(); nd; nd = nd->next) {
+		if (!netdev_is_vxlan(nd) || nd->hubid != h->id)
+			continue;
+		if (!list)
+			list = json_array();
+		json_array_extend(list, vxlan_fdb_json(nd, now));
+	}
+	return list;
+}
+
 static json_t *qmp_hub_fdb(const struct hub *h, uint64_t now)
 {
-	json_t *entries = hub_fdb_json(h, now), *e;
+	json_t *entries = hub_fdb_json(h, now), *e, *vx;
 	size_t i;
 
 	json_array_foreach(entries, i, e)
 		qmp_fdb_entry_nic(e);
-	return json_pack("{si so}", "hubid", (int)h->id, "entries", entries);
+	e = json_pack("{si so}", "hubid", (int)h->id, "entries", entries);
+	vx = qmp_hub_vxlan_fdb(h, now);
+	if (vx)
+		json_object_set_new(e, "vxlan", vx);
+	return e;
 }
 
 /* query-fdb: [HubFdb] of every hub, or of the one "hubid" names */
@@ -667,6 +687,43 @@ static bool qmp_cmd_fdb_del(struct qmp_session *s, const json_t *args,
 	return hub_fdb_del(h, p, mac, vlan, errp);
 }
 
+/* vxlan-fdb-add, vxlan-fdb-del: the netdev, the MAC; vxlan.c the rest */
+static struct netdev *qmp_arg_vxlan(const json_t *args, uint8_t mac[6],
+				    struct nh_error **errp)
+{
+	const char *name = qmp_arg_str(args, "netdev");
+	struct netdev *nd = netdev_find(name);
+
+	if (!nd) {
+		nh_error_set(errp, NH_ERR_DEVICE_NOT_FOUND,
+			     "Device '%s' not found", name);
+		return NULL;
+	}
+	if (!netdev_is_vxlan(nd)) {
+		nh_error_setg(errp, "netdev %s is not a vxlan netdev", name);
+		return NULL;
+	}
+	return qmp_arg_mac(args, false, mac, errp) ? nd : NULL;
+}
+
+static bool qmp_cmd_vxlan_fdb_add(struct qmp_session *s, const json_t *args,
+				  json_t **ret, struct nh_error **errp)
+{
+	uint8_t mac[6];
+	struct netdev *nd = qmp_arg_vxlan(args, mac, errp);
+
+	return nd && vxlan_fdb_add(nd, mac, qmp_arg_str(args, "remote"), errp);
+}
+
+static bool qmp_cmd_vxlan_fdb_del(struct qmp_session *s, const json_t *args,
+				  json_t **ret, struct nh_error **errp)
+{
+	uint8_t mac[6];
+	struct netdev *nd = qmp_arg_vxlan(args, mac, errp);
+
+	return nd && vxlan_fdb_del(nd, mac, qmp_arg_str(args, "remote"), errp);
+}
+
 /* port-set-alias: printable ASCII, shorter than PORT_ALIAS_MAX */
 static bool qmp_cmd_port_set_alias(struct qmp_session *s, const json_t *args,
 				   json_t **ret, struct nh_error **errp)
@@ -734,6 +791,8 @@ const struct qmp_command qmp_commands[] = {
     {"hostfwd_add", qmp_cmd_hostfwd_add},
     {"hostfwd_remove", qmp_cmd_hostfwd_remove},
     {"set_link", qmp_cmd_set_link},
+    {"vxlan-fdb-add", qmp_cmd_vxlan_fdb_add},
+    {"vxlan-fdb-del", qmp_cmd_vxlan_fdb_del},
     {"chardev-add", qmp_cmd_chardev_add},
     {"chardev-remove", qmp_cmd_chardev_remove},
     {"query-chardev", qmp_cmd_query_chardev},

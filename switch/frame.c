@@ -180,3 +180,40 @@ char *mac_format(const uint8_t *mac, char *buf)
 		 mac[2], mac[3], mac[4], mac[5]);
 	return buf;
 }
+
+uint32_t frame_flow_hash(const struct frame *f)
+{
+	const uint8_t *d = f->data;
+	uint32_t len = f->len, off = 12, h = 0x811c9dc5u, n = 12, from = 0;
+	uint16_t et;
+
+	if (len < FRAME_ETH_HLEN)
+		return 0;
+	et = (uint16_t)(d[12] << 8 | d[13]);
+	if (et == 0x8100 && len >= 18) {
+		et = (uint16_t)(d[16] << 8 | d[17]);
+		off = 16;
+	}
+	off += 2;
+	if (et == 0x0800 && len >= off + 20) {
+		bool first = !((d[off + 6] << 8 | d[off + 7]) & 0x1fff);
+		uint8_t proto = d[off + 9];
+
+		from = off + 12;
+		n = 8;
+		/* without options the ports follow the addresses */
+		if (d[off] == 0x45 && first && (proto == 6 || proto == 17) &&
+		    len >= off + 24)
+			n += 4;
+	} else if (et == 0x86dd && len >= off + 40) {
+		uint8_t nh = d[off + 6];
+
+		from = off + 8;
+		n = 32;
+		if ((nh == 6 || nh == 17) && len >= off + 44)
+			n += 4;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ d[from + i]) * 0x01000193u;
+	return h ^ (h >> 16);
+}

@@ -119,6 +119,15 @@ void frame_unref(struct frame *f);
 /* frame_unref_many() - frame_unref() each of @n frames */
 void frame_unref_many(struct frame *const *frames, unsigned n);
 
+/**
+ * frame_flow_hash() - a hash of @f's flow: the addresses and ports of IPv4
+ * and IPv6 TCP and UDP (behind one VLAN tag too), else the MAC addresses;
+ * reads only within the frame.  Frames of one flow hash alike, so a flow
+ * sent on the queue (tap) or outer source port (vxlan) its hash picks stays
+ * in order.
+ */
+uint32_t frame_flow_hash(const struct frame *f);
+
 /* frame_headroom() - bytes free in front of data */
 static inline size_t frame_headroom(const struct frame *f)
 {

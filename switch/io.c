@@ -731,7 +731,7 @@ unsigned io_stream_gather(struct io_chan *c, struct iovec *iov,
 
 		/* The head frame keeps the header it was first written with */
 		if (i > 0 || c->tx_off == 0)
-			c->shlen[i] = (uint8_t)io_tx_header(c, f, c->shdr[i]);
+			c->shlen[i] = (uint16_t)io_tx_header(c, f, c->shdr[i]);
 		hlen = c->shlen[i];
 		if (skip < hlen) {
 			iov[cnt].iov_base = c->shdr[i] + skip;

@@ -88,7 +88,11 @@ enum io_chan_kind {
 				* UDP_SEGMENT send; dropped for the channel
 				* if the kernel refuses it */
 
-#define IO_HDR_MAX	  32  /* largest per-frame header a channel adds */
+/* Largest per-frame header a channel adds, and the room a received message
+ * has beside a whole frame (IO_MSG_MAX): L2TPv3's header is up to 20 bytes
+ * plus QEMU's offset= of up to 256, and a raw IPv4 socket also receives
+ * the IP header (up to 60) */
+#define IO_HDR_MAX	  336
 #define IO_TXQ_DEFAULT	  1024 /* frames a channel queues for sending */
 #define IO_STREAM_BUF_DEFAULT (256 * 1024)
 

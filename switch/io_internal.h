@@ -126,7 +126,7 @@ struct io_chan {
 	size_t tx_off;
 	unsigned tx_gathered;		/* frames in the last gather */
 	uint8_t (*shdr)[IO_HDR_MAX];
-	uint8_t *shlen;
+	uint16_t *shlen;
 
 	/* Stream receive buffer */
 	uint8_t *sbuf;

@@ -282,6 +282,32 @@ def pcap_seeds():
          ((1, 1), arp, None)]))
 
 
+def tunnel_seeds():
+    """fuzz_tunnel: mode byte 0 for l2tpv3 (session 2, 64-bit cookie
+    0x0102030405060708, counter, offset 2), 1 for vxlan (VNI 42)."""
+    t = 'tunnel'
+    frame = eth(BCAST, MAC_A, 0x88b5, b'seed' * 12)
+    cookie = bytes.fromhex('0102030405060708')
+
+    def l2(session=2, ck=cookie, counter=1, word=0x00030000):
+        return (b'\x00' + struct.pack('!II', word, session) + ck +
+                struct.pack('!I', counter) + b'\0\0' + frame)
+    write(t, 'l2tpv3-good', l2())
+    write(t, 'l2tpv3-session', l2(session=3))
+    write(t, 'l2tpv3-cookie', l2(ck=bytes(8)))
+    write(t, 'l2tpv3-control', l2(word=0x80030000))
+    write(t, 'l2tpv3-short', l2()[:20])
+
+    def vx(flags=8, vni=42):
+        return (b'\x01' + bytes([flags, 0, 0, 0]) +
+                struct.pack('!I', vni << 8) + frame)
+    write(t, 'vxlan-good', vx())
+    write(t, 'vxlan-reserved-bits', vx(flags=0xff))
+    write(t, 'vxlan-vni', vx(vni=43))
+    write(t, 'vxlan-no-i-flag', vx(flags=0))
+    write(t, 'vxlan-short', vx()[:12])
+
+
 def vde_seeds():
     t = 'vde_request'
 
@@ -300,6 +326,7 @@ def vde_seeds():
 
 
 if __name__ == '__main__':
+    tunnel_seeds()
     stream_seeds()
     frames_seeds()
     opts_seeds()
