@@ -71,6 +71,8 @@ bool stream_check_keys(const json_t *opts, const char *const *known,
 				      key);
 			return false;
 		}
+		if (opts_repeated(v, key, errp))
+			return false;
 	}
 	return true;
 }

@@ -4,9 +4,9 @@
  *   vni=N            0..16777215, required
  *   local=ADDR       the underlay address to send from and receive on
  *   remote=ADDR      a VTEP on the flood list; several as a JSON list
- *                    ("remote": ["a", "b"]) or, on the command line, in
- *                    QEMU's list syntax remote.0=A,remote.1=B (a key given
- *                    twice is refused by the option parser)
+ *                    ("remote": ["a", "b"]) or, on the command line, the
+ *                    key repeated (remote=A,remote=B) or QEMU's list
+ *                    syntax remote.0=A,remote.1=B
  *   group=MCAST      a multicast group as the flood destination (and
  *                    joined to receive)
  *   dstport=N        the UDP port, both ways (default 4789)
@@ -142,6 +142,8 @@ static bool vxlan_known_keys(const json_t *opts, struct nh_error **errp)
 			nh_error_setg(errp, "Parameter '%s' is unexpected", key);
 			return false;
 		}
+		if (strcmp(key, "remote") && opts_repeated(v, key, errp))
+			return false;
 	}
 	return true;
 }

@@ -254,10 +254,7 @@ static bool opts_key_is(const char *known, const char *key, bool *list)
 	return !strncmp(known, key, n) && key[n] == '\0';
 }
 
-/* opts_repeated() - the error for a key repeated in the keyval form (a list
- * of two or more strings) where one value is expected */
-static bool opts_repeated(const json_t *v, const char *key,
-			  struct nh_error **errp)
+bool opts_repeated(const json_t *v, const char *key, struct nh_error **errp)
 {
 	size_t i;
 

@@ -85,6 +85,14 @@ json_t *opts_parse(const char *text, const char *implied,
 bool opts_check_keys(const json_t *opts, const char *const *known,
 		     struct nh_error **errp);
 
+/**
+ * opts_repeated() - whether @v, the value of @key, is a key repeated in the
+ * keyval form (a list of two or more strings); then @errp is set to
+ * "Parameter 'KEY' is duplicated".  For drivers that check their keys
+ * without opts_check_keys().
+ */
+bool opts_repeated(const json_t *v, const char *key, struct nh_error **errp);
+
 /* opts_has() - @key is present (with any value, even null) */
 bool opts_has(const json_t *opts, const char *key);
 

@@ -66,16 +66,19 @@ def qemu(*netdev_args):
     return q
 
 
-def qemu_udp_leg(name, netdev_id):
+def qemu_udp_leg(name, netdev_id, netdev):
     """A UdpPeer and the QEMU -netdev arguments joining it, on QEMU's hub
-    0, to QEMU netdev @netdev_id."""
+    0, to QEMU netdev @netdev (id @netdev_id).  The UDP leg comes first,
+    so it is bound by the time @netdev shows itself to nethub (connected,
+    or its socket file made): a frame sent then is not lost."""
     u = UdpPeer(name=name)
     qport = free_port("udp")
     u.to(qport)
-    return u, ["hubport,id=h1,hubid=0,netdev=%s" % netdev_id,
-               "socket,id=u,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d"
+    return u, ["socket,id=u,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d"
                % (u.port, qport),
-               "hubport,id=h2,hubid=0,netdev=u"]
+               "hubport,id=h2,hubid=0,netdev=u",
+               netdev,
+               "hubport,id=h1,hubid=0,netdev=%s" % netdev_id]
 
 
 # ---------------------------------------------------------------- stream
@@ -111,12 +114,15 @@ def test_qemu_stream_and_dgram_netdevs_through_nethub():
                 "addr.path=%s" % spath,
                 "-netdev", "dgram,id=dg,local.type=unix,local.path=%s,"
                 "remote.type=unix,remote.path=%s" % (ours, theirs)).start()
-    u1, leg1 = qemu_udp_leg("via-qemu-stream", "s")
-    qemu("stream,id=s,server=off,addr.type=unix,addr.path=%s" % spath,
-         *leg1)
-    u2, leg2 = qemu_udp_leg("via-qemu-dgram", "g")
-    qemu("dgram,id=g,local.type=unix,local.path=%s,remote.type=unix,"
-         "remote.path=%s" % (theirs, ours), *leg2)
+    u1, leg1 = qemu_udp_leg(
+        "via-qemu-stream", "s",
+        "stream,id=s,server=off,addr.type=unix,addr.path=%s" % spath)
+    qemu(*leg1)
+    u2, leg2 = qemu_udp_leg(
+        "via-qemu-dgram", "g",
+        "dgram,id=g,local.type=unix,local.path=%s,remote.type=unix,"
+        "remote.path=%s" % (theirs, ours))
+    qemu(*leg2)
     wait_ports(d, "st", 1)
     poll(lambda: os.path.exists(theirs), 15, what="QEMU's dgram socket")
     two_way(u1, u2)

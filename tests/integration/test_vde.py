@@ -246,11 +246,12 @@ def test_vde_server_serves_qemu_vde_netdev():
     qport = free_port("udp")
     q = subprocess.Popen(
         ["qemu-system-x86_64", "-M", "none", "-nodefaults", "-nographic",
-         "-netdev", "vde,id=v,sock=%s" % d.vde_dir,
-         "-netdev", "hubport,id=h1,hubid=0,netdev=v",
+         # the UDP leg first: bound before the vde port shows on nethub
          "-netdev", "socket,id=s,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d"
          % (u.port, qport),
-         "-netdev", "hubport,id=h2,hubid=0,netdev=s"],
+         "-netdev", "hubport,id=h2,hubid=0,netdev=s",
+         "-netdev", "vde,id=v,sock=%s" % d.vde_dir,
+         "-netdev", "hubport,id=h1,hubid=0,netdev=v"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
     at_cleanup(lambda: (q.poll() is None and q.kill(), q.wait()))
