@@ -253,6 +253,36 @@ void *vq_gpa(const struct vq_mem *m, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+/**
+ * vq_buf() - vq_gpa() for a buffer of @q: the region the last buffer was
+ * in is tried first (a guest's buffers are mostly in one), with the same
+ * checks
+ */
+static void *vq_buf(struct virtq *q, uint64_t gpa, uint64_t len)
+{
+	const struct vq_mem *m = q->mem;
+	const struct vq_region *r;
+	uint64_t off;
+
+	if (q->hint < m->n) {
+		r = &m->r[q->hint];
+		off = gpa - r->gpa;
+		if (gpa >= r->gpa && off < r->size && len <= r->size - off)
+			return r->host + off;
+	}
+	for (unsigned i = 0; i < m->n; i++) {
+		r = &m->r[i];
+		if (gpa < r->gpa)
+			continue;
+		off = gpa - r->gpa;
+		if (off < r->size && len <= r->size - off) {
+			q->hint = i;
+			return r->host + off;
+		}
+	}
+	return NULL;
+}
+
 void *vq_uva(const struct vq_mem *m, uint64_t uva, uint64_t len)
 {
 	for (unsigned i = 0; i < m->n; i++) {
@@ -360,6 +390,7 @@ bool vq_remap(struct virtq *q)
 void vq_set_base(struct virtq *q, uint16_t idx)
 {
 	q->last_avail = idx;
+	q->avail_seen = idx;
 	q->used_idx = idx;
 	q->published = idx;
 }
@@ -375,17 +406,31 @@ static void vq_break(struct virtq *q)
 
 unsigned vq_pending(struct virtq *q)
 {
-	uint16_t n;
+	uint16_t idx, n;
 
 	if (!vq_ready(q))
 		return 0;
-	n = (uint16_t)(__atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE) -
-		       q->last_avail);
+	idx = __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE);
+	n = (uint16_t)(idx - q->last_avail);
 	if (n > q->size) {
 		vq_break(q);
 		return 0;
 	}
+	q->avail_seen = idx;
 	return n;
+}
+
+/**
+ * vq_avail() - chains available: those the index read last still covers,
+ * else vq_pending() (the index read again)
+ */
+static inline unsigned vq_avail(struct virtq *q)
+{
+	uint16_t n = (uint16_t)(q->avail_seen - q->last_avail);
+
+	if (n && n <= q->size)
+		return n;
+	return vq_pending(q);
 }
 
 /* vq_next_head() - the head of the next available chain, taken; -1 when
@@ -451,7 +496,7 @@ static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
 			if (!d.len || d.len % sizeof(d) ||
 			    d.len / sizeof(d) > q->size)
 				return vq_fault(q, VQ_FAULT_INDIRECT_LEN);
-			table = vq_gpa(q->mem, d.addr, d.len);
+			table = vq_buf(q, d.addr, d.len);
 			if (!table)
 				return vq_fault(q, VQ_FAULT_ADDR);
 			table_len = d.len / sizeof(d);
@@ -467,7 +512,7 @@ static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
 		if (!!(d.flags & VRING_DESC_F_WRITE) != writable)
 			return vq_fault(q, VQ_FAULT_DIRECTION);
 		if (d.len) {
-			p = vq_gpa(q->mem, d.addr, d.len);
+			p = vq_buf(q, d.addr, d.len);
 			if (!p)
 				return vq_fault(q, VQ_FAULT_ADDR);
 			if (q->nsegs == VQ_SEGS_MAX)
@@ -487,14 +532,15 @@ static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
  * Only a hint: the address is translated (checked) like any other and
  * nothing is read from it here.
  */
-static void vq_prefetch_next(const struct virtq *q, bool write)
+static void vq_prefetch_next(struct virtq *q, bool write)
 {
-	uint16_t avail = __atomic_load_n(&q->avail->idx, __ATOMIC_RELAXED);
 	struct vring_desc d;
 	uint16_t head;
 	const uint8_t *p;
 
-	if (avail == q->last_avail)
+	/* only what the index read last covers: reading it again would
+	 * fetch the line the driver is writing */
+	if (q->avail_seen == q->last_avail)
 		return;
 	head = __atomic_load_n(&q->avail->ring[q->last_avail & (q->size - 1)],
 			       __ATOMIC_RELAXED);
@@ -503,7 +549,7 @@ static void vq_prefetch_next(const struct virtq *q, bool write)
 	memcpy(&d, &q->desc[head], sizeof(d));
 	if ((d.flags & VRING_DESC_F_INDIRECT) || !d.len)
 		return;
-	p = vq_gpa(q->mem, d.addr, d.len);
+	p = vq_buf(q, d.addr, d.len);
 	if (!p)
 		return;
 	if (write)
@@ -561,8 +607,10 @@ int vq_tx_pop(struct virtq *q, struct frame **fp)
 	int head, rc;
 
 	*fp = NULL;
-	if (!vq_pending(q))
-		return q->broken || !q->size ? -EIO : 0;
+	if (!vq_ready(q))
+		return -EIO;
+	if (!vq_avail(q))
+		return q->broken ? -EIO : 0;
 	head = vq_next_head(q);
 	if (head < 0)
 		return -EIO;
@@ -581,7 +629,12 @@ int vq_tx_pop(struct virtq *q, struct frame **fp)
 		vq_used_put(q, (uint16_t)head, 0);
 		return -ENOBUFS;
 	}
-	vq_gather(q, hdr, q->hdr_len, f->data);
+	if (q->nsegs == 1) { /* header and frame in one buffer */
+		memcpy(hdr, q->segs[0].p, q->hdr_len);
+		memcpy(f->data, q->segs[0].p + q->hdr_len, (size_t)flen);
+	} else {
+		vq_gather(q, hdr, q->hdr_len, f->data);
+	}
 	vq_used_put(q, (uint16_t)head, 0);
 	vq_hdr_parse(hdr, f);
 	if (gso_check(f)) {
@@ -669,7 +722,7 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 
 	if (!vq_ready(q))
 		return -EIO;
-	pending = vq_pending(q);
+	pending = vq_avail(q);
 	if (q->broken)
 		return -EIO;
 	vq_hdr_build(q, f, hdr);
@@ -682,10 +735,12 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 	while (s.done < total) {
 		uint32_t n;
 
-		if (!pending) {
+		/* a frame spanning chains may need more than the index
+		 * read last covered */
+		if (!pending && !(pending = vq_pending(q))) {
 			q->last_avail = saved_avail;
 			q->used_idx = saved_used;
-			return -EAGAIN;
+			return q->broken ? -EIO : -EAGAIN;
 		}
 		head = vq_next_head(q);
 		if (head < 0)
@@ -704,6 +759,14 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 			return -EMSGSIZE;
 		}
 		vq_prefetch_next(q, true);
+		if (!s.done && q->nsegs && q->segs[0].len >= total) {
+			/* the whole frame fits the first buffer: num_buffers
+			 * is 1 as built */
+			memcpy(q->segs[0].p, hdr, q->hdr_len);
+			memcpy(q->segs[0].p + q->hdr_len, f->data, f->len);
+			vq_used_put(q, (uint16_t)head, (uint32_t)total);
+			return 0;
+		}
 		n = vq_scatter(q, &s);
 		vq_used_put(q, (uint16_t)head, n);
 		nbufs++;
