@@ -258,7 +258,8 @@ void *vq_gpa(const struct vq_mem *m, uint64_t gpa, uint64_t len)
  * in is tried first (a guest's buffers are mostly in one), with the same
  * checks
  */
-static void *vq_buf(struct virtq *q, uint64_t gpa, uint64_t len)
+static inline __attribute__((always_inline)) void *
+vq_buf(struct virtq *q, uint64_t gpa, uint64_t len)
 {
 	const struct vq_mem *m = q->mem;
 	const struct vq_region *r;
@@ -566,6 +567,17 @@ static void vq_prefetch_next(struct virtq *q, bool write)
 
 /* -- TX: guest → switch ------------------------------------------------- */
 
+/* vq_hdr_copy() - a virtio_net_hdr of @q's length, in sizes the compiler
+ * copies inline */
+static inline void vq_hdr_copy(const struct virtq *q, uint8_t *to,
+			       const uint8_t *from)
+{
+	if (q->hdr_len == VQ_NET_HDR_MRG_LEN)
+		memcpy(to, from, VQ_NET_HDR_MRG_LEN);
+	else
+		memcpy(to, from, VQ_NET_HDR_LEN);
+}
+
 static void vq_hdr_parse(const uint8_t *h, struct frame *f)
 {
 	f->vnet.flags = h[0];
@@ -630,7 +642,7 @@ int vq_tx_pop(struct virtq *q, struct frame **fp)
 		return -ENOBUFS;
 	}
 	if (q->nsegs == 1) { /* header and frame in one buffer */
-		memcpy(hdr, q->segs[0].p, q->hdr_len);
+		vq_hdr_copy(q, hdr, q->segs[0].p);
 		memcpy(f->data, q->segs[0].p + q->hdr_len, (size_t)flen);
 	} else {
 		vq_gather(q, hdr, q->hdr_len, f->data);
@@ -762,7 +774,7 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 		if (!s.done && q->nsegs && q->segs[0].len >= total) {
 			/* the whole frame fits the first buffer: num_buffers
 			 * is 1 as built */
-			memcpy(q->segs[0].p, hdr, q->hdr_len);
+			vq_hdr_copy(q, q->segs[0].p, hdr);
 			memcpy(q->segs[0].p + q->hdr_len, f->data, f->len);
 			vq_used_put(q, (uint16_t)head, (uint32_t)total);
 			return 0;
