@@ -478,19 +478,32 @@ static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
 	const uint8_t *table = (const uint8_t *)q->desc;
 	uint32_t table_len = q->size, idx = head, walked = 0;
 	bool indirect = false, saw_write = false;
+	struct vring_desc d;
+	void *p;
 
+	/* One copy of each descriptor: the guest may change it.  The head
+	 * (< size: vq_next_head() checked it) is read here, and a chain of
+	 * just one buffer, the usual one, is done at once */
+	memcpy(&d, &q->desc[head], sizeof(d));
+	if (!(d.flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT)) && d.len &&
+	    !!(d.flags & VRING_DESC_F_WRITE) == writable) {
+		p = vq_buf(q, d.addr, d.len);
+		if (!p)
+			return vq_fault(q, VQ_FAULT_ADDR);
+		q->segs[0] = (struct vq_seg){p, d.len};
+		q->nsegs = 1;
+		q->seg_bytes = d.len;
+		return 0;
+	}
 	q->nsegs = 0;
 	q->seg_bytes = 0;
 	for (;;) {
-		struct vring_desc d;
-		void *p;
-
 		if (idx >= table_len)
 			return vq_fault(q, VQ_FAULT_NEXT_RANGE);
 		if (++walked > table_len)
 			return vq_fault(q, VQ_FAULT_LOOP);
-		/* One copy of the descriptor: the guest may change it */
-		memcpy(&d, table + (size_t)idx * sizeof(d), sizeof(d));
+		if (walked > 1 || indirect)
+			memcpy(&d, table + (size_t)idx * sizeof(d), sizeof(d));
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (indirect || (d.flags & VRING_DESC_F_NEXT))
 				return vq_fault(q, VQ_FAULT_INDIRECT_NESTED);
@@ -729,7 +742,8 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 	uint16_t saved_avail = q->last_avail, saved_used = q->used_idx;
 	uint64_t total = q->hdr_len + (uint64_t)f->len;
 	unsigned pending, nbufs = 0;
-	struct vq_src s = {0};
+	bool spread = false; /* s is in use: the frame spans buffers */
+	struct vq_src s;
 	int head, rc;
 
 	if (!vq_ready(q))
@@ -738,13 +752,8 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 	if (q->broken)
 		return -EIO;
 	vq_hdr_build(q, f, hdr);
-	s.part[0] = hdr;
-	s.len[0] = q->hdr_len;
-	s.part[1] = f->data;
-	s.len[1] = f->len;
-	s.nb_off = q->mrg_rxbuf ? VQ_NET_HDR_LEN : 0;
 
-	while (s.done < total) {
+	do {
 		uint32_t n;
 
 		/* a frame spanning chains may need more than the index
@@ -771,18 +780,28 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 			return -EMSGSIZE;
 		}
 		vq_prefetch_next(q, true);
-		if (!s.done && q->nsegs && q->segs[0].len >= total) {
-			/* the whole frame fits the first buffer: num_buffers
-			 * is 1 as built */
-			vq_hdr_copy(q, q->segs[0].p, hdr);
-			memcpy(q->segs[0].p + q->hdr_len, f->data, f->len);
-			vq_used_put(q, (uint16_t)head, (uint32_t)total);
-			return 0;
+		if (!spread) {
+			if (q->nsegs && q->segs[0].len >= total) {
+				/* the whole frame fits the first buffer:
+				 * num_buffers is 1 as built */
+				vq_hdr_copy(q, q->segs[0].p, hdr);
+				memcpy(q->segs[0].p + q->hdr_len, f->data,
+				       f->len);
+				vq_used_put(q, (uint16_t)head,
+					    (uint32_t)total);
+				return 0;
+			}
+			s = (struct vq_src){
+			    .part = {hdr, f->data},
+			    .len = {q->hdr_len, f->len},
+			    .nb_off = q->mrg_rxbuf ? VQ_NET_HDR_LEN : 0,
+			};
+			spread = true;
 		}
 		n = vq_scatter(q, &s);
 		vq_used_put(q, (uint16_t)head, n);
 		nbufs++;
-	}
+	} while (s.done < total);
 	if (q->mrg_rxbuf && s.nb[0] && s.nb[1]) {
 		*s.nb[0] = (uint8_t)nbufs;
 		*s.nb[1] = (uint8_t)(nbufs >> 8);
