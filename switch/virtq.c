@@ -465,36 +465,17 @@ static int vq_fault(struct virtq *q, enum vq_fault why)
 	return -EINVAL;
 }
 
-/**
- * vq_chain_read() - walk chain @head, checking every descriptor, into
- * q->segs (non-empty buffers only) and q->seg_bytes
- * @writable:	the buffers must all be device-writable (RX), else all
- *		readable (TX)
- *
- * Return: 0, or -EINVAL with the fault counted.
- */
-static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
+/* vq_chain_walk() - vq_chain_read() of any chain; @d is the copy of the
+ * head descriptor @head already read */
+static __attribute__((noinline)) int vq_chain_walk(struct virtq *q,
+						   uint16_t head, bool writable,
+						   struct vring_desc d)
 {
 	const uint8_t *table = (const uint8_t *)q->desc;
 	uint32_t table_len = q->size, idx = head, walked = 0;
 	bool indirect = false, saw_write = false;
-	struct vring_desc d;
 	void *p;
 
-	/* One copy of each descriptor: the guest may change it.  The head
-	 * (< size: vq_next_head() checked it) is read here, and a chain of
-	 * just one buffer, the usual one, is done at once */
-	memcpy(&d, &q->desc[head], sizeof(d));
-	if (!(d.flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT)) && d.len &&
-	    !!(d.flags & VRING_DESC_F_WRITE) == writable) {
-		p = vq_buf(q, d.addr, d.len);
-		if (!p)
-			return vq_fault(q, VQ_FAULT_ADDR);
-		q->segs[0] = (struct vq_seg){p, d.len};
-		q->nsegs = 1;
-		q->seg_bytes = d.len;
-		return 0;
-	}
 	q->nsegs = 0;
 	q->seg_bytes = 0;
 	for (;;) {
@@ -538,6 +519,35 @@ static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
 			return 0;
 		idx = d.next;
 	}
+}
+
+/**
+ * vq_chain_read() - walk chain @head, checking every descriptor, into
+ * q->segs (non-empty buffers only) and q->seg_bytes
+ * @writable:	the buffers must all be device-writable (RX), else all
+ *		readable (TX)
+ *
+ * Return: 0, or -EINVAL with the fault counted.
+ */
+static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
+{
+	struct vring_desc d;
+	void *p;
+
+	/* One copy of each descriptor: the guest may change it.  The head
+	 * (< size: vq_next_head() checked it) is read here, and a chain of
+	 * just one buffer, the usual one, is done at once */
+	memcpy(&d, &q->desc[head], sizeof(d));
+	if ((d.flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT)) || !d.len ||
+	    !!(d.flags & VRING_DESC_F_WRITE) != writable)
+		return vq_chain_walk(q, head, writable, d);
+	p = vq_buf(q, d.addr, d.len);
+	if (!p)
+		return vq_fault(q, VQ_FAULT_ADDR);
+	q->segs[0] = (struct vq_seg){p, d.len};
+	q->nsegs = 1;
+	q->seg_bytes = d.len;
+	return 0;
 }
 
 /**
@@ -787,8 +797,7 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 				vq_hdr_copy(q, q->segs[0].p, hdr);
 				memcpy(q->segs[0].p + q->hdr_len, f->data,
 				       f->len);
-				vq_used_put(q, (uint16_t)head,
-					    (uint32_t)total);
+				vq_used_put(q, (uint16_t)head, (uint32_t)total);
 				return 0;
 			}
 			s = (struct vq_src){
