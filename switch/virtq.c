@@ -556,7 +556,8 @@ static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
  * Only a hint: the address is translated (checked) like any other and
  * nothing is read from it here.
  */
-static void vq_prefetch_next(struct virtq *q, bool write)
+static inline __attribute__((always_inline)) void
+vq_prefetch_next(struct virtq *q, bool write)
 {
 	struct vring_desc d;
 	uint16_t head;
