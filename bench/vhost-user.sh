@@ -12,7 +12,9 @@
 # Usage: bench/vhost-user.sh [FRAME_BYTES] [SECONDS]
 #   NETHUBD=build/ctl/nethubd IO=uring|epoll (default uring)
 # Needs dpdk-dev (dpdk-testpmd) and root.  These machines are noisy:
-# compare the two lines of one run, not runs with each other.
+# compare the two systems of one run (the last line: nethubd's frames/s
+# over the wire's), not runs with each other.  DPDK's file prefixes carry
+# this script's pid, so two runs at once do not share testpmd's run files.
 set -u
 LEN=${1:-64}
 SECS=${2:-20}
@@ -24,11 +26,12 @@ trap 'rm -rf "$D"' EXIT
 peer() { # $1: the two sockets' vdev arguments
 	sleep $((SECS + 20)) | timeout "$SECS" dpdk-testpmd -l 1,0 \
 		--main-lcore 0 --no-pci --no-huge -m 512 \
-		--single-file-segments --file-prefix=nhpeer $1 -- \
+		--single-file-segments --file-prefix=nhpeer$$ $1 -- \
 		--forward-mode=mac --eth-peer=0,02:00:00:00:00:11 \
 		--eth-peer=1,02:00:00:00:00:10 --tx-first --txpkts="$LEN" \
 		--burst=64 --nb-cores=1 --stats-period 5 \
-		--total-num-mbufs=16384 2>&1 | grep -E 'Rx-pps' | tail -2
+		--total-num-mbufs=16384 2>&1 | grep -E 'Rx-pps' | tail -2 |
+		tee -a "$D/pps.$2"
 }
 ports() { # $1 $2: socket paths
 	echo "--vdev net_virtio_user0,path=$1,mac=02:00:00:00:00:10" \
@@ -37,13 +40,13 @@ ports() { # $1 $2: socket paths
 
 # testpmd's vhost PMD: a two-port wire, forwarding without looking
 (sleep $((SECS + 20)) | timeout $((SECS + 8)) dpdk-testpmd -l 0,1 \
-	--main-lcore 1 --no-pci --no-huge -m 512 --file-prefix=nhsw \
+	--main-lcore 1 --no-pci --no-huge -m 512 --file-prefix=nhsw$$ \
 	--vdev "net_vhost0,iface=$D/t0.sock" \
 	--vdev "net_vhost1,iface=$D/t1.sock" -- --forward-mode=io \
 	--nb-cores=1 --total-num-mbufs=16384 >/dev/null 2>&1) &
 sleep 4
 echo "testpmd vhost PMD io-forward, ${LEN} B:"
-peer "$(ports "$D/t0.sock" "$D/t1.sock")"
+peer "$(ports "$D/t0.sock" "$D/t1.sock")" wire
 wait
 
 "$NETHUBD" --io "$IO" --log-level warn \
@@ -54,6 +57,10 @@ wait
 NP=$!
 sleep 1
 echo "nethubd --io $IO (MAC learning), ${LEN} B:"
-peer "$(ports "$D/n0.sock" "$D/n1.sock")"
+peer "$(ports "$D/n0.sock" "$D/n1.sock")" nethubd
 kill "$NP"
 wait "$NP"
+sum() { awk '{s += $2} END {print s + 0}' "$D/pps.$1" 2>/dev/null || echo 0; }
+awk -v n="$(sum nethubd)" -v w="$(sum wire)" 'BEGIN {
+	if (w > 0) printf "nethubd / wire: %.2f\n", n / w
+	else print "nethubd / wire: no wire figure" }'

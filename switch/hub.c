@@ -502,13 +502,27 @@ static void hub_egress(struct port *out)
 		hub_send(out, batch, k);
 }
 
+/* (VLAN, MAC) as one comparable word; never 0 */
+static inline uint64_t hub_mac_key(const uint8_t *mac, uint16_t vlan)
+{
+	uint64_t k = 0;
+
+	memcpy(&k, mac, 6);
+	return k | (uint64_t)vlan << 48 | 1ull << 63;
+}
+
 /* Forward at most FRAME_BURST_MAX frames: every egress batch then fits.
+ * A burst is mostly one flow: a source learned (or refreshed) on this port
+ * at this clock reading is not learned again, and a destination looked up
+ * is not looked up again until a learning changes the table.
  * Return: known-unicast frames went to a blocked, not stalled port. */
 static bool hub_input_burst(struct hub *h, struct port *in,
 			    struct frame **frames, unsigned n)
 {
 	uint64_t now = clock_now_ms();
 	struct port *pending = NULL;
+	uint64_t learnt = 0, looked = 0;
+	uint32_t looked_no = FDB_PORT_NONE;
 	bool pause = false;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -527,12 +541,29 @@ static bool hub_input_burst(struct hub *h, struct port *in,
 		src = frame_src(f);
 		dst = frame_dst(f);
 		vlan = frame_vlan(f);
-		if (!mac_is_multicast(src) && !mac_is_zero(src))
-			fdb_learn(h->fdb, src, vlan, in->port_no, now);
+		if (!mac_is_multicast(src) && !mac_is_zero(src) &&
+		    hub_mac_key(src, vlan) != learnt) {
+			enum fdb_learn_result r =
+			    fdb_learn(h->fdb, src, vlan, in->port_no, now);
+
+			/* on this port now: learning it again changes nothing */
+			learnt = r == FDB_REFRESHED || r == FDB_LEARNED ||
+					 r == FDB_MOVED || r == FDB_EVICTED
+				     ? hub_mac_key(src, vlan)
+				     : 0;
+			if (r != FDB_REFRESHED)
+				looked = 0;
+		}
 
 		if (!mac_is_multicast(dst)) {
-			uint32_t no = fdb_lookup(h->fdb, dst, vlan, now);
-			struct port *out = hub_port(h, no);
+			uint64_t k = hub_mac_key(dst, vlan);
+			struct port *out;
+
+			if (k != looked) {
+				looked = k;
+				looked_no = fdb_lookup(h->fdb, dst, vlan, now);
+			}
+			out = hub_port(h, looked_no);
 
 			if (out == in) {
 				in->stats.rx_drops[PORT_DROP_NO_DEST]++;

@@ -253,6 +253,37 @@ void *vq_gpa(const struct vq_mem *m, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+/**
+ * vq_buf() - vq_gpa() for a buffer of @q: the region the last buffer was
+ * in is tried first (a guest's buffers are mostly in one), with the same
+ * checks
+ */
+static inline __attribute__((always_inline)) void *
+vq_buf(struct virtq *q, uint64_t gpa, uint64_t len)
+{
+	const struct vq_mem *m = q->mem;
+	const struct vq_region *r;
+	uint64_t off;
+
+	if (q->hint < m->n) {
+		r = &m->r[q->hint];
+		off = gpa - r->gpa;
+		if (gpa >= r->gpa && off < r->size && len <= r->size - off)
+			return r->host + off;
+	}
+	for (unsigned i = 0; i < m->n; i++) {
+		r = &m->r[i];
+		if (gpa < r->gpa)
+			continue;
+		off = gpa - r->gpa;
+		if (off < r->size && len <= r->size - off) {
+			q->hint = i;
+			return r->host + off;
+		}
+	}
+	return NULL;
+}
+
 void *vq_uva(const struct vq_mem *m, uint64_t uva, uint64_t len)
 {
 	for (unsigned i = 0; i < m->n; i++) {
@@ -360,6 +391,7 @@ bool vq_remap(struct virtq *q)
 void vq_set_base(struct virtq *q, uint16_t idx)
 {
 	q->last_avail = idx;
+	q->avail_seen = idx;
 	q->used_idx = idx;
 	q->published = idx;
 }
@@ -375,17 +407,31 @@ static void vq_break(struct virtq *q)
 
 unsigned vq_pending(struct virtq *q)
 {
-	uint16_t n;
+	uint16_t idx, n;
 
 	if (!vq_ready(q))
 		return 0;
-	n = (uint16_t)(__atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE) -
-		       q->last_avail);
+	idx = __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE);
+	n = (uint16_t)(idx - q->last_avail);
 	if (n > q->size) {
 		vq_break(q);
 		return 0;
 	}
+	q->avail_seen = idx;
 	return n;
+}
+
+/**
+ * vq_avail() - chains available: those the index read last still covers,
+ * else vq_pending() (the index read again)
+ */
+static inline unsigned vq_avail(struct virtq *q)
+{
+	uint16_t n = (uint16_t)(q->avail_seen - q->last_avail);
+
+	if (n && n <= q->size)
+		return n;
+	return vq_pending(q);
 }
 
 /* vq_next_head() - the head of the next available chain, taken; -1 when
@@ -419,39 +465,33 @@ static int vq_fault(struct virtq *q, enum vq_fault why)
 	return -EINVAL;
 }
 
-/**
- * vq_chain_read() - walk chain @head, checking every descriptor, into
- * q->segs (non-empty buffers only) and q->seg_bytes
- * @writable:	the buffers must all be device-writable (RX), else all
- *		readable (TX)
- *
- * Return: 0, or -EINVAL with the fault counted.
- */
-static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
+/* vq_chain_walk() - vq_chain_read() of any chain; @d is the copy of the
+ * head descriptor @head already read */
+static __attribute__((noinline)) int vq_chain_walk(struct virtq *q,
+						   uint16_t head, bool writable,
+						   struct vring_desc d)
 {
 	const uint8_t *table = (const uint8_t *)q->desc;
 	uint32_t table_len = q->size, idx = head, walked = 0;
 	bool indirect = false, saw_write = false;
+	void *p;
 
 	q->nsegs = 0;
 	q->seg_bytes = 0;
 	for (;;) {
-		struct vring_desc d;
-		void *p;
-
 		if (idx >= table_len)
 			return vq_fault(q, VQ_FAULT_NEXT_RANGE);
 		if (++walked > table_len)
 			return vq_fault(q, VQ_FAULT_LOOP);
-		/* One copy of the descriptor: the guest may change it */
-		memcpy(&d, table + (size_t)idx * sizeof(d), sizeof(d));
+		if (walked > 1 || indirect)
+			memcpy(&d, table + (size_t)idx * sizeof(d), sizeof(d));
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (indirect || (d.flags & VRING_DESC_F_NEXT))
 				return vq_fault(q, VQ_FAULT_INDIRECT_NESTED);
 			if (!d.len || d.len % sizeof(d) ||
 			    d.len / sizeof(d) > q->size)
 				return vq_fault(q, VQ_FAULT_INDIRECT_LEN);
-			table = vq_gpa(q->mem, d.addr, d.len);
+			table = vq_buf(q, d.addr, d.len);
 			if (!table)
 				return vq_fault(q, VQ_FAULT_ADDR);
 			table_len = d.len / sizeof(d);
@@ -467,7 +507,7 @@ static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
 		if (!!(d.flags & VRING_DESC_F_WRITE) != writable)
 			return vq_fault(q, VQ_FAULT_DIRECTION);
 		if (d.len) {
-			p = vq_gpa(q->mem, d.addr, d.len);
+			p = vq_buf(q, d.addr, d.len);
 			if (!p)
 				return vq_fault(q, VQ_FAULT_ADDR);
 			if (q->nsegs == VQ_SEGS_MAX)
@@ -482,19 +522,50 @@ static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
 }
 
 /**
+ * vq_chain_read() - walk chain @head, checking every descriptor, into
+ * q->segs (non-empty buffers only) and q->seg_bytes
+ * @writable:	the buffers must all be device-writable (RX), else all
+ *		readable (TX)
+ *
+ * Return: 0, or -EINVAL with the fault counted.
+ */
+static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
+{
+	struct vring_desc d;
+	void *p;
+
+	/* One copy of each descriptor: the guest may change it.  The head
+	 * (< size: vq_next_head() checked it) is read here, and a chain of
+	 * just one buffer, the usual one, is done at once */
+	memcpy(&d, &q->desc[head], sizeof(d));
+	if ((d.flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT)) || !d.len ||
+	    !!(d.flags & VRING_DESC_F_WRITE) != writable)
+		return vq_chain_walk(q, head, writable, d);
+	p = vq_buf(q, d.addr, d.len);
+	if (!p)
+		return vq_fault(q, VQ_FAULT_ADDR);
+	q->segs[0] = (struct vq_seg){p, d.len};
+	q->nsegs = 1;
+	q->seg_bytes = d.len;
+	return 0;
+}
+
+/**
  * vq_prefetch_next() - warm the cache for the next available chain's first
  * buffer while this one is copied: the driver wrote it on another CPU.
  * Only a hint: the address is translated (checked) like any other and
  * nothing is read from it here.
  */
-static void vq_prefetch_next(const struct virtq *q, bool write)
+static inline __attribute__((always_inline)) void
+vq_prefetch_next(struct virtq *q, bool write)
 {
-	uint16_t avail = __atomic_load_n(&q->avail->idx, __ATOMIC_RELAXED);
 	struct vring_desc d;
 	uint16_t head;
 	const uint8_t *p;
 
-	if (avail == q->last_avail)
+	/* only what the index read last covers: reading it again would
+	 * fetch the line the driver is writing */
+	if (q->avail_seen == q->last_avail)
 		return;
 	head = __atomic_load_n(&q->avail->ring[q->last_avail & (q->size - 1)],
 			       __ATOMIC_RELAXED);
@@ -503,7 +574,7 @@ static void vq_prefetch_next(const struct virtq *q, bool write)
 	memcpy(&d, &q->desc[head], sizeof(d));
 	if ((d.flags & VRING_DESC_F_INDIRECT) || !d.len)
 		return;
-	p = vq_gpa(q->mem, d.addr, d.len);
+	p = vq_buf(q, d.addr, d.len);
 	if (!p)
 		return;
 	if (write)
@@ -519,6 +590,17 @@ static void vq_prefetch_next(const struct virtq *q, bool write)
 }
 
 /* -- TX: guest → switch ------------------------------------------------- */
+
+/* vq_hdr_copy() - a virtio_net_hdr of @q's length, in sizes the compiler
+ * copies inline */
+static inline void vq_hdr_copy(const struct virtq *q, uint8_t *to,
+			       const uint8_t *from)
+{
+	if (q->hdr_len == VQ_NET_HDR_MRG_LEN)
+		memcpy(to, from, VQ_NET_HDR_MRG_LEN);
+	else
+		memcpy(to, from, VQ_NET_HDR_LEN);
+}
 
 static void vq_hdr_parse(const uint8_t *h, struct frame *f)
 {
@@ -561,8 +643,10 @@ int vq_tx_pop(struct virtq *q, struct frame **fp)
 	int head, rc;
 
 	*fp = NULL;
-	if (!vq_pending(q))
-		return q->broken || !q->size ? -EIO : 0;
+	if (!vq_ready(q))
+		return -EIO;
+	if (!vq_avail(q))
+		return q->broken ? -EIO : 0;
 	head = vq_next_head(q);
 	if (head < 0)
 		return -EIO;
@@ -581,7 +665,12 @@ int vq_tx_pop(struct virtq *q, struct frame **fp)
 		vq_used_put(q, (uint16_t)head, 0);
 		return -ENOBUFS;
 	}
-	vq_gather(q, hdr, q->hdr_len, f->data);
+	if (q->nsegs == 1) { /* header and frame in one buffer */
+		vq_hdr_copy(q, hdr, q->segs[0].p);
+		memcpy(f->data, q->segs[0].p + q->hdr_len, (size_t)flen);
+	} else {
+		vq_gather(q, hdr, q->hdr_len, f->data);
+	}
 	vq_used_put(q, (uint16_t)head, 0);
 	vq_hdr_parse(hdr, f);
 	if (gso_check(f)) {
@@ -664,28 +753,26 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 	uint16_t saved_avail = q->last_avail, saved_used = q->used_idx;
 	uint64_t total = q->hdr_len + (uint64_t)f->len;
 	unsigned pending, nbufs = 0;
-	struct vq_src s = {0};
+	bool spread = false; /* s is in use: the frame spans buffers */
+	struct vq_src s;
 	int head, rc;
 
 	if (!vq_ready(q))
 		return -EIO;
-	pending = vq_pending(q);
+	pending = vq_avail(q);
 	if (q->broken)
 		return -EIO;
 	vq_hdr_build(q, f, hdr);
-	s.part[0] = hdr;
-	s.len[0] = q->hdr_len;
-	s.part[1] = f->data;
-	s.len[1] = f->len;
-	s.nb_off = q->mrg_rxbuf ? VQ_NET_HDR_LEN : 0;
 
-	while (s.done < total) {
+	do {
 		uint32_t n;
 
-		if (!pending) {
+		/* a frame spanning chains may need more than the index
+		 * read last covered */
+		if (!pending && !(pending = vq_pending(q))) {
 			q->last_avail = saved_avail;
 			q->used_idx = saved_used;
-			return -EAGAIN;
+			return q->broken ? -EIO : -EAGAIN;
 		}
 		head = vq_next_head(q);
 		if (head < 0)
@@ -704,10 +791,27 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 			return -EMSGSIZE;
 		}
 		vq_prefetch_next(q, true);
+		if (!spread) {
+			if (q->nsegs && q->segs[0].len >= total) {
+				/* the whole frame fits the first buffer:
+				 * num_buffers is 1 as built */
+				vq_hdr_copy(q, q->segs[0].p, hdr);
+				memcpy(q->segs[0].p + q->hdr_len, f->data,
+				       f->len);
+				vq_used_put(q, (uint16_t)head, (uint32_t)total);
+				return 0;
+			}
+			s = (struct vq_src){
+			    .part = {hdr, f->data},
+			    .len = {q->hdr_len, f->len},
+			    .nb_off = q->mrg_rxbuf ? VQ_NET_HDR_LEN : 0,
+			};
+			spread = true;
+		}
 		n = vq_scatter(q, &s);
 		vq_used_put(q, (uint16_t)head, n);
 		nbufs++;
-	}
+	} while (s.done < total);
 	if (q->mrg_rxbuf && s.nb[0] && s.nb[1]) {
 		*s.nb[0] = (uint8_t)nbufs;
 		*s.nb[1] = (uint8_t)(nbufs >> 8);

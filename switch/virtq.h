@@ -41,7 +41,9 @@
  * acquire semantics before the entries it covers; used entries are written
  * before the used index is stored with release semantics; a full barrier
  * separates publishing the used index from reading used_event (and turning
- * notifications on from re-reading the available index).
+ * notifications on from re-reading the available index).  The available
+ * index is read again only once the entries it covered are all taken: a
+ * line the driver writes all the time is not fetched once per frame.
  *
  * The host is assumed little-endian (virtio 1.0 rings are); a big-endian
  * build fails to compile rather than misreading rings.
@@ -203,6 +205,8 @@ struct virtq {
 	uint64_t desc_uva, avail_uva, used_uva; /* as given, to re-translate */
 
 	uint16_t last_avail; /* next available entry to take */
+	uint16_t avail_seen; /* the available index as last read: entries
+			      * up to it are taken without reading it again */
 	uint16_t used_idx;   /* next used entry to write (not yet visible) */
 	uint16_t published;  /* used index the driver can see */
 
@@ -210,6 +214,7 @@ struct virtq {
 	bool mrg_rxbuf; /* VIRTIO_NET_F_MRG_RXBUF: RX frames may span chains */
 	unsigned hdr_len; /* virtio_net_hdr length: 10 or 12 */
 	bool broken;	  /* the ring itself is unusable */
+	unsigned hint;	  /* the memory region the last buffer was in */
 
 	uint64_t faults[VQ_FAULT__COUNT];
 	uint64_t broken_count; /* times it broke */

@@ -352,6 +352,39 @@ static void test_hub_bursts_longer_than_64_are_split(void)
 	teardown(2);
 }
 
+/* Frames of one burst see what the frames before them taught the table:
+ * a destination looked up once is looked up again after a move */
+static void test_hub_learning_within_a_burst_is_seen(void)
+{
+	struct frame *burst[3];
+	uint8_t h5[6];
+
+	setup(0, 3);
+	send_to_host(2, 9, 5); /* host 5 on port 2 */
+	for (unsigned i = 0; i < 3; i++)
+		rec_clear(i);
+	mac_of(5, h5);
+	for (unsigned i = 0; i < 3; i++) {
+		burst[i] = frame_alloc(64);
+		memset(burst[i]->data, 0, 64);
+		burst[i]->data[12] = 0x08;
+		burst[i]->data[20] = (uint8_t)i;
+	}
+	memcpy(burst[0]->data, h5, 6); /* to host 5, on port 2 */
+	mac_of(0, burst[0]->data + 6);
+	memcpy(burst[1]->data, MAC_BCAST, 6); /* host 5 now behind port 0 */
+	mac_of(5, burst[1]->data + 6);
+	memcpy(burst[2]->data, h5, 6); /* to host 5: back where it came */
+	mac_of(0, burst[2]->data + 6);
+	port_input(ports[0], burst, 3);
+	CHECK_EQ(recs[2].n, 2);
+	CHECK_EQ(recs[2].got[0]->data[20], 0);
+	CHECK_EQ(recs[2].got[1]->data[20], 1);
+	CHECK_EQ(recs[1].n, 1);
+	CHECK_EQ(ports[0]->stats.rx_drops[PORT_DROP_NO_DEST], 1);
+	teardown(3);
+}
+
 static void test_hub_learned_entries_age_out(void)
 {
 	struct hub_config cfg, old;
@@ -511,6 +544,7 @@ int main(void)
 	TAP_RUN(test_hub_oversize_for_mtu_is_counted);
 	TAP_RUN(test_hub_queue_full_is_counted);
 	TAP_RUN(test_hub_bursts_longer_than_64_are_split);
+	TAP_RUN(test_hub_learning_within_a_burst_is_seen);
 	TAP_RUN(test_hub_learned_entries_age_out);
 	TAP_RUN(test_hub_detach_flushes_and_removes_empty_hub);
 	TAP_RUN(test_hub_accounting_adds_up);
