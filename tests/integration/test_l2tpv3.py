@@ -7,7 +7,9 @@ l2tpv3 netdev and a socket udp= netdev the test drives; nethub has an
 l2tpv3 netdev facing QEMU's and a socket udp= netdev of its own.  A frame
 the test sends into one side must come out of the other, over UDP and
 over raw IP (protocol 115), with cookies and counters.  Crafted datagrams
-with the wrong session, cookie or counter are dropped and counted."""
+with the wrong session, cookie or counter are dropped and counted.  And a
+QEMU guest on QEMU's l2tpv3 netdev pings a guest on nethub's socket
+netdev, across nethub's l2tpv3 netdev."""
 
 import os
 import socket
@@ -18,8 +20,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nethub  # noqa: E402
+import qemu_guest  # noqa: E402
 from nethub import (BROADCAST, Nethubd, UdpPeer, assert_frame,  # noqa: E402
-                    at_cleanup, free_port, poll, run_cli)
+                    at_cleanup, free_port, poll, run_cli, tmpdir)
 
 QEMU = "qemu-system-x86_64"
 
@@ -209,6 +212,43 @@ def test_bad_options_refused_with_a_clear_error():
     assert rc == 1 and "could not bind to src 127.0.0.1 port %d: " \
         "Address already in use" % p in err, "rc %d, %r" % (rc, err)
 
+
+def test_qemu_guest_on_l2tpv3_pings_a_guest_on_nethub():
+    """Guest a's QEMU speaks l2tpv3 (UDP, 32-bit cookies, a counter) to
+    nethub's l2tpv3 netdev; guest b connects to nethub's socket netdev.
+    They ping each other, and nethub learns a behind its l2tpv3 port."""
+    qemu, kernel, initrd = qemu_guest.prerequisites()
+    tmp = tmpdir("nethub-l2tpv3-guests-")
+    p_nh, p_q, port = free_port("udp"), free_port("udp"), free_port()
+    common = "src=127.0.0.1,dst=127.0.0.1,udp=on,counter=on"
+    d = Nethubd("-netdev", "l2tpv3,id=t,%s,srcport=%d,dstport=%d,"
+                "txsession=0x31,rxsession=0x32,txcookie=0x5151,"
+                "rxcookie=0x5252" % (common, p_nh, p_q),
+                "-netdev", "socket,id=vms,listen=127.0.0.1:%d" % port).start()
+    ga = qemu_guest.Guest(
+        "la", tmp, qemu=qemu, kernel=kernel, initrd=initrd,
+        netdev="l2tpv3,%s,srcport=%d,dstport=%d,txsession=0x32,"
+        "rxsession=0x31,txcookie=0x5252,rxcookie=0x5151"
+        % (common, p_q, p_nh),
+        mac="52:54:00:2f:00:01", ip="10.213.98.1/24", ping="10.213.98.2",
+        ping_wait=60)
+    gb = qemu_guest.Guest(
+        "lb", tmp, qemu=qemu, kernel=kernel, initrd=initrd,
+        netdev="socket,connect=127.0.0.1:%d" % port,
+        mac="52:54:00:2f:00:02", ip="10.213.98.2/24", ping="10.213.98.1",
+        ping_wait=60)
+    with ga, gb:
+        ga.start()
+        gb.start()
+        for g in (ga, gb):
+            ok, line = g.wait_ping()
+            assert ok, "%s: %s\n%s" % (g.name, line, g.tail())
+        st = d.state()
+        assert nethub.fdb_port(st, ga.mac) == "t", st.get("fdb")
+        assert nethub.fdb_port(st, gb.mac) == "vms.1", st.get("fdb")
+        c = counters(d)
+        assert not c.get("rx-cookie-mismatch") and \
+            not c.get("rx-session-mismatch"), c
 
 if __name__ == "__main__":
     sys.exit(nethub.run(globals()))
