@@ -3,7 +3,10 @@
 """test_user_guests.py - two QEMU guests (TCG, the busybox test guest) on
 one hub with one user netdev: one slirp for the whole hub, so they get
 distinct DHCP leases (QEMU's per-VM slirp would give both 10.0.2.15),
-both reach the gateway, and query-netdevs lists both leases.  The guests
+both reach the gateway, resolve a name through slirp's DNS forwarder (to
+a name server the test runs, answering from the host's /etc/hosts) and
+reach a TCP service on the host's loopback through 10.0.2.2, and
+query-netdevs lists both leases.  The guests
 boot once, in parallel.  Needs root, qemu-system-x86 and the guest image
 (tests/integration/guest)."""
 
@@ -16,6 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nethub  # noqa: E402
 import qemu_guest  # noqa: E402
 from nethub import Nethubd, free_port  # noqa: E402
+from test_user import (HOST_BANNER, HostService, HostsDns,  # noqa: E402
+                       in_resolv_ns)
 
 MACS = {"ga": "52:54:00:12:34:01", "gb": "52:54:00:12:34:02"}
 
@@ -30,11 +35,14 @@ def lease(g):
     return m.group(1)
 
 
-def test_two_guests_get_distinct_leases_and_the_gateway():
+def test_two_guests_get_leases_gateway_dns_and_host_service():
     _, kernel, initrd = qemu_guest.prerequisites()
     port = free_port()
+    dns = HostsDns()
+    svc = HostService()
     d = Nethubd("-netdev", "socket,id=vms,listen=127.0.0.1:%d" % port,
-                "-netdev", "user,id=u", qmp=True).start()
+                "-netdev", "user,id=u", qmp=True)
+    in_resolv_ns(d, d.dir).start()
     work = tempfile.mkdtemp(prefix="nethub-user-guests-")
     guests = []
     for name, mac in sorted(MACS.items()):
@@ -52,11 +60,19 @@ def test_two_guests_get_distinct_leases_and_the_gateway():
         rc, out = g.run("ip addr add %s/24 dev eth0 && "
                         "ping -c 2 -W 5 10.0.2.2" % got[g.name], timeout=60)
         assert rc == 0, "%s: ping 10.0.2.2:\n%s" % (g.name, out)
+        rc, out = g.run("busybox nslookup localhost 10.0.2.3", timeout=60)
+        assert "127.0.0.1" in out, "%s: nslookup:\n%s" % (g.name, out)
+        rc, out = g.run("busybox timeout 10 busybox nc 10.0.2.2 %d"
+                        % svc.port, timeout=60)
+        assert HOST_BANNER.decode().strip() in out, \
+            "%s: nc 10.0.2.2:\n%s" % (g.name, out)
     assert sorted(got.values()) == ["10.0.2.15", "10.0.2.16"], got
     info = next(n["info"] for n in d.qmp_cmd("query-netdevs")
                 if n["id"] == "u")
     leases = {x["mac"]: x["ip"] for x in info["leases"]}
     assert leases == {MACS[n]: ip for n, ip in got.items()}, leases
+    assert svc.accepted == 2, svc.accepted
+    assert ("localhost", 1) in dns.queries, dns.queries
     for g in guests:
         g.poweroff()
     d.stop_clean()
