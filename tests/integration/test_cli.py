@@ -93,12 +93,13 @@ def test_unknown_netdev_type_is_refused():
                    "'bogus'", ports=[p])
 
 
-def test_backend_not_built_is_refused_with_qemus_message():
+def test_backend_the_host_lacks_is_refused_saying_what_it_needs():
     p = free_port()
-    expect_refused(["-netdev", listen_spec(p), "-netdev",
-                    "user,id=l"],
-                   "network backend 'user' is not compiled into this "
-                   "binary", ports=[p])
+    have = os.path.exists("/dev/netmap")
+    expect_refused(["-netdev", listen_spec(p), "-netdev", "netmap,id=l"],
+                   "network backend 'netmap': this host has" if have else
+                   "network backend 'netmap' needs the netmap kernel module "
+                   "(/dev/netmap), which this host lacks", ports=[p])
 
 
 def test_unknown_parameter_is_refused():
