@@ -67,9 +67,9 @@
 
 #define VU_TX_BUDGET 256 /* guest frames taken per loop turn */
 
-static const char *const vu_keys[] = {
-    "id", "type", "chardev", "vhostforce", "queues", "failover", "poll-us",
-    NULL};
+static const char *const vu_keys[] = {"id",	    "type",   "chardev",
+				      "vhostforce", "queues", "failover",
+				      "poll-us",    NULL};
 
 /* -- references ----------------------------------------------------------- */
 
@@ -700,9 +700,9 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 	json_object_set_new(obj, "connections", json_integer(s->connections));
 	json_object_set_new(obj, "offered", vu_features_json(s->offered));
 	json_object_set_new(obj, "features", vu_features_json(s->features));
-	json_object_set_new(obj, "failover",
-			    json_boolean(s->offered &
-					 VU_BIT(VU_F_NET_STANDBY)));
+	json_object_set_new(
+	    obj, "failover",
+	    json_boolean(s->offered & VU_BIT(VU_F_NET_STANDBY)));
 	json_object_set_new(obj, "failovers", json_integer(s->failovers));
 	json_object_set_new(obj, "poll-us",
 			    json_integer((json_int_t)(s->poll_ns / 1000)));

@@ -25,7 +25,7 @@
 #define VU_FLAG_NEED_REPLY 0x8
 #define VU_VRING_NOFD	   0x100 /* in SET_VRING_KICK/CALL/ERR */
 #define VU_VRING_IDX	   0xff
-#define VU_MAX_REQUEST	   64 /* requests logged as unknown once each */
+#define VU_MAX_REQUEST	   64	   /* requests logged as unknown once each */
 #define VU_POLL_US_MAX	   1000000 /* poll-us: at most a second */
 
 /* Virtio feature bits */
@@ -126,7 +126,7 @@ struct vu_state {
 	uint64_t poll_last_ns; /* when TX last gave frames */
 	bool polling;	       /* TX empty, kicks off, polled from idle */
 	uint64_t polls, poll_hits; /* idle turns polling; those with frames */
-	uint64_t unknown_logged; /* requests logged unknown; 63 up: bit 63 */
+	uint64_t unknown_logged;   /* requests logged unknown; 63 up: bit 63 */
 
 	uint64_t connections, messages, protocol_errors;
 	uint64_t failovers; /* STANDBY negotiations (events sent) */

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 """test_vhost_user_hostile.py - vhost-user front-ends without QEMU.
 
-nethubd serves two vhost-user netdevs (listening chardevs) and two udp
-socket netdevs on one hub.  vhost_hostile (tests/integration/
-vhost_hostile.c, nethub-bench's own front-end) opens a healthy front-end
-on each vhost-user socket; then:
+nethubd serves vhost-user netdevs on listening chardevs (vh, vg, vp with
+poll-us, vcy for set-up cycles, vfo with failover=on), two that connect
+(vl0, vl1) and two udp socket netdevs, all on one hub.  vhost_hostile
+(tests/integration/vhost_hostile.c, nethub-bench's own front-end) opens
+a healthy front-end on vh, vg and vp; then:
 
 - idle: with both front-ends attached and nothing sent for 3 s, nethubd
   uses less than 2% of a CPU (its utime + stime from /proc);
@@ -228,6 +229,17 @@ class Hostile:
         assert info["polls"] > info0["polls"] and \
             info["poll-hits"] > info0["poll-hits"], (info0, info)
         assert self.netdev("vh")["info"]["poll-us"] == 0
+        for bad, want in (({"poll-us": 1000001}, "Parameter 'poll-us' "
+                           "expects a value between 0 and 1000000"),
+                          ({"failover": "yes"}, "'failover'")):
+            args = {"id": "vbad", "type": "vhost-user", "chardev": "ccy"}
+            args.update(bad)
+            try:
+                self.daemon.qmp_cmd("netdev_add", args)
+            except qmplib.QMPError as e:
+                assert want in str(e), (bad, e)
+            else:
+                raise AssertionError("netdev_add %r accepted" % bad)
         self.idle_cpu("after a polled trickle stopped")
         self.forwards()
 

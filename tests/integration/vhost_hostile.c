@@ -332,8 +332,7 @@ static int send_frames(const char *spec)
 	unsigned idx, n, gap, waits = 0;
 	int e;
 
-	if (sscanf(spec, "send %u %u %u", &idx, &n, &gap) != 3 ||
-	    idx >= nports)
+	if (sscanf(spec, "send %u %u %u", &idx, &n, &gap) != 3 || idx >= nports)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		e = transport_vhost_user.send_ctrl(&ports[idx], frame,
