@@ -184,6 +184,7 @@ static bool vu_tx_drain(struct vu_state *s)
 	struct vu_ring *r = &s->ring[VU_TX];
 	struct frame *burst[FRAME_BURST_MAX];
 	bool polled = s->polling;
+	bool quiet = polled; /* kicks are off */
 	unsigned taken = 0;
 
 	s->polling = false;
@@ -236,7 +237,7 @@ static bool vu_tx_drain(struct vu_state *s)
 		if (empty && vu_poll_window(s, taken)) {
 			/* poll-us: kicks stay off, the idle handle looks
 			 * again next turn */
-			if (!polled)
+			if (!quiet)
 				vq_enable_notify(&r->vq, false);
 			s->polling = true;
 			return true;
@@ -244,6 +245,7 @@ static bool vu_tx_drain(struct vu_state *s)
 		if (empty) {
 			/* kicks on again; chains that came meanwhile are
 			 * taken now rather than waiting for a kick */
+			quiet = false;
 			if (!vq_enable_notify(&r->vq, true))
 				return false;
 			if (taken >= VU_TX_BUDGET)
@@ -348,8 +350,12 @@ void vu_ring_stop(struct vu_state *s, unsigned i)
 	if (vq_ready(&r->vq))
 		vu_call(r);
 	r->started = false;
-	if (i == VU_TX)
+	if (i == VU_TX && s->poll_ns) {
+		/* kicks back on: polling may have left them off, and a ring
+		 * started again as it is (QMP stop, cont) must kick */
+		vq_enable_notify(&r->vq, true);
 		s->polling = false;
+	}
 	vu_watch_close(r->kick);
 	r->kick = NULL;
 	if (i == VU_RX && s->rx_blocked && s->port) {
