@@ -3,6 +3,7 @@
  * back-end of a guest's virtio-net device (or of DPDK's virtio-user)
  *
  * -netdev vhost-user,id=ID,chardev=CHR[,vhostforce=on|off][,queues=1]
+ *         [,failover=on|off][,poll-us=N]
  *
  * The chardev (chardev.h) gives a unix stream connection to the
  * front-end; vhost_user_proto.c speaks the protocol on it, and this file
@@ -20,7 +21,11 @@
  * turned off meanwhile); the call eventfd is written once per burst when
  * the guest wants it (EVENT_IDX or NO_INTERRUPT).  While the switch has
  * this port paused (flow control) the ring is left alone and the guest's
- * chains wait in it.
+ * chains wait in it.  With poll-us=N (nethub) a drained ring is not slept
+ * on at once: kicks stay off and the idle handle looks at its available
+ * index once per loop turn (other ports are served in between) until N
+ * microseconds passed without a frame; then kicks go on and the loop may
+ * sleep.
  *
  * Switch → guest: send() copies each frame into the guest's receive
  * buffers (virtq.c) and returns them on the used ring.  When the guest has
@@ -28,6 +33,10 @@
  * asks the guest to kick when it posts buffers; that kick calls
  * port_tx_ready().  A guest that never reads is given up on by the stall
  * limit (port.h), so it cannot hold the switch.
+ *
+ * failover=on (nethub) offers VIRTIO_NET_F_STANDBY; a front-end that
+ * accepts it is told to the port's observers (FAILOVER_NEGOTIATED), once
+ * per negotiation.  Without it the bit is not offered, and refused.
  *
  * Owns: the connection's socket and kick watches (allocated per watch),
  * the call and err eventfds, the guest memory mappings, an idle handle.
@@ -59,7 +68,8 @@
 #define VU_TX_BUDGET 256 /* guest frames taken per loop turn */
 
 static const char *const vu_keys[] = {"id",	    "type",   "chardev",
-				      "vhostforce", "queues", NULL};
+				      "vhostforce", "queues", "failover",
+				      "poll-us",    NULL};
 
 /* -- references ----------------------------------------------------------- */
 
@@ -147,18 +157,44 @@ static void vu_log_broken(struct vu_state *s, unsigned i)
 static void vu_idle_start(struct vu_state *s);
 
 /**
+ * vu_poll_window() - whether an empty transmit ring is polled on rather
+ * than slept on: poll-us after it last gave frames
+ * @taken:	frames this drain took (they restart the window)
+ */
+static bool vu_poll_window(struct vu_state *s, unsigned taken)
+{
+	uint64_t now;
+
+	if (!s->poll_ns)
+		return false;
+	now = uv_hrtime();
+	if (taken)
+		s->poll_last_ns = now;
+	return now - s->poll_last_ns < s->poll_ns;
+}
+
+/**
  * vu_tx_drain() - take up to VU_TX_BUDGET frames from the guest's transmit
  * ring into the switch
- * Return: true when frames are left for another turn.
+ * Return: true when the idle handle should call again: frames are left
+ * for another turn, or the ring is polled (poll-us) with kicks off.
  */
 static bool vu_tx_drain(struct vu_state *s)
 {
 	struct vu_ring *r = &s->ring[VU_TX];
 	struct frame *burst[FRAME_BURST_MAX];
+	bool polled = s->polling;
+	bool quiet = polled; /* kicks are off */
 	unsigned taken = 0;
 
+	s->polling = false;
 	if (!s->port || !r->started || !vq_ready(&r->vq))
 		return false;
+	if (polled) {
+		s->polls++;
+		if (vq_pending(&r->vq))
+			s->poll_hits++;
+	}
 	for (;;) {
 		unsigned nb = 0;
 		bool empty = false;
@@ -198,9 +234,18 @@ static bool vu_tx_drain(struct vu_state *s)
 		}
 		if (!s->port)
 			return false;
+		if (empty && vu_poll_window(s, taken)) {
+			/* poll-us: kicks stay off, the idle handle looks
+			 * again next turn */
+			if (!quiet)
+				vq_enable_notify(&r->vq, false);
+			s->polling = true;
+			return true;
+		}
 		if (empty) {
 			/* kicks on again; chains that came meanwhile are
 			 * taken now rather than waiting for a kick */
+			quiet = false;
 			if (!vq_enable_notify(&r->vq, true))
 				return false;
 			if (taken >= VU_TX_BUDGET)
@@ -305,6 +350,12 @@ void vu_ring_stop(struct vu_state *s, unsigned i)
 	if (vq_ready(&r->vq))
 		vu_call(r);
 	r->started = false;
+	if (i == VU_TX && s->poll_ns) {
+		/* kicks back on: polling may have left them off, and a ring
+		 * started again as it is (QMP stop, cont) must kick */
+		vq_enable_notify(&r->vq, true);
+		s->polling = false;
+	}
 	vu_watch_close(r->kick);
 	r->kick = NULL;
 	if (i == VU_RX && s->rx_blocked && s->port) {
@@ -410,6 +461,7 @@ static void vu_conn_reset(struct vu_state *s)
 	s->in_nfds = 0;
 	s->rx_blocked = false;
 	s->tx_paused = false;
+	s->polling = false;
 	s->unknown_logged = 0;
 }
 
@@ -469,13 +521,15 @@ void vu_disconnect(struct vu_state *s, const char *why)
 
 static bool vu_check(const json_t *opts, struct nh_error **errp)
 {
-	int64_t queues = 1;
-	bool force = false;
+	int64_t queues = 1, poll_us = 0;
+	bool force = false, failover = false;
 
 	if (!opts_check_keys(opts, vu_keys, errp) ||
 	    !opts_get_int(opts, "queues", INT64_MIN, INT64_MAX, &queues,
 			  errp) ||
-	    !opts_get_bool(opts, "vhostforce", &force, errp))
+	    !opts_get_bool(opts, "vhostforce", &force, errp) ||
+	    !opts_get_bool(opts, "failover", &failover, errp) ||
+	    !opts_get_int(opts, "poll-us", 0, VU_POLL_US_MAX, &poll_us, errp))
 		return false;
 	if (!opts_has(opts, "chardev")) {
 		nh_error_setg(errp, "Parameter 'chardev' is missing");
@@ -508,9 +562,13 @@ static bool vu_open(struct netdev *nd, const json_t *opts,
 	struct vu_state *s;
 	struct chardev *cd;
 	const char *name;
+	int64_t poll_us = 0;
+	bool failover = false;
 
 	if (!vu_check(opts, errp))
 		return false;
+	opts_get_bool(opts, "failover", &failover, NULL);
+	opts_get_int(opts, "poll-us", 0, VU_POLL_US_MAX, &poll_us, NULL);
 	name = opts_get_str(opts, "chardev", NULL, NULL);
 	cd = chardev_find(name);
 	if (!cd) {
@@ -526,6 +584,10 @@ static bool vu_open(struct netdev *nd, const json_t *opts,
 	s->nd = nd;
 	s->loop = nd->loop;
 	s->refs = 1;
+	s->offered = VU_FEATURES;
+	if (failover)
+		s->offered |= VU_BIT(VU_F_NET_STANDBY);
+	s->poll_ns = (uint64_t)poll_us * 1000;
 	for (unsigned i = 0; i < VU_NRINGS; i++) {
 		s->ring[i].call_fd = s->ring[i].err_fd = -1;
 		vq_init(&s->ring[i].vq, &s->mem);
@@ -642,7 +704,16 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 			    json_string(s->cd ? chardev_id(s->cd) : ""));
 	json_object_set_new(obj, "connected", json_boolean(s->sock != NULL));
 	json_object_set_new(obj, "connections", json_integer(s->connections));
+	json_object_set_new(obj, "offered", vu_features_json(s->offered));
 	json_object_set_new(obj, "features", vu_features_json(s->features));
+	json_object_set_new(
+	    obj, "failover",
+	    json_boolean(s->offered & VU_BIT(VU_F_NET_STANDBY)));
+	json_object_set_new(obj, "failovers", json_integer(s->failovers));
+	json_object_set_new(obj, "poll-us",
+			    json_integer((json_int_t)(s->poll_ns / 1000)));
+	json_object_set_new(obj, "polls", json_integer(s->polls));
+	json_object_set_new(obj, "poll-hits", json_integer(s->poll_hits));
 	json_object_set_new(obj, "protocol-features",
 			    vu_features_json(s->protocol_features));
 	json_object_set_new(obj, "status", json_integer(s->status));

@@ -25,7 +25,8 @@
 #define VU_FLAG_NEED_REPLY 0x8
 #define VU_VRING_NOFD	   0x100 /* in SET_VRING_KICK/CALL/ERR */
 #define VU_VRING_IDX	   0xff
-#define VU_MAX_REQUEST	   64 /* requests logged as unknown once each */
+#define VU_MAX_REQUEST	   64	   /* requests logged as unknown once each */
+#define VU_POLL_US_MAX	   1000000 /* poll-us: at most a second */
 
 /* Virtio feature bits */
 #define VU_F_NET_MTU	       3
@@ -37,6 +38,7 @@
 #define VU_F_EVENT_IDX	       29
 #define VU_F_PROTOCOL_FEATURES 30
 #define VU_F_VERSION_1	       32
+#define VU_F_NET_STANDBY       62 /* failover: offered with failover=on */
 
 /* Protocol feature bits */
 #define VU_PF_MQ		  0
@@ -111,6 +113,7 @@ struct vu_state {
 
 	struct vq_mem mem;
 	struct vu_ring ring[VU_NRINGS];
+	uint64_t offered; /* VU_FEATURES, and STANDBY with failover=on */
 	uint64_t features, protocol_features;
 	bool features_set;
 	uint64_t status;
@@ -119,9 +122,14 @@ struct vu_state {
 	bool tx_paused;	 /* the switch paused our ingress */
 	uv_idle_t idle;	 /* drains TX beyond one turn's budget */
 	bool idle_init, idle_on;
-	uint64_t unknown_logged; /* requests logged unknown; 63 up: bit 63 */
+	uint64_t poll_ns;      /* poll-us: 0, sleep as soon as TX is empty */
+	uint64_t poll_last_ns; /* when TX last gave frames */
+	bool polling;	       /* TX empty, kicks off, polled from idle */
+	uint64_t polls, poll_hits; /* idle turns polling; those with frames */
+	uint64_t unknown_logged;   /* requests logged unknown; 63 up: bit 63 */
 
 	uint64_t connections, messages, protocol_errors;
+	uint64_t failovers; /* STANDBY negotiations (events sent) */
 };
 
 /* vu_proto_on_readable() - read and handle what the front-end sent */

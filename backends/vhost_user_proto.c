@@ -105,8 +105,7 @@ static int vu_ring_index(struct vu_state *s, const char *what, uint32_t index)
 
 static int vu_get_features(struct vu_state *s, struct vu_msg *m)
 {
-	(void)s;
-	vu_reply_u64(m, VU_FEATURES);
+	vu_reply_u64(m, s->offered);
 	return 0;
 }
 
@@ -115,12 +114,22 @@ static int vu_set_features(struct vu_state *s, struct vu_msg *m)
 	uint64_t f = vu_u64(m);
 	char why[96];
 
-	if (f & ~VU_FEATURES) {
+	if (f & ~s->offered) {
 		snprintf(why, sizeof(why),
 			 "features 0x%llx were not offered (offered 0x%llx)",
-			 (unsigned long long)f,
-			 (unsigned long long)VU_FEATURES);
+			 (unsigned long long)f, (unsigned long long)s->offered);
 		return vu_refuse(s, "SET_FEATURES", why);
+	}
+	/* failover is told once per negotiation: when STANDBY comes, not
+	 * each time the front-end repeats its features */
+	if ((f & VU_BIT(VU_F_NET_STANDBY)) &&
+	    !(s->features_set && (s->features & VU_BIT(VU_F_NET_STANDBY))) &&
+	    s->port) {
+		s->failovers++;
+		log_info("netdev %s: the front-end accepted failover "
+			 "(STANDBY)",
+			 s->id);
+		port_notify_failover(s->port);
 	}
 	s->features = f;
 	s->features_set = true;

@@ -11,6 +11,8 @@
 #
 # Usage: bench/vhost-user.sh [FRAME_BYTES] [SECONDS]
 #   NETHUBD=build/ctl/nethubd IO=uring|epoll (default uring)
+#   POLL_US=N: nethubd runs a second time with poll-us=N on both netdevs,
+#   and the last lines add that run over the event-driven one's
 # Needs dpdk-dev (dpdk-testpmd) and root.  These machines are noisy:
 # compare the two systems of one run (the last line: nethubd's frames/s
 # over the wire's), not runs with each other.  DPDK's file prefixes carry
@@ -49,18 +51,31 @@ echo "testpmd vhost PMD io-forward, ${LEN} B:"
 peer "$(ports "$D/t0.sock" "$D/t1.sock")" wire
 wait
 
-"$NETHUBD" --io "$IO" --log-level warn \
-	-chardev "socket,id=c0,path=$D/n0.sock,server=on" \
-	-chardev "socket,id=c1,path=$D/n1.sock,server=on" \
-	-netdev vhost-user,id=v0,chardev=c0 \
-	-netdev vhost-user,id=v1,chardev=c1 &
-NP=$!
-sleep 1
-echo "nethubd --io $IO (MAC learning), ${LEN} B:"
-peer "$(ports "$D/n0.sock" "$D/n1.sock")" nethubd
-kill "$NP"
-wait "$NP"
+nethubd_run() { # $1: the figures' name; $2: extra netdev options
+	"$NETHUBD" --io "$IO" --log-level warn \
+		-chardev "socket,id=c0,path=$D/$1.0.sock,server=on" \
+		-chardev "socket,id=c1,path=$D/$1.1.sock,server=on" \
+		-netdev "vhost-user,id=v0,chardev=c0$2" \
+		-netdev "vhost-user,id=v1,chardev=c1$2" &
+	NP=$!
+	sleep 1
+	echo "nethubd --io $IO (MAC learning)${2:+ with ${2#,}}, ${LEN} B:"
+	peer "$(ports "$D/$1.0.sock" "$D/$1.1.sock")" "$1"
+	kill "$NP"
+	wait "$NP"
+}
+nethubd_run nethubd ""
+if [ -n "${POLL_US:-}" ]; then
+	nethubd_run polled ",poll-us=$POLL_US"
+fi
 sum() { awk '{s += $2} END {print s + 0}' "$D/pps.$1" 2>/dev/null || echo 0; }
-awk -v n="$(sum nethubd)" -v w="$(sum wire)" 'BEGIN {
-	if (w > 0) printf "nethubd / wire: %.2f\n", n / w
-	else print "nethubd / wire: no wire figure" }'
+ratio() { # $1 over $2, printed as $3
+	awk -v a="$(sum "$1")" -v b="$(sum "$2")" -v what="$3" 'BEGIN {
+		if (b > 0) printf "%s: %.2f\n", what, a / b
+		else printf "%s: no figure to divide by\n", what }'
+}
+ratio nethubd wire "nethubd / wire"
+if [ -n "${POLL_US:-}" ]; then
+	ratio polled wire "nethubd poll-us=$POLL_US / wire"
+	ratio polled nethubd "nethubd poll-us=$POLL_US / event-driven"
+fi

@@ -9,7 +9,8 @@
  * (netdev_*, hub_*, port_*, daemon_*).
  *
  * Owns: the port observer that turns stream peers coming and going into
- * NETDEV_STREAM_CONNECTED / NETDEV_STREAM_DISCONNECTED events.
+ * NETDEV_STREAM_CONNECTED / NETDEV_STREAM_DISCONNECTED events (and
+ * failover negotiated into FAILOVER_NEGOTIATED).
  *
  * Must never: block, keep a pointer to a session past the call, or touch a
  * backend's state.
@@ -901,9 +902,18 @@ static void qmp_on_peer_disconnected(struct port *p)
 		  json_pack("{ss}", "netdev-id", p->name));
 }
 
+/* FAILOVER_NEGOTIATED: device-id is the netdev's id (a vhost-user
+ * netdev with failover=on stands for the guest's standby device) */
+static void qmp_on_failover(struct port *p)
+{
+	qmp_event("FAILOVER_NEGOTIATED",
+		  json_pack("{ss}", "device-id", p->netdev->id));
+}
+
 static const struct port_observer qmp_port_observer = {
     .peer_connected = qmp_on_peer_connected,
     .peer_disconnected = qmp_on_peer_disconnected,
+    .failover_negotiated = qmp_on_failover,
 };
 
 void qmp_cmds_init(uv_loop_t *loop)

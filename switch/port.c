@@ -76,6 +76,12 @@ void port_notify_netdev_removing(struct netdev *nd)
 	port_notify(netdev_removing, nd);
 }
 
+void port_notify_failover(struct port *p)
+{
+	if (p->netdev)
+		port_notify(failover_negotiated, p);
+}
+
 /* Put @p on hub @hubid and tell what stands in front of its netdev */
 static void port_attach(struct port *p, int32_t hubid)
 {

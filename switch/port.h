@@ -216,6 +216,9 @@ struct port *port_next(const struct port *p);
  *			before @removed
  * @netdev_removing:	netdev @nd is being deleted; its ports are still
  *			attached (netdev_del(), port_notify_netdev_removing())
+ * @failover_negotiated: the front-end of @p's netdev (a guest's device)
+ *			accepted the failover standby feature
+ *			(port_notify_failover())
  *
  * Any member may be NULL.  Callbacks run on the daemon's loop, on the
  * control path; they must not add, detach or free ports.  Up to
@@ -228,6 +231,7 @@ struct port_observer {
 			       socklen_t len);
 	void (*peer_disconnected)(struct port *p);
 	void (*netdev_removing)(struct netdev *nd);
+	void (*failover_negotiated)(struct port *p);
 };
 #define PORT_OBSERVERS_MAX 4
 void port_add_observer(const struct port_observer *obs);
@@ -236,6 +240,10 @@ void port_remove_observer(const struct port_observer *obs);
 /* port_notify_netdev_removing() - tell the observers @nd is being deleted
  * (netdev.c, before it closes the netdev) */
 void port_notify_netdev_removing(struct netdev *nd);
+
+/* port_notify_failover() - a backend says the front-end of @p accepted
+ * failover (VIRTIO_NET_F_STANDBY); once per negotiation */
+void port_notify_failover(struct port *p);
 
 /**
  * port_set_stream_peer() - a backend says @p stands for one stream

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 """test_vhost_user_hostile.py - vhost-user front-ends without QEMU.
 
-nethubd serves two vhost-user netdevs (listening chardevs) and two udp
-socket netdevs on one hub.  vhost_hostile (tests/integration/
-vhost_hostile.c, nethub-bench's own front-end) opens a healthy front-end
-on each vhost-user socket; then:
+nethubd serves vhost-user netdevs on listening chardevs (vh, vg, vp with
+poll-us, vcy for set-up cycles, vfo with failover=on), two that connect
+(vl0, vl1) and two udp socket netdevs, all on one hub.  vhost_hostile
+(tests/integration/vhost_hostile.c, nethub-bench's own front-end) opens
+a healthy front-end on vh, vg and vp; then:
 
 - idle: with both front-ends attached and nothing sent for 3 s, nethubd
   uses less than 2% of a CPU (its utime + stime from /proc);
@@ -27,7 +28,15 @@ on each vhost-user socket; then:
 - 1000 whole front-ends (memory table, rings, kicks) come and go on one
   socket: nethubd's descriptors, RSS and guest mappings stay put (the
   1000 cycles of test_vhost_user.py stop after GET_FEATURES);
-- chardev-add with x-mode and x-group under the sandboxed daemon.
+- chardev-add with x-mode and x-group under the sandboxed daemon;
+- failover=on: STANDBY is offered, a front-end that accepts it gets one
+  FAILOVER_NEGOTIATED (device-id the netdev's id) per negotiation, one
+  that does not gets none; without failover=on it is not offered, a
+  front-end that sets it anyway is refused, and no event comes;
+- poll-us: a trickle of frames from a front-end of a netdev with
+  poll-us=POLL_US is forwarded, its polls and poll-hits counted, and
+  once the trickle stops nethubd is idle again (< 2% CPU) with that
+  front-end still attached.
 
 Usage: test_vhost_user_hostile.py [--io auto|uring|epoll] [-k SUBSTR]
 """
@@ -58,6 +67,8 @@ DESCRIPTOR_CASES = {  # case: the fault nethubd counts
     "short": "length",
     "huge-chain": "too-many-buffers",
 }
+POLL_US = 2000
+TRICKLE = (300, 300)        # frames, microseconds apart
 MESSAGE_CASES = ("msg-short", "msg-long", "mem-no-fd", "mem-overlap",
                  "mem-wrap", "mem-past-eof", "mem-too-many", "kick-no-fd",
                  "ring-index", "ring-size", "unknown")
@@ -93,10 +104,13 @@ class Hostile:
         assert os.access(helper_path(), os.X_OK), \
             "no vhost_hostile at %s" % helper_path()
         args = []
-        for n in ("h", "g", "cy"):
+        for n, extra in (("h", ""), ("g", ""), ("cy", ""),
+                         ("p", ",poll-us=%d" % POLL_US),
+                         ("fo", ",failover=on")):
             args += ["-chardev", "socket,id=c%s,path=%s,server=on"
                      % (n, self.path(n + ".sock")),
-                     "-netdev", "vhost-user,id=v%s,chardev=c%s" % (n, n)]
+                     "-netdev", "vhost-user,id=v%s,chardev=c%s%s"
+                     % (n, n, extra)]
         for i in (0, 1):
             args += ["-chardev", "socket,id=cl%d,path=%s,reconnect=1"
                      % (i, self.path("front%d.sock" % i)),
@@ -112,14 +126,15 @@ class Hostile:
                               qmp=True)
         self.daemon.start()
         self.helper = subprocess.Popen(
-            [helper_path(), self.path("h.sock"), self.path("g.sock")],
+            [helper_path(), self.path("h.sock"), self.path("g.sock"),
+             self.path("p.sock")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, bufsize=1)
         line = self.helper.stdout.readline().strip()
         assert line == "ready", "vhost_hostile: %r %s" % (
             line, self.helper.stderr.read() if self.helper.poll() is not
             None else "")
-        for nid in ("vh", "vg"):
+        for nid in ("vh", "vg", "vp"):
             nethub.poll(lambda: self.netdev(nid)["info"]["connected"] and
                         all(r["started"] for r in
                             self.netdev(nid)["info"]["rings"]), 10,
@@ -148,7 +163,7 @@ class Hostile:
 
     # ---- cases -----------------------------------------------------------
 
-    def idle_cpu(self):
+    def idle_cpu(self, what="with 3 vhost-user front-ends"):
         def cpu_s():
             with open("/proc/%d/stat" % self.daemon.pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
@@ -160,10 +175,73 @@ class Hostile:
         time.sleep(IDLE_S)
         c1, t1 = cpu_s(), time.monotonic()
         share = (c1 - c0) / (t1 - t0)
-        diag("nethubd idle with 2 vhost-user front-ends: %.2f%% of a CPU"
-             % (100 * share))
+        diag("nethubd idle %s: %.2f%% of a CPU" % (what, 100 * share))
         assert share < IDLE_CPU_MAX, \
             "nethubd used %.1f%% of a CPU while idle" % (100 * share)
+
+    def failover(self):
+        """STANDBY offered only with failover=on; accepted: one event
+        naming the netdev per negotiation; otherwise none."""
+        c = self.daemon.qmp()
+
+        def negotiate(sock, onoff):
+            word, detail = self.ask("standby %s %s" % (self.path(sock),
+                                                       onoff))
+            assert word in ("accepted", "refused"), (word, detail)
+            return word, detail.strip()
+        for round_ in (1, 2):  # a new connection is a new negotiation
+            assert negotiate("fo.sock", "on") == ("accepted", "offered")
+            ev = c.wait_event("FAILOVER_NEGOTIATED")
+            assert ev["data"] == {"device-id": "vfo"}, ev
+            c.expect_no_event("FAILOVER_NEGOTIATED")
+            assert self.netdev("vfo")["info"]["failovers"] == round_
+        assert negotiate("fo.sock", "off") == ("accepted", "offered")
+        c.expect_no_event("FAILOVER_NEGOTIATED")
+        info0 = self.netdev("vcy")["info"]
+        assert negotiate("cy.sock", "on") == ("refused", "not-offered")
+        assert negotiate("cy.sock", "off") == ("accepted", "not-offered")
+        c.expect_no_event("FAILOVER_NEGOTIATED")
+        info = self.netdev("vcy")["info"]
+        assert info["protocol-errors"] == info0["protocol-errors"] + 1 and \
+            info["failovers"] == 0 and not info["failover"], info
+        assert self.daemon.alive()
+
+    def poll_us(self):
+        """poll-us: a trickle is forwarded with the ring polled between
+        frames; the loop sleeps again once it stops."""
+        def state():
+            nd = self.netdev("vp")
+            return nd["info"], nd["ports"][0]["stats"]
+        info0, st0 = state()
+        assert info0["poll-us"] == POLL_US, info0
+        n, gap = TRICKLE
+        word, detail = self.ask("send 2 %d %d" % (n, gap))
+        assert word == "sent", (word, detail)
+        nethub.poll(lambda: state()[1]["rx-forwarded"] >=
+                    st0["rx-forwarded"] + n, 10,
+                    what="%d frames from the polled front-end forwarded"
+                    % n)
+        info, st = state()
+        kicks = info["rings"][1]["kicks"] - info0["rings"][1]["kicks"]
+        diag("%d frames %d us apart: %d kicks, %d polls, %d poll hits"
+             % (n, gap, kicks, info["polls"] - info0["polls"],
+                info["poll-hits"] - info0["poll-hits"]))
+        assert info["polls"] > info0["polls"] and \
+            info["poll-hits"] > info0["poll-hits"], (info0, info)
+        assert self.netdev("vh")["info"]["poll-us"] == 0
+        for bad, want in (({"poll-us": 1000001}, "Parameter 'poll-us' "
+                           "expects a value between 0 and 1000000"),
+                          ({"failover": "yes"}, "'failover'")):
+            args = {"id": "vbad", "type": "vhost-user", "chardev": "ccy"}
+            args.update(bad)
+            try:
+                self.daemon.qmp_cmd("netdev_add", args)
+            except qmplib.QMPError as e:
+                assert want in str(e), (bad, e)
+            else:
+                raise AssertionError("netdev_add %r accepted" % bad)
+        self.idle_cpu("after a polled trickle stopped")
+        self.forwards()
 
     def descriptors(self):
         for case, fault in DESCRIPTOR_CASES.items():
@@ -314,8 +392,9 @@ class Hostile:
                                     fds1, rss0, rss1, maps0, maps1))
         assert self.netdev("vcy")["info"]["connections"] == \
             conns0 + CYCLES
-        # only the front-end still attached on vg has memory mapped
-        assert maps1 == maps0 == 1, "guest mappings %d -> %d" % (maps0,
+        # only the front-ends still attached on vg and vp have memory
+        # mapped
+        assert maps1 == maps0 == 2, "guest mappings %d -> %d" % (maps0,
                                                                   maps1)
         assert fds1 <= fds0 + CYCLE_FD_SLACK, (fds0, fds1)
         if os.environ.get("NETHUB_SANITIZE"):
@@ -333,10 +412,14 @@ class Hostile:
 
     def run(self):
         s = Steps()
-        started = "nethubd and two vhost-user front-ends"
+        started = "nethubd and three vhost-user front-ends"
         steps = [
             ("nethubd idle with front-ends attached uses < 2% CPU",
              self.idle_cpu),
+            ("failover=on: STANDBY offered, FAILOVER_NEGOTIATED once per "
+             "negotiation; none without it", self.failover),
+            ("poll-us: frames flow, polls counted, idle again after",
+             self.poll_us),
             ("bad descriptors: each frame dropped and counted, the ring "
              "goes on (a head out of range breaks it)", self.descriptors),
             ("bad messages refused and counted; a huge header ends that "

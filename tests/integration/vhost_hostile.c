@@ -20,6 +20,13 @@
  *              (memory table, rings, kicks) and closed -> "done"
  *   huge-size  a header announcing 1 MiB -> "closed" once the back-end
  *              hung up
+ *   send IDX N GAP  N good frames from port IDX's TX ring, one every
+ *              GAP microseconds -> "sent"
+ *   standby PATH on|off  a new front-end on PATH negotiates features
+ *              (REPLY_ACK), with VIRTIO_NET_F_STANDBY when "on", twice
+ *              (a negotiation repeated), then closes -> "accepted" or
+ *              "refused", then "offered" or "not-offered" (whether the
+ *              back-end offered STANDBY)
  * Anything that goes wrong on our side is "CASE error WHY".
  */
 
@@ -29,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -42,6 +50,10 @@
 #define VU_NEED_REPLY	 0x8u
 #define MEM_FILE_SIZE	 (1u << 20)
 #define REGIONS_TOO_MANY 40 /* more than nethubd's 32 slots */
+#define F_PROTOCOL	 (1ull << 30)
+#define F_VERSION_1	 (1ull << 32)
+#define F_STANDBY	 (1ull << 62) /* VIRTIO_NET_F_STANDBY */
+#define PF_REPLY_ACK	 (1ull << 3)
 
 struct region {
 	uint64_t guest_addr, size, user_addr, mmap_offset;
@@ -253,6 +265,93 @@ static int cycles(const char *spec)
 	return 0;
 }
 
+/* standby() - "standby PATH on|off": features negotiated on a fresh
+ * connection; *offered says whether STANDBY was offered.  1 refused, 0
+ * accepted, -errno */
+static int standby(const char *spec, bool *offered)
+{
+	struct bench_port p = {.fd = -1, .peer = -1};
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	uint64_t feat = 0, proto = 0, want;
+	char path[108], onoff[4];
+	int e;
+
+	if (sscanf(spec, "standby %107s %3s", path, onoff) != 2)
+		return -EINVAL;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	p.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p.fd < 0)
+		return -errno;
+	if (connect(p.fd, (struct sockaddr *)&a, sizeof(a))) {
+		e = -errno;
+		goto out;
+	}
+	e = vhost_user_send_msg(&p, VHOST_USER_GET_FEATURES, VU_VERSION, NULL,
+				0, NULL, 0);
+	if (!e)
+		e = vhost_user_recv_reply(&p, VHOST_USER_GET_FEATURES, &feat,
+					  sizeof(feat), REPLY_MS);
+	if (!e)
+		e = vhost_user_send_msg(&p, VHOST_USER_GET_PROTOCOL_FEATURES,
+					VU_VERSION, NULL, 0, NULL, 0);
+	if (!e)
+		e = vhost_user_recv_reply(&p, VHOST_USER_GET_PROTOCOL_FEATURES,
+					  &proto, sizeof(proto), REPLY_MS);
+	if (e)
+		goto out;
+	if (!(proto & PF_REPLY_ACK)) {
+		e = -EPROTO;
+		goto out;
+	}
+	/* REPLY_ACK holds from the message after this one */
+	proto = PF_REPLY_ACK;
+	e = vhost_user_send_msg(&p, VHOST_USER_SET_PROTOCOL_FEATURES,
+				VU_VERSION, &proto, sizeof(proto), NULL, 0);
+	if (!e)
+		e = ask(&p, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0);
+	if (e) {
+		e = e > 0 ? -EPROTO : e;
+		goto out;
+	}
+	*offered = feat & F_STANDBY;
+	want = (feat & (F_PROTOCOL | F_VERSION_1)) |
+	       (!strcmp(onoff, "on") ? F_STANDBY : 0);
+	/* twice: a front-end repeating its features is one negotiation */
+	e = ask(&p, VHOST_USER_SET_FEATURES, &want, sizeof(want), NULL, 0);
+	if (!e)
+		e = ask(&p, VHOST_USER_SET_FEATURES, &want, sizeof(want), NULL,
+			0);
+out:
+	close(p.fd);
+	return e;
+}
+
+/* send_frames() - "send IDX N GAP": a trickle of good frames */
+static int send_frames(const char *spec)
+{
+	unsigned idx, n, gap, waits = 0;
+	int e;
+
+	if (sscanf(spec, "send %u %u %u", &idx, &n, &gap) != 3 || idx >= nports)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		e = transport_vhost_user.send_ctrl(&ports[idx], frame,
+						   FRAME_LEN);
+		if (e == -EAGAIN) { /* the ring is full: wait for the used */
+			if (++waits > REPLY_MS)
+				return -ETIMEDOUT;
+			usleep(1000);
+			i--;
+			continue;
+		}
+		if (e)
+			return e;
+		if (gap)
+			usleep(gap);
+	}
+	return 0;
+}
+
 static void answer(const char *what, const char *word, int e)
 {
 	if (e < 0)
@@ -323,6 +422,17 @@ int main(int argc, char **argv)
 			answer(line, "ok", e);
 		} else if (!strncmp(line, "cycles ", 7)) {
 			answer("cycles", "done", cycles(line));
+		} else if (!strncmp(line, "send ", 5)) {
+			answer("send", "sent", send_frames(line));
+		} else if (!strncmp(line, "standby ", 8)) {
+			bool offered = false;
+			char word[32];
+
+			e = standby(line, &offered);
+			snprintf(word, sizeof(word), "%s %s",
+				 e == 1 ? "refused" : "accepted",
+				 offered ? "offered" : "not-offered");
+			answer("standby", word, e);
 		} else if (!strcmp(line, "huge-size")) {
 			answer(line, "closed", huge_size(p));
 		} else if (!strncmp(line, "msg-", 4) ||

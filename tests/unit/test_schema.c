@@ -645,7 +645,8 @@ static const char *const full_netdevs[] = {
     "{\"id\": \"n9\", \"type\": \"netmap\", \"ifname\": \"vale0:1\", "
     "\"devname\": \"/dev/netmap\"}",
     "{\"id\": \"n10\", \"type\": \"vhost-user\", \"chardev\": \"c0\", "
-    "\"vhostforce\": true, \"queues\": 2}",
+    "\"vhostforce\": true, \"queues\": 2, \"failover\": true, "
+    "\"poll-us\": 50}",
     "{\"id\": \"n11\", \"type\": \"vhost-vdpa\", "
     "\"vhostdev\": \"/dev/vhost-vdpa-0\", \"queues\": 1}",
     "{\"id\": \"n12\", \"type\": \"pcap\", \"ifname\": \"eth0\", "
