@@ -158,8 +158,12 @@ def test_replay_keeps_the_capture_timing():
     got, when = recv_all(peer, len(frames))
     took = when[-1] - when[0]
     assert 0.8 <= took <= 5.0, "1 s of capture took %.2fs" % took
-    gap = when[1] - when[0]
-    assert gap >= 0.1, "a 200 ms gap became %.3fs" % gap
+    # each 200 ms gap kept (the median: a loaded machine may hold one
+    # frame back and shorten the gap after it)
+    gaps = sorted(b - a for a, b in zip(when, when[1:]))
+    gap = gaps[len(gaps) // 2]
+    assert gap >= 0.1, "200 ms gaps became %s" % \
+        ", ".join("%.3fs" % g for g in gaps)
     for g, w in zip(got, frames):
         nethub.assert_frame(g, w)
     d.stop_clean()
