@@ -60,14 +60,16 @@
 	 LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |        \
 	 LANDLOCK_ACCESS_FS_MAKE_SYM | LANDLOCK_ACCESS_FS_REFER |              \
 	 LANDLOCK_ACCESS_FS_TRUNCATE)
-/* Where captures may go: make, write and truncate regular files */
+/* Where captures and sockets made at run time may go (chardev-add,
+ * stream and dgram servers, vdeserver= directories over QMP): make, write
+ * and truncate regular files; make sockets and directories, and remove
+ * files (a socket at close, a stale one) */
 #define SANDBOX_LL_DATA                                                        \
 	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |         \
-	 LANDLOCK_ACCESS_FS_TRUNCATE)
-/* The directories of the daemon's own files: also replace and remove */
-#define SANDBOX_LL_OWN                                                         \
-	(SANDBOX_LL_DATA | LANDLOCK_ACCESS_FS_REMOVE_FILE |                    \
-	 LANDLOCK_ACCESS_FS_MAKE_SOCK)
+	 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_MAKE_SOCK |          \
+	 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE)
+/* The directories of the daemon's own files: the same */
+#define SANDBOX_LL_OWN SANDBOX_LL_DATA
 /* Device files it opens for writing at run time */
 static const char *const sandbox_ll_devices[] = {"/dev/net/tun", "/dev/null"};
 /* Top-level directories that hold the system rather than data: not
@@ -116,7 +118,7 @@ static const char *const sandbox_syscalls[] = {
 	"lseek", "fstat", "stat", "lstat", "newfstatat", "statx", "fstatfs",
 	"statfs", "access", "faccessat", "faccessat2", "readlink",
 	"readlinkat", "getdents64", "getcwd", "rename", "renameat",
-	"renameat2", "unlink", "unlinkat", "ftruncate", "fsync", "fdatasync",
+	"renameat2", "unlink", "unlinkat", "mkdir", "mkdirat", "ftruncate", "fsync", "fdatasync",
 	"fchmod", "umask", "lchown", "fchownat", /* chardev x-group */ "pipe", "pipe2", "eventfd2", "timerfd_create",
 	"timerfd_settime", "timerfd_gettime", "signalfd4", "memfd_create",
 	/* waiting */

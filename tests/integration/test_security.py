@@ -169,6 +169,41 @@ def test_allow_run_leaves_the_sandbox_off():
     d.stop_clean()
 
 
+def test_sockets_added_at_run_time_in_a_data_directory():
+    """With the sandbox on, QMP can still add what makes a socket file in a
+    data directory that is not the daemon's own (a vhost-user chardev, a
+    stream server, a vdeserver= directory), remove them, and a socket in
+    /etc stays refused."""
+    d = started(daemon())
+    work = tmpdir()
+    chardev = os.path.join(work, "vm1.sock")
+    assert_ok(d.c.execute("chardev-add", {"id": "c1", "backend": {
+        "type": "socket", "data": {
+            "addr": {"type": "unix", "data": {"path": chardev}},
+            "server": True, "wait": False}}}))
+    stream = os.path.join(work, "st.sock")
+    assert_ok(d.c.execute("netdev_add", {
+        "type": "stream", "id": "st", "server": True,
+        "addr": {"type": "unix", "path": stream}}))
+    vde = os.path.join(work, "vde")
+    assert_ok(d.c.execute("netdev_add", {"type": "vde", "id": "vs",
+                                         "vdeserver": vde}))
+    for path in (chardev, stream, os.path.join(vde, "ctl")):
+        assert stat.S_ISSOCK(os.lstat(path).st_mode), path
+    assert_ok(d.c.execute("netdev_del", {"id": "st"}))
+    assert_ok(d.c.execute("netdev_del", {"id": "vs"}))
+    assert_ok(d.c.execute("chardev-remove", {"id": "c1"}))
+    for path in (chardev, stream, os.path.join(vde, "ctl")):
+        assert not os.path.exists(path), path + " left behind"
+    etc = "/etc/nethub-test-%d.sock" % os.getpid()
+    r = d.c.execute("netdev_add", {"type": "stream", "id": "bad",
+                                   "server": True,
+                                   "addr": {"type": "unix", "path": etc}})
+    assert "error" in r and "Permission denied" in r["error"]["desc"], r
+    assert not os.path.exists(etc)
+    d.stop_clean()
+
+
 # ---------------------------------------------------------------- capture files
 
 def test_capture_refuses_a_symlink():
