@@ -502,37 +502,67 @@ static void hub_egress(struct port *out)
 		hub_send(out, batch, k);
 }
 
+/* hub_frame_short() - whether @f is too short for its Ethernet header */
+static bool hub_frame_short(const struct frame *f)
+{
+	return f->len < FRAME_ETH_HLEN ||
+	       (frame_is_tagged(f) && f->len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN);
+}
+
+/* hub_burst_addresses() - the addresses of @n frames, as the FDB's burst
+ * calls take them: the source to learn and the destination to look up of
+ * each, NULL where there is none (a short frame, a multicast or zero
+ * source, a multicast destination) */
+static void hub_burst_addresses(struct frame **frames, unsigned n,
+				const uint8_t **srcs, const uint8_t **dsts,
+				uint16_t *vlans)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct frame *f = frames[i];
+
+		srcs[i] = dsts[i] = NULL;
+		vlans[i] = 0;
+		if (hub_frame_short(f))
+			continue;
+		srcs[i] = frame_src(f);
+		dsts[i] = frame_dst(f);
+		vlans[i] = frame_vlan(f);
+		if (mac_is_multicast(srcs[i]) || mac_is_zero(srcs[i]))
+			srcs[i] = NULL;
+		if (mac_is_multicast(dsts[i]))
+			dsts[i] = NULL;
+	}
+}
+
 /* Forward at most FRAME_BURST_MAX frames: every egress batch then fits.
+ * The burst's sources are learned, then its destinations looked up, each
+ * in one FDB call (which overlaps the table's memory accesses).
  * Return: known-unicast frames went to a blocked, not stalled port. */
 static bool hub_input_burst(struct hub *h, struct port *in,
 			    struct frame **frames, unsigned n)
 {
+	const uint8_t *srcs[FRAME_BURST_MAX], *dsts[FRAME_BURST_MAX];
+	uint16_t vlans[FRAME_BURST_MAX];
+	uint32_t dst_ports[FRAME_BURST_MAX];
 	uint64_t now = clock_now_ms();
 	struct port *pending = NULL;
 	bool pause = false;
 
+	hub_burst_addresses(frames, n, srcs, dsts, vlans);
+	fdb_learn_burst(h->fdb, srcs, vlans, n, in->port_no, now, NULL);
+	fdb_lookup_burst(h->fdb, dsts, vlans, n, now, dst_ports);
+
 	for (unsigned i = 0; i < n; i++) {
 		struct frame *f = frames[i];
-		const uint8_t *src, *dst;
 		unsigned fanout = 0;
-		uint16_t vlan;
 
-		if (f->len < FRAME_ETH_HLEN ||
-		    (frame_is_tagged(f) &&
-		     f->len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN)) {
+		if (hub_frame_short(f)) {
 			in->stats.rx_drops[PORT_DROP_MALFORMED]++;
 			frame_unref(f);
 			continue;
 		}
-		src = frame_src(f);
-		dst = frame_dst(f);
-		vlan = frame_vlan(f);
-		if (!mac_is_multicast(src) && !mac_is_zero(src))
-			fdb_learn(h->fdb, src, vlan, in->port_no, now);
-
-		if (!mac_is_multicast(dst)) {
-			uint32_t no = fdb_lookup(h->fdb, dst, vlan, now);
-			struct port *out = hub_port(h, no);
+		if (dsts[i]) {
+			struct port *out = hub_port(h, dst_ports[i]);
 
 			if (out == in) {
 				in->stats.rx_drops[PORT_DROP_NO_DEST]++;
