@@ -11,7 +11,9 @@
  * Never: evict a static entry, or touch anything but the slots and records
  * on the refresh and lookup paths.
  *
- * A slot is 16 bytes, four to a cache line:
+ * A slot is 16 bytes, four to a cache line (the array starts on one, and
+ * from FDB_HUGE_BYTES up on a huge page; fdb_slots_new()), so a lookup
+ * reads one line, or two when its probe runs past its home line's end:
  *
  *	key	bit 63 set when the slot is in use (so 0 means empty),
  *		bits 48-59 the VLAN ID, bits 0-47 the MAC, first octet highest

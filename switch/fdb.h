@@ -25,7 +25,10 @@
  *
  * Lookups and learning are O(1) and allocate nothing once a port's records
  * exist; the table grows (by rehashing, off the per-frame fast path only when
- * it must) up to the size the global limit needs.
+ * it must) up to the size the global limit needs.  The burst calls
+ * (fdb_learn_burst(), fdb_lookup_burst()) do the same work for a burst of
+ * addresses with the table's cache misses overlapped: the per-frame path
+ * should use them.
  */
 #ifndef NH_FDB_H
 #define NH_FDB_H
