@@ -63,6 +63,10 @@
 /* slot arrays this big are aligned to, and asked to live in, huge pages:
  * a million entries then take 16 TLB entries, not 8 192 */
 #define FDB_HUGE_BYTES	  (2u << 20)
+/* tables from this many slots up (1 MiB) are taken to miss the caches: the
+ * burst calls prefetch only for them, as in smaller ones it costs more
+ * instructions than it saves waiting */
+#define FDB_PREFETCH_MIN_SLOTS (1u << 16)
 /* the table grows before more than 7 in 10 slots are in use */
 #define FDB_LOAD_NUM 7u
 #define FDB_LOAD_DEN 10u
@@ -781,7 +785,8 @@ uint32_t fdb_lookup(const struct fdb *fdb, const uint8_t mac[6], uint16_t vlan,
  * kept between the two passes, never slot numbers, so a learn that grows
  * the table or deletes entries (eviction, an expired or moved entry) in
  * the middle of a burst leaves the rest of it correct; the prefetches it
- * made are then merely wasted.
+ * made are then merely wasted.  A table small enough for the caches
+ * (under FDB_PREFETCH_MIN_SLOTS) is served an address at a time.
  */
 
 void fdb_learn_burst(struct fdb *fdb, const uint8_t *const macs[],
@@ -790,6 +795,18 @@ void fdb_learn_burst(struct fdb *fdb, const uint8_t *const macs[],
 {
 	uint64_t keys[FDB_BURST_MAX], hashes[FDB_BURST_MAX];
 
+	if (fdb->mask < FDB_PREFETCH_MIN_SLOTS - 1) {
+		for (unsigned i = 0; i < n; i++) {
+			enum fdb_learn_result r;
+
+			if (!macs[i])
+				continue;
+			r = fdb_learn(fdb, macs[i], vlans[i], port_no, now_ms);
+			if (res)
+				res[i] = r;
+		}
+		return;
+	}
 	while (n) {
 		unsigned m = n < FDB_BURST_MAX ? n : FDB_BURST_MAX;
 
@@ -824,6 +841,13 @@ void fdb_lookup_burst(const struct fdb *fdb, const uint8_t *const macs[],
 {
 	uint64_t keys[FDB_BURST_MAX], hashes[FDB_BURST_MAX];
 
+	if (fdb->mask < FDB_PREFETCH_MIN_SLOTS - 1) {
+		for (unsigned i = 0; i < n; i++)
+			ports[i] = macs[i] ? fdb_lookup(fdb, macs[i], vlans[i],
+							now_ms)
+					   : FDB_PORT_NONE;
+		return;
+	}
 	while (n) {
 		unsigned m = n < FDB_BURST_MAX ? n : FDB_BURST_MAX;
 
