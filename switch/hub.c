@@ -536,7 +536,9 @@ static void hub_burst_addresses(struct frame **frames, unsigned n,
 
 /* Forward at most FRAME_BURST_MAX frames: every egress batch then fits.
  * The burst's sources are learned, then its destinations looked up, each
- * in one FDB call (which overlaps the table's memory accesses).
+ * in one FDB call (which overlaps the table's memory accesses); so a frame
+ * to an address that a later frame of the same burst comes from is
+ * already known to be on the ingress port.
  * Return: known-unicast frames went to a blocked, not stalled port. */
 static bool hub_input_burst(struct hub *h, struct port *in,
 			    struct frame **frames, unsigned n)
