@@ -120,8 +120,7 @@ static void bench_burst_of(const struct bench_query *qs,
 }
 
 static double bench_lookup_bursts(const struct fdb *fdb,
-				  const struct bench_query *qs,
-				  uint64_t now_ms)
+				  const struct bench_query *qs, uint64_t now_ms)
 {
 	uint64_t t0 = bench_now_ns(), sum = 0;
 	const uint8_t *macs[BENCH_BURST];

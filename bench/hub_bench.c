@@ -67,10 +67,10 @@ static void sink_close(struct netdev *nd)
 }
 
 static const struct backend_ops sink_ops = {
-	.type = "sink",
-	.open = sink_open,
-	.close = sink_close,
-	.send = sink_send,
+    .type = "sink",
+    .open = sink_open,
+    .close = sink_close,
+    .send = sink_send,
 };
 
 static uint64_t bench_now_ns(void)
@@ -120,9 +120,8 @@ static void bench_learn(struct port **ports, uint32_t per_side)
 
 	for (unsigned side = 0; side < 2; side++)
 		for (uint32_t k = 0; k < per_side; k += BENCH_BURST) {
-			unsigned n = per_side - k < BENCH_BURST
-					 ? per_side - k
-					 : BENCH_BURST;
+			unsigned n = per_side - k < BENCH_BURST ? per_side - k
+								: BENCH_BURST;
 
 			bench_burst(frames, n, side, -1, k, per_side);
 			port_input(ports[side], frames, n);
@@ -191,8 +190,8 @@ int main(int argc, char **argv)
 	}
 	for (int r = 0; r < rounds; r++)
 		for (unsigned s = 0; s < BENCH_NSIZES; s++) {
-			ns[s][r] = bench_round(ports[s], bench_sizes[s] / 2,
-					       &next[s]);
+			ns[s][r] =
+			    bench_round(ports[s], bench_sizes[s] / 2, &next[s]);
 			if (ns[s][r] < 0) {
 				fprintf(stderr,
 					"hub_bench: %u MACs: frames lost\n",

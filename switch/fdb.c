@@ -53,16 +53,16 @@
 
 #include "fdb.h"
 
-#define FDB_MIN_SLOTS	  1024u
-#define FDB_MAX_SLOTS	  (1u << 31)
-#define FDB_PORTS_INITIAL 16u
+#define FDB_MIN_SLOTS	   1024u
+#define FDB_MAX_SLOTS	   (1u << 31)
+#define FDB_PORTS_INITIAL  16u
 #define FDB_COUNTS_INITIAL 64u
-#define FDB_NIL		  UINT32_MAX /* no slot, port or group */
-#define FDB_LINE_BYTES	  64u	     /* a cache line */
-#define FDB_SLOTS_PER_LINE 4u	     /* FDB_LINE_BYTES / sizeof(slot) */
+#define FDB_NIL		   UINT32_MAX /* no slot, port or group */
+#define FDB_LINE_BYTES	   64u	      /* a cache line */
+#define FDB_SLOTS_PER_LINE 4u	      /* FDB_LINE_BYTES / sizeof(slot) */
 /* slot arrays this big are aligned to, and asked to live in, huge pages:
  * a million entries then take 16 TLB entries, not 8 192 */
-#define FDB_HUGE_BYTES	  (2u << 20)
+#define FDB_HUGE_BYTES (2u << 20)
 /* tables from this many slots up (1 MiB) are taken to miss the caches: the
  * burst calls prefetch only for them, as in smaller ones it costs more
  * instructions than it saves waiting */
@@ -724,11 +724,9 @@ static enum fdb_learn_result fdb_learn_slow(struct fdb *fdb, uint64_t key,
 }
 
 /* fdb_learn_hashed() - fdb_learn() of a packed @key of hash @hash */
-static inline enum fdb_learn_result fdb_learn_hashed(struct fdb *fdb,
-						     uint64_t key,
-						     uint64_t hash,
-						     uint32_t port_no,
-						     uint64_t now_ms)
+static inline enum fdb_learn_result
+fdb_learn_hashed(struct fdb *fdb, uint64_t key, uint64_t hash, uint32_t port_no,
+		 uint64_t now_ms)
 {
 	uint32_t i = fdb_find_hashed(fdb, key, hash);
 	struct fdb_slot *s = &fdb->slots[i];
@@ -843,9 +841,9 @@ void fdb_lookup_burst(const struct fdb *fdb, const uint8_t *const macs[],
 
 	if (fdb->mask < FDB_PREFETCH_MIN_SLOTS - 1) {
 		for (unsigned i = 0; i < n; i++)
-			ports[i] = macs[i] ? fdb_lookup(fdb, macs[i], vlans[i],
-							now_ms)
-					   : FDB_PORT_NONE;
+			ports[i] =
+			    macs[i] ? fdb_lookup(fdb, macs[i], vlans[i], now_ms)
+				    : FDB_PORT_NONE;
 		return;
 	}
 	while (n) {
@@ -859,10 +857,10 @@ void fdb_lookup_burst(const struct fdb *fdb, const uint8_t *const macs[],
 			fdb_prefetch(fdb, hashes[i], false);
 		}
 		for (unsigned i = 0; i < m; i++)
-			ports[i] = macs[i] ? fdb_lookup_hashed(fdb, keys[i],
-							       hashes[i],
-							       now_ms)
-					   : FDB_PORT_NONE;
+			ports[i] = macs[i]
+				       ? fdb_lookup_hashed(fdb, keys[i],
+							   hashes[i], now_ms)
+				       : FDB_PORT_NONE;
 		macs += m;
 		vlans += m;
 		ports += m;

@@ -506,7 +506,8 @@ static void hub_egress(struct port *out)
 static bool hub_frame_short(const struct frame *f)
 {
 	return f->len < FRAME_ETH_HLEN ||
-	       (frame_is_tagged(f) && f->len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN);
+	       (frame_is_tagged(f) &&
+		f->len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN);
 }
 
 /* hub_burst_addresses() - the addresses of @n frames, as the FDB's burst

@@ -908,8 +908,7 @@ static void test_fdb_burst_skips_absent_addresses(void)
 /* burst_check_same() - the two tables answer alike for every address of
  * the pool, one by one and in bursts; return how many answers differed */
 static unsigned burst_check_same(const struct fdb *a, const struct fdb *b,
-				 uint32_t npool, uint16_t nvlans,
-				 uint64_t now)
+				 uint32_t npool, uint16_t nvlans, uint64_t now)
 {
 	enum { CHUNK = 100 }; /* longer than FDB_BURST_MAX */
 	const uint8_t *macs[CHUNK];
@@ -928,8 +927,8 @@ static unsigned burst_check_same(const struct fdb *a, const struct fdb *b,
 		}
 		fdb_lookup_burst(a, macs, vlans, n, now, ports);
 		for (uint32_t j = 0; j < n; j++)
-			bad += ports[j] !=
-			       fdb_lookup(b, macs[j], vlans[j], now);
+			bad +=
+			    ports[j] != fdb_lookup(b, macs[j], vlans[j], now);
 	}
 	bad += fdb_count(a) != fdb_count(b);
 	return bad;
@@ -940,9 +939,8 @@ static unsigned burst_check_same(const struct fdb *a, const struct fdb *b,
  * calls and one a call per address, with statics, removals, expiry and
  * flushes in between; both must answer alike throughout
  */
-static void burst_run(uint32_t max_entries, uint32_t port_max,
-		      uint32_t npool, unsigned rounds, uint32_t max_step_ms,
-		      uint64_t seed)
+static void burst_run(uint32_t max_entries, uint32_t port_max, uint32_t npool,
+		      unsigned rounds, uint32_t max_step_ms, uint64_t seed)
 {
 	enum { PORTS = 6, MAXB = 150, NVLANS = 3 };
 	struct fdb *a = fdb_new(max_entries, port_max, AGE_MS);
@@ -977,18 +975,17 @@ static void burst_run(uint32_t max_entries, uint32_t port_max,
 		fdb_learn_burst(a, macs, vlans, n, port, now, res);
 		for (uint32_t j = 0; j < n; j++)
 			if (macs[j])
-				bad += res[j] != fdb_learn(b, macs[j],
-							   vlans[j], port,
-							   now);
+				bad += res[j] != fdb_learn(b, macs[j], vlans[j],
+							   port, now);
 		if (op < 5) { /* pin or unpin an address */
 			uint8_t mac[6];
 			uint32_t k = test_below(&rng, npool);
 
 			burst_pool_mac(k, mac);
 			if (op < 3)
-				bad += fdb_add_static(a, mac, k % NVLANS,
-						      port) !=
-				       fdb_add_static(b, mac, k % NVLANS, port);
+				bad +=
+				    fdb_add_static(a, mac, k % NVLANS, port) !=
+				    fdb_add_static(b, mac, k % NVLANS, port);
 			else
 				bad += fdb_remove(a, mac, k % NVLANS) !=
 				       fdb_remove(b, mac, k % NVLANS);
@@ -1108,8 +1105,8 @@ static void test_fdb_ages_a_million_entries(void)
 		}
 		fdb_lookup_burst(fdb, macs, vlans, B, AGE_MS, ports);
 		for (uint32_t j = 0; j < B; j++)
-			bad += ports[j] != (k0 < N / 2 ? FDB_PORT_NONE
-						       : (k0 / B) % PORTS);
+			bad += ports[j] !=
+			       (k0 < N / 2 ? FDB_PORT_NONE : (k0 / B) % PORTS);
 	}
 	CHECK_EQ(bad, 0);
 	CHECK_EQ(fdb_expire(fdb, AGE_MS + AGE_MS / 2), N / 2);
