@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* fdb_bench.c - how long one MAC table lookup and one refresh take
  *
- * For tables of 1K, 10K, 100K and 1M learned entries, times hit lookups,
- * miss lookups and refreshes (an address seen again on its own port, what
- * fdb_learn() does for almost every frame) over addresses drawn at random
- * from the table, so each operation lands somewhere else in memory.  The
- * claim it checks: the cost per operation stays roughly flat from 1K to 1M
- * entries, apart from the table outgrowing the caches.
+ * For tables of 1K, 10K, 64K, 100K and 1M learned entries, times hit
+ * lookups, miss lookups and refreshes (an address seen again on its own
+ * port, what fdb_learn() does for almost every frame) over addresses drawn
+ * at random from the table, so each operation lands somewhere else in
+ * memory: one call per address, and then in bursts of BENCH_BURST through
+ * fdb_lookup_burst() and fdb_learn_burst(), as the hub calls them.  The
+ * claim it checks: the cost per operation in bursts stays roughly flat from
+ * 1K to 1M entries, the table's memory waits overlapping within a burst.
  *
  * Then, with the table full, times learning new addresses: each one evicts
  * the oldest entry of the fullest port (what a flood of made-up source
@@ -43,6 +45,7 @@ struct bench_result {
 	uint32_t entries;
 	double learn_new_ns, lookup_hit_ns, lookup_miss_ns, refresh_ns;
 	double learn_evict_ns;
+	double burst_hit_ns, burst_miss_ns, burst_refresh_ns;
 };
 
 /* results are folded in here so no timed call can be optimised away */
@@ -104,6 +107,57 @@ static double bench_refreshes(struct fdb *fdb, const struct bench_query *qs,
 	return (double)(bench_now_ns() - t0) / BENCH_QUERIES;
 }
 
+/* bench_burst_of() - the addresses of @qs[0..BENCH_BURST) as the burst
+ * calls take them */
+static void bench_burst_of(const struct bench_query *qs,
+			   const uint8_t *macs[BENCH_BURST],
+			   uint16_t vlans[BENCH_BURST])
+{
+	for (unsigned k = 0; k < BENCH_BURST; k++) {
+		macs[k] = qs[k].mac;
+		vlans[k] = qs[k].vlan;
+	}
+}
+
+static double bench_lookup_bursts(const struct fdb *fdb,
+				  const struct bench_query *qs, uint64_t now_ms)
+{
+	uint64_t t0 = bench_now_ns(), sum = 0;
+	const uint8_t *macs[BENCH_BURST];
+	uint16_t vlans[BENCH_BURST];
+	uint32_t ports[BENCH_BURST];
+
+	for (uint32_t i = 0; i < BENCH_QUERIES; i += BENCH_BURST) {
+		bench_burst_of(qs + i, macs, vlans);
+		fdb_lookup_burst(fdb, macs, vlans, BENCH_BURST, now_ms, ports);
+		sum += ports[0];
+	}
+	bench_sink += sum;
+	return (double)(bench_now_ns() - t0) / BENCH_QUERIES;
+}
+
+/* bench_refresh_bursts() - as bench_refreshes(), in bursts whose addresses
+ * all belong to one port (the first's), as a switch receives a burst from
+ * one port: see bench_size() */
+static double bench_refresh_bursts(struct fdb *fdb,
+				   const struct bench_query *qs,
+				   uint64_t now_ms)
+{
+	uint64_t t0 = bench_now_ns(), sum = 0;
+	enum fdb_learn_result res[BENCH_BURST];
+	const uint8_t *macs[BENCH_BURST];
+	uint16_t vlans[BENCH_BURST];
+
+	for (uint32_t i = 0; i < BENCH_QUERIES; i += BENCH_BURST) {
+		bench_burst_of(qs + i, macs, vlans);
+		fdb_learn_burst(fdb, macs, vlans, BENCH_BURST, qs[i].port_no,
+				now_ms + i / BENCH_BURST, res);
+		sum += res[0];
+	}
+	bench_sink += sum;
+	return (double)(bench_now_ns() - t0) / BENCH_QUERIES;
+}
+
 static double bench_min(double a, double b)
 {
 	return a < b ? a : b;
@@ -114,12 +168,14 @@ static double bench_min(double a, double b)
  * @entries:	how many addresses to learn (also the table's limits)
  * @hits:	scratch for BENCH_QUERIES queries
  * @misses:	scratch for BENCH_QUERIES queries
+ * @bursts:	scratch for BENCH_QUERIES queries
  * @res:	filled with the fastest of BENCH_RUNS runs of each operation
  *
  * Return: 0, or -1 if memory ran out or an address was not learned.
  */
 static int bench_size(uint32_t entries, struct bench_query *hits,
-		      struct bench_query *misses, struct bench_result *res)
+		      struct bench_query *misses, struct bench_query *bursts,
+		      struct bench_result *res)
 {
 	struct fdb *fdb = fdb_new(entries, entries, BENCH_AGE_MS);
 	uint64_t rng = 0x2545f4914f6cdd1dULL ^ entries, now_ms = 1000, t0;
@@ -147,8 +203,20 @@ static int bench_size(uint32_t entries, struct bench_query *hits,
 		bench_query_of(entries + bench_rand(&rng) % entries,
 			       &misses[i]);
 	}
+	/* hits again, but each burst's all of one port: the i-th address
+	 * is on port i % BENCH_PORTS */
+	for (i = 0; i < BENCH_QUERIES; i++) {
+		uint32_t port = (i / BENCH_BURST) % BENCH_PORTS;
+		uint32_t r = (uint32_t)(bench_rand(&rng) % entries);
+
+		r = r - r % BENCH_PORTS + port;
+		if (r >= entries)
+			r -= BENCH_PORTS;
+		bench_query_of(r, &bursts[i]);
+	}
 
 	res->lookup_hit_ns = res->lookup_miss_ns = res->refresh_ns = 1e30;
+	res->burst_hit_ns = res->burst_miss_ns = res->burst_refresh_ns = 1e30;
 	bench_lookups(fdb, hits, now_ms); /* warm caches and the CPU up */
 	for (run = 0; run < BENCH_RUNS; run++) {
 		res->lookup_hit_ns = bench_min(
@@ -157,6 +225,15 @@ static int bench_size(uint32_t entries, struct bench_query *hits,
 		    res->lookup_miss_ns, bench_lookups(fdb, misses, now_ms));
 		res->refresh_ns = bench_min(res->refresh_ns,
 					    bench_refreshes(fdb, hits, now_ms));
+		now_ms += BENCH_QUERIES / BENCH_BURST;
+		res->burst_hit_ns = bench_min(
+		    res->burst_hit_ns, bench_lookup_bursts(fdb, hits, now_ms));
+		res->burst_miss_ns =
+		    bench_min(res->burst_miss_ns,
+			      bench_lookup_bursts(fdb, misses, now_ms));
+		res->burst_refresh_ns =
+		    bench_min(res->burst_refresh_ns,
+			      bench_refresh_bursts(fdb, bursts, now_ms));
 		now_ms += BENCH_QUERIES / BENCH_BURST;
 	}
 
@@ -182,10 +259,10 @@ static int bench_size(uint32_t entries, struct bench_query *hits,
 
 int main(int argc, char **argv)
 {
-	static const uint32_t sizes[] = {1000, 10000, 100000, 1000000};
+	static const uint32_t sizes[] = {1000, 10000, 65536, 100000, 1000000};
 	enum { NSIZES = sizeof(sizes) / sizeof(sizes[0]) };
 	struct bench_result res[NSIZES];
-	struct bench_query *hits, *misses;
+	struct bench_query *hits, *misses, *bursts;
 	bool json = argc > 1 && !strcmp(argv[1], "--json");
 	unsigned s;
 
@@ -195,12 +272,14 @@ int main(int argc, char **argv)
 	}
 	hits = calloc(BENCH_QUERIES, sizeof(*hits));
 	misses = calloc(BENCH_QUERIES, sizeof(*misses));
-	for (s = 0; hits && misses && s < NSIZES; s++) {
-		if (bench_size(sizes[s], hits, misses, &res[s]))
+	bursts = calloc(BENCH_QUERIES, sizeof(*bursts));
+	for (s = 0; hits && misses && bursts && s < NSIZES; s++) {
+		if (bench_size(sizes[s], hits, misses, bursts, &res[s]))
 			break;
 	}
 	free(hits);
 	free(misses);
+	free(bursts);
 	if (s < NSIZES) {
 		fprintf(stderr,
 			"fdb_bench: %u entries: out of memory, "
@@ -219,22 +298,31 @@ int main(int argc, char **argv)
 			    "\"lookup_miss_ns\": %.2f, "
 			    "\"learn_refresh_ns\": %.2f, "
 			    "\"learn_new_ns\": %.2f, "
-			    "\"learn_evict_ns\": %.2f}",
+			    "\"learn_evict_ns\": %.2f, "
+			    "\"burst_lookup_hit_ns\": %.2f, "
+			    "\"burst_lookup_miss_ns\": %.2f, "
+			    "\"burst_learn_refresh_ns\": %.2f}",
 			    s ? "," : "", res[s].entries, res[s].lookup_hit_ns,
 			    res[s].lookup_miss_ns, res[s].refresh_ns,
-			    res[s].learn_new_ns, res[s].learn_evict_ns);
+			    res[s].learn_new_ns, res[s].learn_evict_ns,
+			    res[s].burst_hit_ns, res[s].burst_miss_ns,
+			    res[s].burst_refresh_ns);
 		printf("\n]}\n");
 		return 0;
 	}
 	printf("fdb_bench: ns per operation, random addresses, best of %d "
 	       "runs of %u\n\n",
 	       BENCH_RUNS, BENCH_QUERIES);
-	printf("%10s %12s %12s %14s %12s %12s\n", "entries", "lookup hit",
-	       "lookup miss", "learn refresh", "learn new", "learn evict");
+	printf("%10s %11s %11s %13s %11s %11s %11s %11s %13s\n", "entries",
+	       "lookup hit", "lookup miss", "learn refresh", "learn new",
+	       "learn evict", "burst hit", "burst miss", "burst refresh");
 	for (s = 0; s < NSIZES; s++)
-		printf("%10u %12.1f %12.1f %14.1f %12.1f %12.1f\n",
+		printf("%10u %11.1f %11.1f %13.1f %11.1f %11.1f %11.1f %11.1f "
+		       "%13.1f\n",
 		       res[s].entries, res[s].lookup_hit_ns,
 		       res[s].lookup_miss_ns, res[s].refresh_ns,
-		       res[s].learn_new_ns, res[s].learn_evict_ns);
+		       res[s].learn_new_ns, res[s].learn_evict_ns,
+		       res[s].burst_hit_ns, res[s].burst_miss_ns,
+		       res[s].burst_refresh_ns);
 	return 0;
 }

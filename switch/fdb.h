@@ -25,7 +25,10 @@
  *
  * Lookups and learning are O(1) and allocate nothing once a port's records
  * exist; the table grows (by rehashing, off the per-frame fast path only when
- * it must) up to the size the global limit needs.
+ * it must) up to the size the global limit needs.  The burst calls
+ * (fdb_learn_burst(), fdb_lookup_burst()) do the same work for a burst of
+ * addresses with the table's cache misses overlapped: the per-frame path
+ * should use them.
  */
 #ifndef NH_FDB_H
 #define NH_FDB_H
@@ -148,6 +151,41 @@ enum fdb_learn_result fdb_learn(struct fdb *fdb, const uint8_t mac[6],
  */
 uint32_t fdb_lookup(const struct fdb *fdb, const uint8_t mac[6], uint16_t vlan,
 		    uint64_t now_ms);
+
+/* the most addresses a burst call hashes before it looks any up (longer
+ * bursts are taken this many at a time) */
+#define FDB_BURST_MAX		64
+
+/**
+ * fdb_learn_burst() - fdb_learn() for @n source addresses seen on @port_no
+ * @macs:	the addresses; a NULL one is skipped (the caller's multicast
+ *		or malformed frames)
+ * @vlans:	their VLAN IDs, as fdb_learn()'s @vlan
+ * @res:	NULL, or @n results, one per address as fdb_learn() answers
+ *		(a skipped address's is not written)
+ *
+ * Same effect as calling fdb_learn() on each address in order, faster on a
+ * table bigger than the caches: every address is hashed and its slots are
+ * prefetched before the first is learned.  Learning one address may evict
+ * or move others, or grow the table; the rest of the burst sees that, just
+ * as successive fdb_learn() calls would.
+ */
+void fdb_learn_burst(struct fdb *fdb, const uint8_t *const macs[],
+		     const uint16_t vlans[], unsigned n, uint32_t port_no,
+		     uint64_t now_ms, enum fdb_learn_result res[]);
+
+/**
+ * fdb_lookup_burst() - fdb_lookup() for @n addresses, answers into @ports
+ * @macs:	the addresses; a NULL one answers FDB_PORT_NONE
+ * @vlans:	their VLAN IDs
+ * @ports:	@n answers, as fdb_lookup()'s
+ *
+ * Prefetches every address's slots before the first lookup, as
+ * fdb_learn_burst() does.
+ */
+void fdb_lookup_burst(const struct fdb *fdb, const uint8_t *const macs[],
+		      const uint16_t vlans[], unsigned n, uint64_t now_ms,
+		      uint32_t ports[]);
 
 /**
  * fdb_add_static() - pin (@mac, @vlan) to @port_no; replaces a learned entry

@@ -502,6 +502,14 @@ static void hub_egress(struct port *out)
 		hub_send(out, batch, k);
 }
 
+/* hub_frame_short() - whether @f is too short for its Ethernet header */
+static bool hub_frame_short(const struct frame *f)
+{
+	return f->len < FRAME_ETH_HLEN ||
+	       (frame_is_tagged(f) &&
+		f->len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN);
+}
+
 /* (VLAN, MAC) as one comparable word; never 0 */
 static inline uint64_t hub_mac_key(const uint8_t *mac, uint16_t vlan)
 {
@@ -511,59 +519,91 @@ static inline uint64_t hub_mac_key(const uint8_t *mac, uint16_t vlan)
 	return k | (uint64_t)vlan << 48 | 1ull << 63;
 }
 
+/* hub_burst_addresses() - the addresses of @n frames, as the FDB's burst
+ * calls take them
+ * @srcs:	the source to learn of each frame; NULL where there is none (a
+ *		short frame, a multicast or zero source) or where it is the
+ *		previous frame's (a burst is mostly one flow: learning it again
+ *		at the same clock reading changes nothing)
+ * @dsts:	the destination of each frame; NULL where there is none (a
+ *		short frame, a multicast destination)
+ * @looks:	the destinations to look up: @dsts, but NULL where it is the
+ *		previous frame's (whose answer it takes: the table does not
+ *		change between the lookups of a burst)
+ */
+static void hub_burst_addresses(struct frame **frames, unsigned n,
+				const uint8_t **srcs, const uint8_t **dsts,
+				const uint8_t **looks, uint16_t *vlans)
+{
+	uint64_t last_src = 0, last_dst = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct frame *f = frames[i];
+		uint64_t k;
+
+		srcs[i] = dsts[i] = looks[i] = NULL;
+		vlans[i] = 0;
+		if (hub_frame_short(f)) {
+			last_dst = 0;
+			continue;
+		}
+		vlans[i] = frame_vlan(f);
+		srcs[i] = frame_src(f);
+		if (mac_is_multicast(srcs[i]) || mac_is_zero(srcs[i])) {
+			srcs[i] = NULL;
+		} else {
+			k = hub_mac_key(srcs[i], vlans[i]);
+			if (k == last_src)
+				srcs[i] = NULL;
+			last_src = k;
+		}
+		dsts[i] = frame_dst(f);
+		if (mac_is_multicast(dsts[i])) {
+			dsts[i] = NULL;
+			last_dst = 0;
+			continue;
+		}
+		k = hub_mac_key(dsts[i], vlans[i]);
+		looks[i] = k == last_dst ? NULL : dsts[i];
+		last_dst = k;
+	}
+}
+
 /* Forward at most FRAME_BURST_MAX frames: every egress batch then fits.
- * A burst is mostly one flow: a source learned (or refreshed) on this port
- * at this clock reading is not learned again, and a destination looked up
- * is not looked up again until a learning changes the table.
+ * The burst's sources are learned, then its destinations looked up, each
+ * in one FDB call (which overlaps the table's memory accesses); so a frame
+ * to an address that a later frame of the same burst comes from is
+ * already known to be on the ingress port.
  * Return: known-unicast frames went to a blocked, not stalled port. */
 static bool hub_input_burst(struct hub *h, struct port *in,
 			    struct frame **frames, unsigned n)
 {
+	const uint8_t *srcs[FRAME_BURST_MAX], *dsts[FRAME_BURST_MAX];
+	const uint8_t *looks[FRAME_BURST_MAX];
+	uint16_t vlans[FRAME_BURST_MAX];
+	uint32_t dst_ports[FRAME_BURST_MAX];
 	uint64_t now = clock_now_ms();
 	struct port *pending = NULL;
-	uint64_t learnt = 0, looked = 0;
-	uint32_t looked_no = FDB_PORT_NONE;
 	bool pause = false;
+
+	hub_burst_addresses(frames, n, srcs, dsts, looks, vlans);
+	fdb_learn_burst(h->fdb, srcs, vlans, n, in->port_no, now, NULL);
+	fdb_lookup_burst(h->fdb, looks, vlans, n, now, dst_ports);
+	for (unsigned i = 1; i < n; i++)
+		if (dsts[i] && !looks[i])
+			dst_ports[i] = dst_ports[i - 1];
 
 	for (unsigned i = 0; i < n; i++) {
 		struct frame *f = frames[i];
-		const uint8_t *src, *dst;
 		unsigned fanout = 0;
-		uint16_t vlan;
 
-		if (f->len < FRAME_ETH_HLEN ||
-		    (frame_is_tagged(f) &&
-		     f->len < FRAME_ETH_HLEN + FRAME_VLAN_HLEN)) {
+		if (hub_frame_short(f)) {
 			in->stats.rx_drops[PORT_DROP_MALFORMED]++;
 			frame_unref(f);
 			continue;
 		}
-		src = frame_src(f);
-		dst = frame_dst(f);
-		vlan = frame_vlan(f);
-		if (!mac_is_multicast(src) && !mac_is_zero(src) &&
-		    hub_mac_key(src, vlan) != learnt) {
-			enum fdb_learn_result r =
-			    fdb_learn(h->fdb, src, vlan, in->port_no, now);
-
-			/* on this port now: learning it again changes nothing */
-			learnt = r == FDB_REFRESHED || r == FDB_LEARNED ||
-					 r == FDB_MOVED || r == FDB_EVICTED
-				     ? hub_mac_key(src, vlan)
-				     : 0;
-			if (r != FDB_REFRESHED)
-				looked = 0;
-		}
-
-		if (!mac_is_multicast(dst)) {
-			uint64_t k = hub_mac_key(dst, vlan);
-			struct port *out;
-
-			if (k != looked) {
-				looked = k;
-				looked_no = fdb_lookup(h->fdb, dst, vlan, now);
-			}
-			out = hub_port(h, looked_no);
+		if (dsts[i]) {
+			struct port *out = hub_port(h, dst_ports[i]);
 
 			if (out == in) {
 				in->stats.rx_drops[PORT_DROP_NO_DEST]++;

@@ -825,6 +825,296 @@ static void test_fdb_grows_to_100k(void)
 }
 
 /*
+ * Bursts: fdb_learn_burst() and fdb_lookup_burst() must answer exactly as
+ * fdb_learn() and fdb_lookup() called one address after another, even when
+ * an address early in a burst evicts, moves, expires or grows the table
+ * under the addresses after it (their slots were prefetched, not found).
+ */
+
+/* burst_pool_mac() - the @k-th address of a test's pool */
+static void burst_pool_mac(uint32_t k, uint8_t mac[6])
+{
+	mac_from_u64(scatter48(k), mac);
+}
+
+static void test_fdb_burst_learn_sees_its_own_evictions(void)
+{
+	struct fdb *fdb = fdb_new(4, 100, AGE_MS);
+	uint8_t pool[6][6];
+	const uint8_t *macs[6];
+	uint16_t vlans[6] = {0};
+	enum fdb_learn_result res[6];
+	uint32_t ports[6];
+	int k;
+
+	for (k = 0; k < 5; k++) {
+		burst_pool_mac((uint32_t)k, pool[k]);
+		macs[k] = pool[k];
+	}
+	/* A B C D fill the table, E evicts A (the oldest of the only
+	 * port), and A coming back in the same burst evicts B */
+	macs[5] = pool[0];
+	fdb_learn_burst(fdb, macs, vlans, 6, 1, 10, res);
+	for (k = 0; k < 4; k++)
+		CHECK_EQ(res[k], FDB_LEARNED);
+	CHECK_EQ(res[4], FDB_EVICTED);
+	CHECK_EQ(res[5], FDB_EVICTED);
+	fdb_lookup_burst(fdb, macs, vlans, 5, 10, ports);
+	CHECK_EQ(ports[0], 1);
+	CHECK_EQ(ports[1], FDB_PORT_NONE);
+	CHECK_EQ(ports[2], 1);
+	CHECK_EQ(ports[3], 1);
+	CHECK_EQ(ports[4], 1);
+	CHECK_EQ(fdb_count(fdb), 4);
+
+	/* on another port, C moves; the same address twice in one burst is
+	 * moved, then refreshed */
+	macs[0] = pool[2];
+	macs[1] = pool[2];
+	fdb_learn_burst(fdb, macs, vlans, 2, 2, 11, res);
+	CHECK_EQ(res[0], FDB_MOVED);
+	CHECK_EQ(res[1], FDB_REFRESHED);
+	CHECK_EQ(fdb_lookup(fdb, pool[2], 0, 11), 2);
+	fdb_free(fdb);
+}
+
+static void test_fdb_burst_skips_absent_addresses(void)
+{
+	struct fdb *fdb = fdb_new(100, 100, AGE_MS);
+	const uint8_t *macs[3] = {mac_a, NULL, mac_b};
+	uint16_t vlans[3] = {5, 5, 5};
+	enum fdb_learn_result res[3] = {FDB_FULL, FDB_FULL, FDB_FULL};
+	uint32_t ports[3] = {0, 0, 0};
+
+	fdb_learn_burst(fdb, macs, vlans, 3, 7, 1, res);
+	CHECK_EQ(res[0], FDB_LEARNED);
+	CHECK_EQ(res[1], FDB_FULL); /* not written */
+	CHECK_EQ(res[2], FDB_LEARNED);
+	CHECK_EQ(fdb_count(fdb), 2);
+	fdb_lookup_burst(fdb, macs, vlans, 3, 1, ports);
+	CHECK_EQ(ports[0], 7);
+	CHECK_EQ(ports[1], FDB_PORT_NONE);
+	CHECK_EQ(ports[2], 7);
+	/* results NULL: learning still happens */
+	fdb_learn_burst(fdb, macs, vlans, 3, 8, 2, NULL);
+	CHECK_EQ(fdb_lookup(fdb, mac_a, 5, 2), 8);
+	/* expired entries answer no port, as fdb_lookup() does */
+	fdb_lookup_burst(fdb, macs, vlans, 3, 2 + AGE_MS, ports);
+	CHECK_EQ(ports[0], FDB_PORT_NONE);
+	CHECK_EQ(ports[2], FDB_PORT_NONE);
+	fdb_free(fdb);
+}
+
+/* burst_check_same() - the two tables answer alike for every address of
+ * the pool, one by one and in bursts; return how many answers differed */
+static unsigned burst_check_same(const struct fdb *a, const struct fdb *b,
+				 uint32_t npool, uint16_t nvlans, uint64_t now)
+{
+	enum { CHUNK = 100 }; /* longer than FDB_BURST_MAX */
+	const uint8_t *macs[CHUNK];
+	uint8_t pool[CHUNK][6];
+	uint16_t vlans[CHUNK];
+	uint32_t ports[CHUNK];
+	unsigned bad = 0;
+
+	for (uint32_t k0 = 0; k0 < npool; k0 += CHUNK) {
+		uint32_t n = npool - k0 < CHUNK ? npool - k0 : CHUNK;
+
+		for (uint32_t j = 0; j < n; j++) {
+			burst_pool_mac(k0 + j, pool[j]);
+			macs[j] = pool[j];
+			vlans[j] = (uint16_t)((k0 + j) % nvlans);
+		}
+		fdb_lookup_burst(a, macs, vlans, n, now, ports);
+		for (uint32_t j = 0; j < n; j++)
+			bad +=
+			    ports[j] != fdb_lookup(b, macs[j], vlans[j], now);
+	}
+	bad += fdb_count(a) != fdb_count(b);
+	return bad;
+}
+
+/**
+ * burst_run() - random bursts into two tables, one through the burst
+ * calls and one a call per address, with statics, removals, expiry and
+ * flushes in between; both must answer alike throughout
+ */
+static void burst_run(uint32_t max_entries, uint32_t port_max, uint32_t npool,
+		      unsigned rounds, uint32_t max_step_ms, uint64_t seed)
+{
+	enum { PORTS = 6, MAXB = 150, NVLANS = 3 };
+	struct fdb *a = fdb_new(max_entries, port_max, AGE_MS);
+	struct fdb *b = fdb_new(max_entries, port_max, AGE_MS);
+	uint8_t pool[MAXB][6];
+	const uint8_t *macs[MAXB];
+	uint16_t vlans[MAXB];
+	enum fdb_learn_result res[MAXB];
+	struct fdb_stats sa, sb;
+	uint64_t rng = seed, now = 1;
+	unsigned bad = 0;
+
+	fdb_set_port_group(a, 4, 99);
+	fdb_set_port_group(b, 4, 99);
+	fdb_set_port_group(a, 5, 99);
+	fdb_set_port_group(b, 5, 99);
+	fdb_set_group_limit(a, 99, port_max * 3 / 2);
+	fdb_set_group_limit(b, 99, port_max * 3 / 2);
+	for (unsigned r = 0; r < rounds; r++) {
+		uint32_t n = 1 + test_below(&rng, MAXB);
+		uint32_t port = test_below(&rng, PORTS);
+		uint32_t op = test_below(&rng, 100);
+
+		for (uint32_t j = 0; j < n; j++) {
+			uint32_t k = test_below(&rng, npool);
+
+			burst_pool_mac(k, pool[j]);
+			/* a few absent: multicast sources the hub skips */
+			macs[j] = test_below(&rng, 20) ? pool[j] : NULL;
+			vlans[j] = (uint16_t)(k % NVLANS);
+		}
+		fdb_learn_burst(a, macs, vlans, n, port, now, res);
+		for (uint32_t j = 0; j < n; j++)
+			if (macs[j])
+				bad += res[j] != fdb_learn(b, macs[j], vlans[j],
+							   port, now);
+		if (op < 5) { /* pin or unpin an address */
+			uint8_t mac[6];
+			uint32_t k = test_below(&rng, npool);
+
+			burst_pool_mac(k, mac);
+			if (op < 3)
+				bad +=
+				    fdb_add_static(a, mac, k % NVLANS, port) !=
+				    fdb_add_static(b, mac, k % NVLANS, port);
+			else
+				bad += fdb_remove(a, mac, k % NVLANS) !=
+				       fdb_remove(b, mac, k % NVLANS);
+		} else if (op < 7) {
+			bad += fdb_expire(a, now) != fdb_expire(b, now);
+		} else if (op == 7) {
+			bad += fdb_flush_port(a, port, false) !=
+			       fdb_flush_port(b, port, false);
+		}
+		now += test_below(&rng, max_step_ms);
+		if (r % (rounds / 10) == rounds / 10 - 1)
+			bad += burst_check_same(a, b, npool, NVLANS, now);
+	}
+	bad += burst_check_same(a, b, npool, NVLANS, now);
+	fdb_get_stats(a, &sa);
+	fdb_get_stats(b, &sb);
+	CHECK(!memcmp(&sa, &sb, sizeof(sa)));
+	CHECK(sa.evicted > 0);
+	CHECK(sa.moved > 0);
+	CHECK(sa.expired > 0);
+	CHECK_EQ(bad, 0);
+	fdb_free(a);
+	fdb_free(b);
+}
+
+static void test_fdb_burst_matches_single_calls(void)
+{
+	/* crowded: the smallest table at its load limit, long clusters,
+	 * evictions and port limits inside bursts */
+	burst_run(700, 200, 2000, 3000, AGE_MS / 20, 11);
+	/* growing: bursts that grow the table under themselves */
+	burst_run(20000, 8000, 30000, 1500, AGE_MS / 300, 12);
+	/* big enough for the bursts to prefetch (fdb.c's
+	 * FDB_PREFETCH_MIN_SLOTS), reached by growing in mid-burst */
+	burst_run(30000, 30000, 200000, 2500, AGE_MS / 250, 13);
+}
+
+/* a table full at its load limit: every address collides with others in
+ * its cluster; lookups in bursts find each, before and after half go */
+static void test_fdb_burst_lookup_in_crowded_table(void)
+{
+	enum { N = 700, B = 64 };
+	struct fdb *fdb = fdb_new(N, N, AGE_MS);
+	uint8_t pool[B][6];
+	const uint8_t *macs[B];
+	uint16_t vlans[B] = {0};
+	uint32_t ports[B];
+	unsigned bad = 0;
+	uint8_t mac[6];
+
+	for (uint32_t k = 0; k < N; k++) {
+		burst_pool_mac(k, mac);
+		bad += fdb_learn(fdb, mac, 0, k % 7, 1) != FDB_LEARNED;
+	}
+	for (uint32_t k = 0; k < N; k += 2) { /* holes in every cluster */
+		burst_pool_mac(k, mac);
+		bad += !fdb_remove(fdb, mac, 0);
+	}
+	/* hits, misses (never learned or removed), and one address many
+	 * times in one burst */
+	for (uint32_t k0 = 0; k0 < 2 * N; k0 += B) {
+		for (uint32_t j = 0; j < B; j++) {
+			uint32_t k = j % 8 == 7 ? 1 : k0 + j;
+
+			burst_pool_mac(k, pool[j]);
+			macs[j] = pool[j];
+		}
+		fdb_lookup_burst(fdb, macs, vlans, B, 2, ports);
+		for (uint32_t j = 0; j < B; j++) {
+			uint32_t k = j % 8 == 7 ? 1 : k0 + j;
+			uint32_t want = k < N && k % 2 ? k % 7 : FDB_PORT_NONE;
+
+			bad += ports[j] != want;
+		}
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(fdb_count(fdb), N / 2);
+	fdb_free(fdb);
+}
+
+/* a million entries learned in bursts age out in one fdb_expire() pass
+ * each: half, then the rest; the timed part must stay well within the
+ * test's timeout, also under the sanitizers */
+static void test_fdb_ages_a_million_entries(void)
+{
+	enum { N = 1 << 20, PORTS = 64, B = 64 };
+	struct fdb *fdb = fdb_new(N, N, AGE_MS);
+	uint8_t pool[B][6];
+	const uint8_t *macs[B];
+	uint16_t vlans[B];
+	uint32_t ports[B];
+	unsigned bad = 0;
+
+	/* burst k holds addresses k*B.. of port k % PORTS; the first half
+	 * learned at 0, the second at AGE_MS / 2 */
+	for (uint32_t k0 = 0; k0 < N; k0 += B) {
+		for (uint32_t j = 0; j < B; j++) {
+			burst_pool_mac(k0 + j, pool[j]);
+			macs[j] = pool[j];
+			vlans[j] = (uint16_t)((k0 + j) & 0xfff);
+		}
+		fdb_learn_burst(fdb, macs, vlans, B, (k0 / B) % PORTS,
+				k0 < N / 2 ? 0 : AGE_MS / 2, NULL);
+	}
+	CHECK_EQ(fdb_count(fdb), N);
+	CHECK_EQ(fdb_port_count(fdb, 3), N / PORTS);
+	CHECK_EQ(fdb_expire(fdb, AGE_MS - 1), 0);
+	CHECK_EQ(fdb_expire(fdb, AGE_MS), N / 2);
+	CHECK_EQ(fdb_count(fdb), N / 2);
+	CHECK_EQ(fdb_port_count(fdb, 3), N / PORTS / 2);
+	/* a sample of each half: gone, and still there */
+	for (uint32_t k0 = 0; k0 < N; k0 += N / 16) {
+		for (uint32_t j = 0; j < B; j++) {
+			burst_pool_mac(k0 + j, pool[j]);
+			macs[j] = pool[j];
+			vlans[j] = (uint16_t)((k0 + j) & 0xfff);
+		}
+		fdb_lookup_burst(fdb, macs, vlans, B, AGE_MS, ports);
+		for (uint32_t j = 0; j < B; j++)
+			bad += ports[j] !=
+			       (k0 < N / 2 ? FDB_PORT_NONE : (k0 / B) % PORTS);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(fdb_expire(fdb, AGE_MS + AGE_MS / 2), N / 2);
+	CHECK_EQ(fdb_count(fdb), 0);
+	fdb_free(fdb);
+}
+
+/*
  * The reference model: one record per address, found by its index; every
  * rule of fdb.h written out the obvious way.
  */
@@ -1422,6 +1712,11 @@ int main(void)
 	TAP_RUN(test_fdb_group_limit_trims_fullest_port);
 	TAP_RUN(test_fdb_eviction_lists_survive_growth);
 	TAP_RUN(test_fdb_grows_to_100k);
+	TAP_RUN(test_fdb_burst_learn_sees_its_own_evictions);
+	TAP_RUN(test_fdb_burst_skips_absent_addresses);
+	TAP_RUN(test_fdb_burst_matches_single_calls);
+	TAP_RUN(test_fdb_burst_lookup_in_crowded_table);
+	TAP_RUN(test_fdb_ages_a_million_entries);
 	TAP_RUN(test_fdb_matches_reference_model);
 	return tap_done();
 }

@@ -352,11 +352,14 @@ static void test_hub_bursts_longer_than_64_are_split(void)
 	teardown(2);
 }
 
-/* Frames of one burst see what the frames before them taught the table:
- * a destination looked up once is looked up again after a move */
+/* A burst's sources are all learned before its destinations are looked
+ * up, and a destination shared by consecutive frames is looked up once: a
+ * host that a burst shows behind the ingress port is there for every frame
+ * of that burst (frames to it went out where they came from: none is sent
+ * to where the host was) */
 static void test_hub_learning_within_a_burst_is_seen(void)
 {
-	struct frame *burst[3];
+	struct frame *burst[4];
 	uint8_t h5[6];
 
 	setup(0, 3);
@@ -364,24 +367,40 @@ static void test_hub_learning_within_a_burst_is_seen(void)
 	for (unsigned i = 0; i < 3; i++)
 		rec_clear(i);
 	mac_of(5, h5);
-	for (unsigned i = 0; i < 3; i++) {
+	for (unsigned i = 0; i < 4; i++) {
 		burst[i] = frame_alloc(64);
 		memset(burst[i]->data, 0, 64);
 		burst[i]->data[12] = 0x08;
 		burst[i]->data[20] = (uint8_t)i;
 	}
-	memcpy(burst[0]->data, h5, 6); /* to host 5, on port 2 */
+	memcpy(burst[0]->data, h5, 6); /* to host 5 */
 	mac_of(0, burst[0]->data + 6);
 	memcpy(burst[1]->data, MAC_BCAST, 6); /* host 5 now behind port 0 */
 	mac_of(5, burst[1]->data + 6);
-	memcpy(burst[2]->data, h5, 6); /* to host 5: back where it came */
+	memcpy(burst[2]->data, h5, 6); /* to host 5, twice */
 	mac_of(0, burst[2]->data + 6);
-	port_input(ports[0], burst, 3);
-	CHECK_EQ(recs[2].n, 2);
-	CHECK_EQ(recs[2].got[0]->data[20], 0);
-	CHECK_EQ(recs[2].got[1]->data[20], 1);
+	memcpy(burst[3]->data, h5, 6);
+	mac_of(0, burst[3]->data + 6);
+	port_input(ports[0], burst, 4);
+	CHECK_EQ(recs[2].n, 1); /* only the broadcast */
+	CHECK_EQ(recs[2].got[0]->data[20], 1);
 	CHECK_EQ(recs[1].n, 1);
-	CHECK_EQ(ports[0]->stats.rx_drops[PORT_DROP_NO_DEST], 1);
+	CHECK_EQ(ports[0]->stats.rx_drops[PORT_DROP_NO_DEST], 3);
+
+	/* host 5 back on port 2: the next burst's frames to it follow */
+	send_to_host(2, 9, 5);
+	for (unsigned i = 0; i < 3; i++)
+		rec_clear(i);
+	for (unsigned i = 0; i < 2; i++) {
+		burst[i] = frame_alloc(64);
+		memset(burst[i]->data, 0, 64);
+		burst[i]->data[12] = 0x08;
+		memcpy(burst[i]->data, h5, 6);
+		mac_of(0, burst[i]->data + 6);
+	}
+	port_input(ports[0], burst, 2);
+	CHECK_EQ(recs[2].n, 2);
+	CHECK_EQ(recs[1].n, 0);
 	teardown(3);
 }
 
