@@ -54,6 +54,22 @@ static void fuzz_fail(const char *what, const char *detail)
 	abort();
 }
 
+/* fuzz_keyval_value() - whether @v is what the keyval form makes: a
+ * string, or the list of two or more strings a repeated key makes */
+static bool fuzz_keyval_value(const json_t *v)
+{
+	size_t i;
+
+	if (json_is_string(v))
+		return true;
+	if (!json_is_array(v) || json_array_size(v) < 2)
+		return false;
+	for (i = 0; i < json_array_size(v); i++)
+		if (!json_is_string(json_array_get(v, i)))
+			return false;
+	return true;
+}
+
 static void fuzz_check_keys(const json_t *obj, bool strings)
 {
 	const char *key;
@@ -66,38 +82,53 @@ static void fuzz_check_keys(const json_t *obj, bool strings)
 		    strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				"abcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
 			fuzz_fail("a key outside the rules", key);
-		if (strings && !json_is_string(v))
-			fuzz_fail("a keyval value that is not a string", key);
+		if (strings && !fuzz_keyval_value(v))
+			fuzz_fail("a keyval value that is not a string or a "
+				  "repeated key's list",
+				  key);
 	}
 }
 
-/* fuzz_keyval() - @obj as keyval text: key=value items, commas doubled */
+/* fuzz_keyval_item() - append ",key=value" (no comma first) to @out */
+static void fuzz_keyval_item(char **out, size_t *cap, size_t *len,
+			     const char *key, const json_t *v)
+{
+	const char *val = json_string_value(v);
+	size_t need = strlen(key) + 2 * json_string_length(v) + 3;
+
+	if (*len + need + 1 > *cap) {
+		*cap = 2 * (*len + need + 1);
+		*out = realloc(*out, *cap);
+		if (!*out)
+			abort();
+	}
+	if (*len)
+		(*out)[(*len)++] = ',';
+	*len += (size_t)sprintf(*out + *len, "%s=", key);
+	for (size_t i = 0; i < json_string_length(v); i++) {
+		if (val[i] == ',')
+			(*out)[(*len)++] = ',';
+		(*out)[(*len)++] = val[i];
+	}
+}
+
+/* fuzz_keyval() - @obj as keyval text: key=value items, commas doubled, a
+ * list as its key repeated */
 static char *fuzz_keyval(const json_t *obj)
 {
-	size_t cap = 16, len = 0;
+	size_t cap = 16, len = 0, i;
 	char *out = malloc(cap);
 	const char *key;
-	json_t *v;
+	json_t *v, *e;
 
 	if (!out)
 		abort();
 	json_object_foreach ((json_t *)obj, key, v) {
-		const char *val = json_string_value(v);
-		size_t need = strlen(key) + 2 * json_string_length(v) + 3;
-
-		if (len + need + 1 > cap) {
-			cap = 2 * (len + need + 1);
-			out = realloc(out, cap);
-			if (!out)
-				abort();
-		}
-		if (len)
-			out[len++] = ',';
-		len += (size_t)sprintf(out + len, "%s=", key);
-		for (size_t i = 0; i < json_string_length(v); i++) {
-			if (val[i] == ',')
-				out[len++] = ',';
-			out[len++] = val[i];
+		if (json_is_array(v)) {
+			json_array_foreach (v, i, e)
+				fuzz_keyval_item(&out, &cap, &len, key, e);
+		} else {
+			fuzz_keyval_item(&out, &cap, &len, key, v);
 		}
 	}
 	out[len] = '\0';

@@ -167,6 +167,8 @@ def opts_seeds():
         'user': b'\x00user,id=u,net=10.9.0.0/255.255.0.0,dhcpstart=10.9.2.20,'
                 b'hostfwd=udp:127.0.0.1:5353-10.9.2.20:53,'
                 b'guestfwd=tcp:10.9.0.4:80-cmd:true,ipv6-prefixlen=48',
+        'repeated': b'\x00user,id=u,hostfwd=tcp::1-:2,hostfwd=udp::3-:4,'
+                    b'id=v,dnssearch=a,,b',
         'user-json': b'\x00{"type": "user", "id": "u", "hostfwd": '
                      b'[{"str": "tcp::2222-:22"}, {"str": "::1-:2"}], '
                      b'"dnssearch": [{"str": "example.org"}], '
