@@ -445,26 +445,16 @@ static unsigned l2tpv3_send(struct port *p, struct frame *const *frames,
 			    unsigned n)
 {
 	struct l2tpv3_state *s = p->priv;
-	unsigned took;
 
-	if (!s || !s->chan)
-		return 0;
-	took = io_chan_send(s->chan, frames, n);
-	if (io_chan_tx_busy(s->chan))
-		port_tx_blocked(p);
-	return took;
+	return s && s->chan ? port_chan_send(p, s->chan, frames, n) : 0;
 }
 
 static void l2tpv3_rx_pause(struct port *p, bool pause)
 {
 	struct l2tpv3_state *s = p->priv;
 
-	if (!s || !s->chan)
-		return;
-	if (pause)
-		io_chan_pause(s->chan);
-	else
-		io_chan_resume(s->chan);
+	if (s && s->chan)
+		io_chan_set_paused(s->chan, pause);
 }
 
 static void l2tpv3_info(const struct netdev *nd, json_t *obj)

@@ -143,35 +143,25 @@ void socket_close(struct netdev *nd)
 		socket_teardown(s);
 }
 
-unsigned socket_send(struct port *p, struct frame *const *frames,
-			    unsigned n)
+unsigned socket_send(struct port *p, struct frame *const *frames, unsigned n)
 {
 	struct socket_peer *peer = p->priv;
 	struct io_chan *c;
-
-	unsigned took;
 
 	if (!peer || peer->closing)
 		return 0;
 	c = peer->txchan ? peer->txchan : peer->chan;
 	if (!c)
 		return 0;
-	took = io_chan_send(c, frames, n);
-	if (io_chan_tx_busy(c)) /* backend.h's flow-control contract */
-		port_tx_blocked(p);
-	return took;
+	return port_chan_send(p, c, frames, n);
 }
 
 void socket_rx_pause(struct port *p, bool pause)
 {
 	struct socket_peer *peer = p->priv;
 
-	if (!peer || peer->closing || !peer->chan)
-		return;
-	if (pause)
-		io_chan_pause(peer->chan);
-	else
-		io_chan_resume(peer->chan);
+	if (peer && !peer->closing && peer->chan)
+		io_chan_set_paused(peer->chan, pause);
 }
 
 void socket_info(const struct netdev *nd, json_t *obj)

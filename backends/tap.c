@@ -457,12 +457,8 @@ static void tap_rx_pause(struct port *p, bool pause)
 	if (!s || s->gone)
 		return;
 	for (unsigned i = 0; i < s->nq; i++) {
-		if (!s->q[i].chan)
-			continue;
-		if (pause)
-			io_chan_pause(s->q[i].chan);
-		else
-			io_chan_resume(s->q[i].chan);
+		if (s->q[i].chan)
+			io_chan_set_paused(s->q[i].chan, pause);
 	}
 }
 

@@ -585,16 +585,12 @@ unsigned vde_client_send(struct port *p, struct frame *const *frames,
 			 unsigned n)
 {
 	struct vde_client *c = p->priv;
-	unsigned i, took;
+	unsigned i;
 
 	if (!c || c->lost)
 		return 0;
-	if (c->native) {
-		took = io_chan_send(c->chan, frames, n);
-		if (io_chan_tx_busy(c->chan))
-			port_tx_blocked(p);
-		return took;
-	}
+	if (c->native)
+		return port_chan_send(p, c->chan, frames, n);
 	for (i = 0; i < n; i++) {
 		struct frame *f = frames[i];
 

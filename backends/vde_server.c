@@ -216,26 +216,18 @@ unsigned vde_server_send(struct port *p, struct frame *const *frames,
 			 unsigned n)
 {
 	struct vde_conn *cn = p->priv;
-	unsigned took;
 
 	if (!cn || cn->closing || !cn->chan)
 		return 0;
-	took = io_chan_send(cn->chan, frames, n);
-	if (io_chan_tx_busy(cn->chan))
-		port_tx_blocked(p);
-	return took;
+	return port_chan_send(p, cn->chan, frames, n);
 }
 
 void vde_server_rx_pause(struct port *p, bool pause)
 {
 	struct vde_conn *cn = p->priv;
 
-	if (!cn || cn->closing || !cn->chan)
-		return;
-	if (pause)
-		io_chan_pause(cn->chan);
-	else
-		io_chan_resume(cn->chan);
+	if (cn && !cn->closing && cn->chan)
+		io_chan_set_paused(cn->chan, pause);
 }
 
 /* -- the handshake -------------------------------------------------------- */

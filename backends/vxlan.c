@@ -260,12 +260,8 @@ static void vxlan_rx_pause(struct port *p, bool pause)
 {
 	struct vxlan_state *s = p->priv;
 
-	if (!s || !s->rx)
-		return;
-	if (pause)
-		io_chan_pause(s->rx);
-	else
-		io_chan_resume(s->rx);
+	if (s && s->rx)
+		io_chan_set_paused(s->rx, pause);
 }
 
 /* -- opening ------------------------------------------------------------ */

@@ -402,6 +402,14 @@ void io_chan_resume(struct io_chan *c)
 	io_core.ops->chan_resume(c);
 }
 
+void io_chan_set_paused(struct io_chan *c, bool pause)
+{
+	if (pause)
+		io_chan_pause(c);
+	else
+		io_chan_resume(c);
+}
+
 void io_chan_get_stats(const struct io_chan *c, struct io_chan_stats *st)
 {
 	*st = c->st;

@@ -210,6 +210,10 @@ bool io_chan_tx_busy(const struct io_chan *c);
 void io_chan_pause(struct io_chan *c);
 void io_chan_resume(struct io_chan *c);
 
+/* io_chan_set_paused() - io_chan_pause() or io_chan_resume(), as a
+ * backend's rx_pause op is asked */
+void io_chan_set_paused(struct io_chan *c, bool pause);
+
 struct io_chan_stats {
 	uint64_t rx_msgs, rx_bytes;	/* datagrams (dgram; GRO segments
 					 * each) / bytes (stream) */

@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "clock.h"
 #include "hub.h"
+#include "io.h"
 #include "log.h"
 #include "netdev.h"
 #include "port.h"
@@ -423,4 +424,14 @@ struct port *port_find(const char *name)
 		if (!strcmp(p->name, name))
 			return p;
 	return NULL;
+}
+
+unsigned port_chan_send(struct port *p, struct io_chan *c,
+			struct frame *const *frames, unsigned n)
+{
+	unsigned took = io_chan_send(c, frames, n);
+
+	if (io_chan_tx_busy(c)) /* backend.h's flow-control contract */
+		port_tx_blocked(p);
+	return took;
 }

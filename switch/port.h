@@ -178,6 +178,17 @@ void port_set_link(struct port *p, bool up);
 void port_tx_blocked(struct port *p);
 void port_tx_ready(struct port *p);
 
+struct io_chan;
+
+/**
+ * port_chan_send() - a backend's send() for a port whose frames go out on
+ * one io channel @c: what io_chan_send() took, and @p blocked when the
+ * channel says busy (io_chan_tx_busy()); the channel's on_tx_drain then
+ * calls port_tx_ready()
+ */
+unsigned port_chan_send(struct port *p, struct io_chan *c,
+			struct frame *const *frames, unsigned n);
+
 /* port_tx_progress() - the blocked port @p is draining, slowly: a backend
  * calls it, from the loop, each time a good part of its queue went out
  * while still above the low mark.  The stall limit counts from the last
