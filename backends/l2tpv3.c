@@ -199,36 +199,19 @@ static void l2tpv3_on_recv(struct io_chan *c, const struct io_msg *msgs,
 			   unsigned n)
 {
 	struct l2tpv3_state *s = io_chan_opaque(c);
-	struct frame *burst[FRAME_BURST_MAX];
 	struct port *p = s->port;
-	unsigned nb = 0;
+	struct port_burst b = {.p = p};
 
 	if (!p || s->closed)
 		return;
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *data;
 		size_t len;
-		struct frame *f;
 
-		if (!l2tpv3_unwrap(s, p, &msgs[i], &data, &len))
-			continue;
-		if (len > FRAME_MAX_LEN) {
-			port_count_rx_drop(p, PORT_DROP_OVERSIZE, 1, len);
-			continue;
-		}
-		f = frame_alloc_copy(data, len);
-		if (!f) {
-			port_count_rx_drop(p, PORT_DROP_NO_BUFFER, 1, len);
-			continue;
-		}
-		burst[nb++] = f;
-		if (nb == FRAME_BURST_MAX) {
-			port_input(p, burst, nb);
-			nb = 0;
-		}
+		if (l2tpv3_unwrap(s, p, &msgs[i], &data, &len))
+			port_burst_add(&b, data, len, FRAME_MAX_LEN, false);
 	}
-	if (nb)
-		port_input(p, burst, nb);
+	port_burst_end(&b);
 }
 
 static void l2tpv3_on_tx_drop(struct io_chan *c, unsigned n, int err)

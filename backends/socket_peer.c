@@ -169,16 +169,14 @@ static void socket_on_recv(struct io_chan *c, const struct io_msg *msgs,
 {
 	struct socket_peer *peer = io_chan_opaque(c);
 	struct socket_state *s = peer->s;
-	struct frame *burst[FRAME_BURST_MAX];
 	struct port *p = peer->port;
-	unsigned nb = 0;
+	struct port_burst b = {.p = p};
 
 	if (!p || peer->closing)
 		return;
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct io_msg *m = &msgs[i];
-		struct frame *f;
 
 		if (s->echo_set && m->src &&
 		    sockaddr_same(m->src, m->srclen, sockaddr_sa(&s->echo),
@@ -195,27 +193,10 @@ static void socket_on_recv(struct io_chan *c, const struct io_msg *msgs,
 			port_count_rx_drop(p, PORT_DROP_FILTERED, 1, m->len);
 			continue;
 		}
-		if (m->truncated || m->len > FRAME_MAX_LEN) {
-			port_count_rx_drop(p, PORT_DROP_OVERSIZE, 1, m->len);
-			continue;
-		}
-		if (m->len < FRAME_MIN_LEN) {
-			port_count_rx_drop(p, PORT_DROP_MALFORMED, 1, m->len);
-			continue;
-		}
-		f = frame_alloc_copy(m->data, m->len);
-		if (!f) {
-			port_count_rx_drop(p, PORT_DROP_NO_BUFFER, 1, m->len);
-			continue;
-		}
-		burst[nb++] = f;
-		if (nb == FRAME_BURST_MAX) {
-			port_input(p, burst, nb);
-			nb = 0;
-		}
+		port_burst_add(&b, m->data, m->len, FRAME_MAX_LEN,
+			       m->truncated);
 	}
-	if (nb)
-		port_input(p, burst, nb);
+	port_burst_end(&b);
 }
 
 void socket_on_recv_ignore(struct io_chan *c, const struct io_msg *msgs,

@@ -88,34 +88,12 @@ static bool vde_check(const json_t *opts, struct nh_error **errp)
 
 void vde_input(struct port *p, const struct io_msg *msgs, unsigned n)
 {
-	struct frame *burst[FRAME_BURST_MAX];
-	unsigned nb = 0;
+	struct port_burst b = {.p = p};
 
-	for (unsigned i = 0; i < n; i++) {
-		const struct io_msg *m = &msgs[i];
-		struct frame *f;
-
-		if (m->truncated || m->len > VDE_FRAME_MAX) {
-			port_count_rx_drop(p, PORT_DROP_OVERSIZE, 1, m->len);
-			continue;
-		}
-		if (m->len < FRAME_MIN_LEN) {
-			port_count_rx_drop(p, PORT_DROP_MALFORMED, 1, m->len);
-			continue;
-		}
-		f = frame_alloc_copy(m->data, m->len);
-		if (!f) {
-			port_count_rx_drop(p, PORT_DROP_NO_BUFFER, 1, m->len);
-			continue;
-		}
-		burst[nb++] = f;
-		if (nb == FRAME_BURST_MAX) {
-			port_input(p, burst, nb);
-			nb = 0;
-		}
-	}
-	if (nb)
-		port_input(p, burst, nb);
+	for (unsigned i = 0; i < n; i++)
+		port_burst_add(&b, msgs[i].data, msgs[i].len, VDE_FRAME_MAX,
+			       msgs[i].truncated);
+	port_burst_end(&b);
 }
 
 /* -- the ops table: either role ------------------------------------------ */

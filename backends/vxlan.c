@@ -117,34 +117,23 @@ static void vxlan_on_recv(struct io_chan *c, const struct io_msg *msgs,
 			  unsigned n)
 {
 	struct vxlan_state *s = io_chan_opaque(c);
-	struct frame *burst[FRAME_BURST_MAX];
 	struct port *p = s->port;
+	struct port_burst b = {.p = p};
 	uint64_t now = clock_now_ms();
-	unsigned nb = 0;
 
 	if (!s->nd || !p)
 		return;
 	for (unsigned i = 0; i < n; i++) {
 		const struct io_msg *m = &msgs[i];
 		size_t off = vxlan_accept(s, p, m);
-		struct frame *f;
 
 		if (!off)
 			continue;
 		vxlan_learn(s, m, m->data + off, now);
-		f = frame_alloc_copy(m->data + off, m->len - off);
-		if (!f) {
-			port_count_rx_drop(p, PORT_DROP_NO_BUFFER, 1, m->len);
-			continue;
-		}
-		burst[nb++] = f;
-		if (nb == FRAME_BURST_MAX) {
-			port_input(p, burst, nb);
-			nb = 0;
-		}
+		port_burst_add(&b, m->data + off, m->len - off, FRAME_MAX_LEN,
+			       false);
 	}
-	if (nb)
-		port_input(p, burst, nb);
+	port_burst_end(&b);
 }
 
 static void vxlan_rx_done(void *opaque, unsigned dropped)

@@ -435,3 +435,34 @@ unsigned port_chan_send(struct port *p, struct io_chan *c,
 		port_tx_blocked(p);
 	return took;
 }
+
+bool port_burst_add(struct port_burst *b, const void *data, size_t len,
+		    size_t max, bool truncated)
+{
+	struct frame *f;
+
+	if (truncated || len > max) {
+		port_count_rx_drop(b->p, PORT_DROP_OVERSIZE, 1, len);
+		return false;
+	}
+	if (len < FRAME_MIN_LEN) {
+		port_count_rx_drop(b->p, PORT_DROP_MALFORMED, 1, len);
+		return false;
+	}
+	f = frame_alloc_copy(data, len);
+	if (!f) {
+		port_count_rx_drop(b->p, PORT_DROP_NO_BUFFER, 1, len);
+		return false;
+	}
+	b->f[b->n++] = f;
+	if (b->n == FRAME_BURST_MAX)
+		port_burst_end(b);
+	return true;
+}
+
+void port_burst_end(struct port_burst *b)
+{
+	if (b->n)
+		port_input(b->p, b->f, b->n);
+	b->n = 0;
+}

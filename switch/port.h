@@ -139,6 +139,32 @@ void port_free(struct port *p);
 void port_input(struct port *p, struct frame **frames, unsigned n);
 
 /**
+ * struct port_burst - received frames gathered for port_input(), for a
+ * backend that copies each datagram or record into a frame
+ */
+struct port_burst {
+	struct port *p;
+	unsigned n;
+	struct frame *f[FRAME_BURST_MAX];
+};
+
+/**
+ * port_burst_add() - copy @len bytes at @data into a frame of @b's burst,
+ * handed to port_input() whenever the burst is full
+ * @max:	the largest frame the medium carries
+ * @truncated:	the receive cut it short (then it is oversize)
+ *
+ * Longer than @max or truncated, shorter than an Ethernet header, or no
+ * buffer: dropped and counted on the port (oversize, malformed, no-buffer).
+ * Return: whether the frame was added.
+ */
+bool port_burst_add(struct port_burst *b, const void *data, size_t len,
+		    size_t max, bool truncated);
+
+/* port_burst_end() - hand what @b gathered to port_input() */
+void port_burst_end(struct port_burst *b);
+
+/**
  * port_count_rx_drop() - count frames a backend received but could not turn
  * into frames (no buffer, malformed input, oversize); they count as received
  */
