@@ -787,6 +787,21 @@ uint32_t fdb_lookup(const struct fdb *fdb, const uint8_t mac[6], uint16_t vlan,
  * (under FDB_PREFETCH_MIN_SLOTS) is served an address at a time.
  */
 
+/* fdb_burst_hash() - the keys and hashes of @m addresses (NULL ones
+ * skipped), each bucket's line prefetched (@write: to learn there) */
+static void fdb_burst_hash(const struct fdb *fdb, const uint8_t *const macs[],
+			   const uint16_t vlans[], unsigned m, uint64_t *keys,
+			   uint64_t *hashes, bool write)
+{
+	for (unsigned i = 0; i < m; i++) {
+		if (!macs[i])
+			continue;
+		keys[i] = fdb_key(macs[i], vlans[i]);
+		hashes[i] = fdb_hash(keys[i]);
+		fdb_prefetch(fdb, hashes[i], write);
+	}
+}
+
 void fdb_learn_burst(struct fdb *fdb, const uint8_t *const macs[],
 		     const uint16_t vlans[], unsigned n, uint32_t port_no,
 		     uint64_t now_ms, enum fdb_learn_result res[])
@@ -808,13 +823,7 @@ void fdb_learn_burst(struct fdb *fdb, const uint8_t *const macs[],
 	while (n) {
 		unsigned m = n < FDB_BURST_MAX ? n : FDB_BURST_MAX;
 
-		for (unsigned i = 0; i < m; i++) {
-			if (!macs[i])
-				continue;
-			keys[i] = fdb_key(macs[i], vlans[i]);
-			hashes[i] = fdb_hash(keys[i]);
-			fdb_prefetch(fdb, hashes[i], true);
-		}
+		fdb_burst_hash(fdb, macs, vlans, m, keys, hashes, true);
 		for (unsigned i = 0; i < m; i++) {
 			enum fdb_learn_result r;
 
@@ -849,13 +858,7 @@ void fdb_lookup_burst(const struct fdb *fdb, const uint8_t *const macs[],
 	while (n) {
 		unsigned m = n < FDB_BURST_MAX ? n : FDB_BURST_MAX;
 
-		for (unsigned i = 0; i < m; i++) {
-			if (!macs[i])
-				continue;
-			keys[i] = fdb_key(macs[i], vlans[i]);
-			hashes[i] = fdb_hash(keys[i]);
-			fdb_prefetch(fdb, hashes[i], false);
-		}
+		fdb_burst_hash(fdb, macs, vlans, m, keys, hashes, false);
 		for (unsigned i = 0; i < m; i++)
 			ports[i] = macs[i]
 				       ? fdb_lookup_hashed(fdb, keys[i],
