@@ -6,13 +6,23 @@
 # One dpdk-testpmd with two virtio-user ports in mac-forward is the peer:
 # each port sends to the other's MAC (--tx-first starts the loop), so every
 # frame crosses the switch once per direction.  Printed: the peer's Rx-pps
-# per port (= frames/s the switch delivered each way).  No hugepages
-# needed (--no-huge; the peer's memory is a shared memfd).
+# per port (= frames/s the switch delivered each way).
+#
+# Guest memory: 2 MiB huge pages, as VMs on vhost-user switches are run
+# (the script reserves 1024 of them and mounts hugetlbfs if need be); with
+# HUGE=0, or where none can be had, 4 KiB pages (--no-huge: the peer's
+# memory is a plain shared memfd, and every buffer the switch touches
+# costs a TLB entry of its own).  The first line printed says which.
 #
 # Usage: bench/vhost-user.sh [FRAME_BYTES] [SECONDS]
-#   NETHUBD=build/ctl/nethubd IO=uring|epoll (default uring)
+#   NETHUBD=build/ctl/nethubd IO=uring|epoll (default uring) HUGE=1|0
 #   POLL_US=N: nethubd runs a second time with poll-us=N on both netdevs,
 #   and the last lines add that run over the event-driven one's
+#   OVS=1: Open vSwitch with DPDK too (openvswitch-switch-dpdk; huge
+#   pages): a datapath_type=netdev bridge, NORMAL action (MAC learning),
+#   two dpdkvhostuserclient ports, its PMD thread on CPU 0 and the peer's
+#   forwarding on CPU 1, as ../shared/reference/vhost-anchors.sh measured
+#   it; the last lines add nethubd over OVS-DPDK
 # Needs dpdk-dev (dpdk-testpmd) and root.  These machines are noisy:
 # compare the two systems of one run (the last line: nethubd's frames/s
 # over the wire's), not runs with each other.  DPDK's file prefixes carry
@@ -25,9 +35,29 @@ IO=${IO:-uring}
 D=$(mktemp -d /tmp/nethub-vhost-bench-XXXXXX)
 trap 'rm -rf "$D"' EXIT
 
+# huge pages: 512 MiB for each of the two testpmd processes
+MEM="--no-huge -m 512"
+if [ "${HUGE:-1}" != 0 ]; then
+	want=1024
+	have=$(awk '/HugePages_Total/ {print $2}' /proc/meminfo)
+	[ "${have:-0}" -ge "$want" ] ||
+		echo "$want" >/proc/sys/vm/nr_hugepages 2>/dev/null
+	mount | grep -q hugetlbfs ||
+		{ mkdir -p /dev/hugepages &&
+		  mount -t hugetlbfs none /dev/hugepages; } 2>/dev/null
+	free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+	if [ "${free:-0}" -ge 512 ] && mount | grep -q hugetlbfs; then
+		MEM="-m 512 --iova-mode=va"
+	fi
+fi
+case $MEM in
+--no-huge*) echo "guest memory: 4 KiB pages (--no-huge)" ;;
+*) echo "guest memory: 2 MiB huge pages" ;;
+esac
+
 peer() { # $1: the two sockets' vdev arguments
 	sleep $((SECS + 20)) | timeout "$SECS" dpdk-testpmd -l 1,0 \
-		--main-lcore 0 --no-pci --no-huge -m 512 \
+		--main-lcore 0 --no-pci $MEM \
 		--single-file-segments --file-prefix=nhpeer$$ $1 -- \
 		--forward-mode=mac --eth-peer=0,02:00:00:00:00:11 \
 		--eth-peer=1,02:00:00:00:00:10 --tx-first --txpkts="$LEN" \
@@ -35,14 +65,14 @@ peer() { # $1: the two sockets' vdev arguments
 		--total-num-mbufs=16384 2>&1 | grep -E 'Rx-pps' | tail -2 |
 		tee -a "$D/pps.$2"
 }
-ports() { # $1 $2: socket paths
-	echo "--vdev net_virtio_user0,path=$1,mac=02:00:00:00:00:10" \
-	     "--vdev net_virtio_user1,path=$2,mac=02:00:00:00:00:11"
+ports() { # $1 $2: socket paths; $3: ",server=1" when the peer listens
+	echo "--vdev net_virtio_user0,path=$1${3:-},mac=02:00:00:00:00:10" \
+	     "--vdev net_virtio_user1,path=$2${3:-},mac=02:00:00:00:00:11"
 }
 
 # testpmd's vhost PMD: a two-port wire, forwarding without looking
 (sleep $((SECS + 20)) | timeout $((SECS + 8)) dpdk-testpmd -l 0,1 \
-	--main-lcore 1 --no-pci --no-huge -m 512 --file-prefix=nhsw$$ \
+	--main-lcore 1 --no-pci $MEM --file-prefix=nhsw$$ \
 	--vdev "net_vhost0,iface=$D/t0.sock" \
 	--vdev "net_vhost1,iface=$D/t1.sock" -- --forward-mode=io \
 	--nb-cores=1 --total-num-mbufs=16384 >/dev/null 2>&1) &
@@ -50,6 +80,58 @@ sleep 4
 echo "testpmd vhost PMD io-forward, ${LEN} B:"
 peer "$(ports "$D/t0.sock" "$D/t1.sock")" wire
 wait
+
+ovs_run() { # Open vSwitch with DPDK, its own database under $D/ovs
+	local o=$D/ovs v
+	local vswitchd=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
+	if [ ! -x "$vswitchd" ]; then
+		echo "OVS=1: $vswitchd not found (openvswitch-switch-dpdk)" >&2
+		return
+	fi
+	case $MEM in --no-huge*)
+		echo "OVS=1: OVS-DPDK needs huge pages; none could be had" >&2
+		return ;;
+	esac
+	mkdir -p "$o"
+	v="ovs-vsctl --db=unix:$o/db.sock"
+	if ! {
+		ovsdb-tool create "$o/conf.db" \
+			/usr/share/openvswitch/vswitch.ovsschema &&
+		ovsdb-server "$o/conf.db" --remote="punix:$o/db.sock" \
+			--pidfile="$o/db.pid" --unixctl="$o/db.ctl" --detach \
+			--log-file="$o/db.log" &&
+		$v --no-wait init &&
+		$v --no-wait set Open_vSwitch . \
+			other_config:dpdk-init=true \
+			other_config:dpdk-lcore-mask=0x1 \
+			other_config:pmd-cpu-mask=0x1 \
+			other_config:dpdk-socket-mem=512 \
+			"other_config:dpdk-extra=--no-pci --single-file-segments --file-prefix=nhovs$$" &&
+		"$vswitchd" "unix:$o/db.sock" --pidfile="$o/vs.pid" \
+			--unixctl="$o/vs.ctl" --detach --log-file="$o/vs.log" &&
+		$v add-br br0 -- set bridge br0 datapath_type=netdev &&
+		$v add-port br0 vh0 -- set Interface vh0 \
+			type=dpdkvhostuserclient \
+			"options:vhost-server-path=$o/vh0.sock" &&
+		$v add-port br0 vh1 -- set Interface vh1 \
+			type=dpdkvhostuserclient \
+			"options:vhost-server-path=$o/vh1.sock"
+	} >"$o/setup.log" 2>&1; then
+		echo "OVS=1: setting up OVS-DPDK failed:" >&2
+		tail -5 "$o/setup.log" >&2
+	else
+		echo "OVS-DPDK NORMAL (MAC learning), ${LEN} B:"
+		peer "$(ports "$o/vh0.sock" "$o/vh1.sock" ,server=1)" ovs
+		[ -s "$D/pps.ovs" ] || tail -5 "$o/vs.log" >&2
+	fi
+	for f in vs.pid db.pid; do
+		[ -s "$o/$f" ] && kill "$(cat "$o/$f")" 2>/dev/null
+	done
+	sleep 1
+}
+if [ "${OVS:-0}" = 1 ]; then
+	ovs_run
+fi
 
 nethubd_run() { # $1: the figures' name; $2: extra netdev options
 	"$NETHUBD" --io "$IO" --log-level warn \
@@ -78,4 +160,9 @@ ratio nethubd wire "nethubd / wire"
 if [ -n "${POLL_US:-}" ]; then
 	ratio polled wire "nethubd poll-us=$POLL_US / wire"
 	ratio polled nethubd "nethubd poll-us=$POLL_US / event-driven"
+fi
+if [ "${OVS:-0}" = 1 ]; then
+	ratio nethubd ovs "nethubd / OVS-DPDK"
+	[ -z "${POLL_US:-}" ] ||
+		ratio polled ovs "nethubd poll-us=$POLL_US / OVS-DPDK"
 fi
