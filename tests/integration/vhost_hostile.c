@@ -41,11 +41,17 @@
  *              and hdr-len-low B waits for it -> "got LEN GSO_TYPE
  *              GSO_SIZE HDR_LEN FLAGS NUM_BUFFERS same|differs"; else ->
  *              "sent"
+ *   rate SECONDS LEN MSS  a measurement: A sends B (which makes itself
+ *              known first) frames of LEN bytes for SECONDS as fast as
+ *              nethubd takes them, TCPV4 GSO frames of gso_size MSS when
+ *              LEN > 54 + MSS, else plain (checksummed) -> "FRAMES BYTES NS" (frames
+ *              sent, bytes B received with their headers, time)
  *   offload-close  A and B go -> "closed"
  * Anything that goes wrong on our side is "CASE error WHY".
  */
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,24 +493,48 @@ static void tso_build(size_t len)
 	put16(tcp + 16, csum_fold(ph));
 }
 
+/* tso_reclaim() - the chains nethubd is done with on offload port @i's
+ * TX ring: every descriptor of each chain is free again (we wrote the
+ * descriptors; nethubd returns heads) */
+static int tso_reclaim(unsigned i)
+{
+	struct vring *r = vhost_user_ring(&off[i], 1);
+	struct vring_used_elem e[64];
+	int n;
+
+	while ((n = vring_reap(r, e, 64)) > 0) {
+		for (int k = 0; k < n; k++) {
+			uint16_t id = (uint16_t)e[k].id;
+
+			for (unsigned m = 0; m < r->num; m++) {
+				r->free[r->n_free++] = id;
+				if (!(r->desc[id].flags & VRING_DESC_F_NEXT))
+					break;
+				id = r->desc[id].next;
+			}
+		}
+	}
+	return n;
+}
+
 /* tso_post() - @len bytes of header and frame as a chain of TX buffers
- * of offload port @i, then published and kicked */
+ * of offload port @i, published (kicked with @kick); -ENOBUFS when the
+ * ring has no room for it yet */
 static int tso_post(unsigned i, const uint8_t *hdr, const uint8_t *f,
-		    size_t len)
+		    size_t len, bool kick)
 {
 	struct vring *r = vhost_user_ring(&off[i], 1);
 	size_t total = 12 + len, done = 0;
 	uint16_t head = 0, prev = 0, id;
-	int e;
 
+	if (r->n_free < (total + r->buf_size - 1) / r->buf_size)
+		return -ENOBUFS;
 	while (done < total) {
 		size_t n = total - done < r->buf_size ? total - done
 						       : r->buf_size;
 		uint8_t *b;
 
-		e = take_id(r, &id);
-		if (e)
-			return e;
+		id = r->free[--r->n_free];
 		b = vring_buf(r, id);
 		for (size_t k = 0; k < n; k++) {
 			size_t at = done + k;
@@ -521,8 +551,8 @@ static int tso_post(unsigned i, const uint8_t *hdr, const uint8_t *f,
 		done += n;
 	}
 	offer(r, head);
-	vring_publish(r);
-	vhost_user_kick(&off[i], 1);
+	if (vring_publish(r) || kick)
+		vhost_user_kick(&off[i], 1);
 	return 0;
 }
 
@@ -621,7 +651,9 @@ static int tso(const char *spec, char *word, size_t wlen)
 	} else if (strcmp(how, "good") && strcmp(how, "from-b")) {
 		return -EINVAL;
 	}
-	e = tso_post(!strcmp(how, "from-b"), hdr, tso_frame, len);
+	e = tso_reclaim(!strcmp(how, "from-b"));
+	if (!e)
+		e = tso_post(!strcmp(how, "from-b"), hdr, tso_frame, len, true);
 	if (e || !wait) {
 		snprintf(word, wlen, "sent");
 		return e;
@@ -634,6 +666,103 @@ static int tso(const char *spec, char *word, size_t wlen)
 		 (unsigned)(got[2] | got[3] << 8), got[0], nbufs,
 		 glen == len && !memcmp(tso_got, tso_frame, len) ? "same"
 								 : "differs");
+	return 0;
+}
+
+/* rx_count() - take what B's RX ring holds, its buffers posted again;
+ * adds the bytes nethubd wrote (virtio_net_hdrs included) to *@bytes */
+static int rx_count(uint64_t *bytes)
+{
+	struct vring *r = vhost_user_ring(&off[1], 0);
+	struct vring_used_elem e[64];
+	int n;
+
+	while ((n = vring_reap(r, e, 64)) > 0) {
+		for (int k = 0; k < n; k++) {
+			if (e[k].len > r->buf_size)
+				return -EPROTO;
+			*bytes += e[k].len;
+			vring_post(r, (uint16_t)e[k].id, (uint32_t)r->buf_size);
+		}
+		if (vring_publish(r))
+			vhost_user_kick(&off[1], 0);
+	}
+	return n;
+}
+
+/* tso_rate() - "rate SECONDS LEN MSS": A sends B (learned first) frames
+ * of LEN bytes for SECONDS, as fast as they are taken: TCPV4 GSO frames
+ * of gso_size MSS when LEN > 54 + MSS, else plain ones with their
+ * checksums done; B takes them.  Answers "FRAMES BYTES NS": frames A had
+ * taken and bytes B received (headers included) */
+static int tso_rate(const char *spec, char *word, size_t wlen)
+{
+	static const uint8_t mac_b[6] = {0x02, 0xbb, 0, 0, 0, 0x0b};
+	uint8_t hello[64] = {0}, hdr[12] = {0};
+	uint64_t sent = 0, bytes = 0, t0, end;
+	unsigned secs, len, mss;
+	uint16_t v;
+	int e;
+
+	if (!off_open || sscanf(spec, "rate %u %u %u", &secs, &len, &mss) != 3 ||
+	    len < 60 || len > OFF_MAX || !secs || !mss)
+		return -EINVAL;
+	/* B says who it is: A's frames to it are then unicast */
+	memcpy(hello, "\xff\xff\xff\xff\xff\xff", 6);
+	memcpy(hello + 6, mac_b, 6);
+	memcpy(hello + 12, "\x88\xb5", 2);
+	e = transport_vhost_user.send_ctrl(&off[1], hello, sizeof(hello));
+	if (e)
+		return e;
+	usleep(100000);
+	tso_build(len);
+	memcpy(tso_frame, mac_b, 6);
+	if (len > 54 + mss) {
+		hdr[0] = 1;
+		hdr[1] = 1;
+		v = 54;
+		memcpy(hdr + 2, &v, 2);
+		v = (uint16_t)mss;
+		memcpy(hdr + 4, &v, 2);
+		v = 34;
+		memcpy(hdr + 6, &v, 2);
+		v = 16;
+		memcpy(hdr + 8, &v, 2);
+	} else { /* a plain frame: its TCP checksum done */
+		uint8_t *tcp = tso_frame + 34;
+		uint32_t sum = csum_add(0, tso_frame + 26, 8) + 6 + (len - 34);
+
+		tcp[16] = tcp[17] = 0;
+		put16(tcp + 16, (uint16_t)~csum_fold(csum_add(sum, tcp,
+							      len - 34)));
+	}
+	e = rx_count(&bytes);
+	if (e < 0)
+		return e;
+	bytes = 0;
+	t0 = now_ns();
+	end = t0 + secs * NS_PER_S;
+	while (now_ns() < end) {
+		unsigned posted = 0;
+
+		e = tso_reclaim(0);
+		if (e < 0)
+			return e;
+		while (posted < 32 &&
+		       !tso_post(0, hdr, tso_frame, len, false))
+			posted++;
+		if (posted)
+			vhost_user_kick(&off[0], 1);
+		sent += posted;
+		e = rx_count(&bytes);
+		if (e < 0)
+			return e;
+		if (!posted)
+			sched_yield();
+	}
+	end = now_ns();
+	snprintf(word, wlen, "%llu %llu %llu", (unsigned long long)sent,
+		 (unsigned long long)bytes, (unsigned long long)(end - t0));
 	return 0;
 }
 
@@ -723,6 +852,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(line, "offload-close")) {
 			off_close();
 			answer(line, "closed", 0);
+		} else if (!strncmp(line, "rate ", 5)) {
+			char word[128];
+
+			e = tso_rate(line, word, sizeof(word));
+			answer("rate", word, e);
 		} else if (!strncmp(line, "tso ", 4)) {
 			char word[128];
 
