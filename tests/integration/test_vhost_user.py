@@ -322,7 +322,7 @@ class VhostTest:
             "%.0f bytes a frame" % avg
         assert b1["tx-gso-frames"] == b0["tx-gso-frames"], \
             "frames to b were segmented"
-        self.transfer("c", "c", TSO_PORT + 1)
+        self.transfer("c", "vms", TSO_PORT + 1)
 
     def paused_guest(self):
         qa = qmplib.QMPClient.connect(self.path("a-qmp.sock"), negotiate=True)

@@ -44,8 +44,9 @@
  *   rate SECONDS LEN MSS  a measurement: A sends B (which makes itself
  *              known first) frames of LEN bytes for SECONDS as fast as
  *              nethubd takes them, TCPV4 GSO frames of gso_size MSS when
- *              LEN > 54 + MSS, else plain (checksummed) -> "FRAMES BYTES NS" (frames
- *              sent, bytes B received with their headers, time)
+ *              LEN > 54 + MSS, else plain (checksummed) -> "FRAMES
+ *              BYTES NS" (frames sent, bytes B received with their
+ *              headers, time)
  *   offload-close  A and B go -> "closed"
  * Anything that goes wrong on our side is "CASE error WHY".
  */
