@@ -184,12 +184,6 @@ static bool vu_poll_window(struct vu_state *s, unsigned taken)
 	return now - s->poll_last_ns < s->poll_ns;
 }
 
-/**
- * vu_tx_drain() - take up to VU_TX_BUDGET frames from the guest's transmit
- * ring into the switch
- * Return: true when the idle handle should call again: frames are left
- * for another turn, or the ring is polled (poll-us) with kicks off.
- */
 /* vu_tx_accept() - @f, just taken from the TX ring, asks only for the
  * offloads the driver accepted; DATA_VALID (a checksum the receiver
  * checked) means nothing on a driver's transmit side and is cleared */
@@ -199,6 +193,12 @@ static inline bool vu_tx_accept(const struct vu_state *s, struct frame *f)
 	return gso_takes(s->tx_caps, f);
 }
 
+/**
+ * vu_tx_drain() - take up to VU_TX_BUDGET frames from the guest's transmit
+ * ring into the switch
+ * Return: true when the idle handle should call again: frames are left
+ * for another turn, or the ring is polled (poll-us) with kicks off.
+ */
 static bool vu_tx_drain(struct vu_state *s)
 {
 	struct vu_ring *r = &s->ring[VU_TX];

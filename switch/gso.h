@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* gso.h - software segmentation and checksums for offloaded frames
  *
- * A frame from a tap with virtio-net headers (and, later, from a vhost-user
- * guest) may be a GSO frame: one large TCP or UDP packet, up to 64 KiB,
+ * A frame from a tap with virtio-net headers or from a vhost-user guest
+ * that negotiated offloads may be a GSO frame: one large TCP or UDP packet, up to 64 KiB,
  * that stands for the MTU-sized packets it will be cut into (its vnet facts
  * say how: gso_type, gso_size), and whose checksum may be left for the
  * receiver to finish (FRAME_VNET_F_NEEDS_CSUM: csum_start, csum_offset).

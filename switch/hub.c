@@ -449,8 +449,8 @@ static void hub_batch_add(struct port *out, struct frame **batch, unsigned *k,
 /* Hand one egress port its batch; everything not sent is counted.  A port
  * gets an offloaded frame whole only when it takes every kind of offload
  * the frame needs (out->gso_caps, gso_takes()); else it gets it segmented
- * and checksummed: one offer then becomes several frames on the medium, counted
- * in tx_gso_frames and tx_gso_segments.  No send() can take the port away
+ * and checksummed: one offer then becomes several frames on the medium,
+ * counted in tx_gso_frames and tx_gso_segments.  No send() can take the port away
  * meanwhile (backend.h), so the loop needs no re-entrancy guard. */
 static void hub_egress(struct port *out)
 {
