@@ -2,10 +2,11 @@
 /* gso.h - software segmentation and checksums for offloaded frames
  *
  * A frame from a tap with virtio-net headers or from a vhost-user guest
- * that negotiated offloads may be a GSO frame: one large TCP or UDP packet, up to 64 KiB,
- * that stands for the MTU-sized packets it will be cut into (its vnet facts
- * say how: gso_type, gso_size), and whose checksum may be left for the
- * receiver to finish (FRAME_VNET_F_NEEDS_CSUM: csum_start, csum_offset).
+ * that negotiated offloads may be a GSO frame: one large TCP or UDP
+ * packet, up to 64 KiB, that stands for the MTU-sized packets it will be
+ * cut into (its vnet facts say how: gso_type, gso_size), and whose
+ * checksum may be left for the receiver to finish
+ * (FRAME_VNET_F_NEEDS_CSUM: csum_start, csum_offset).
  * A port takes the kinds of such frames its medium carries on whole
  * (port->gso_caps, GSO_CAP_* below: a tap with virtio-net headers all of
  * them, a vhost-user guest those its driver accepted); for any other frame
