@@ -37,7 +37,9 @@ a healthy front-end on vh, vg and vp; then:
   HOST_TSO4/6 and ECN, the other GUEST_CSUM and GUEST_TSO4: a 64 KiB
   TCP/IPv4 GSO frame from the first, in a chain of 43 buffers, arrives at
   the second whole (one frame spread over its buffers with num_buffers,
-  GSO type TCPV4, its gso_size, hdr_len 54, the same bytes) and at the
+  GSO type TCPV4, its gso_size, hdr_len 54, the same bytes), while a
+  TCP/IPv6 one (GUEST_TSO6 not accepted) arrives there as checked
+  segments; both arrive at the
   udp socket port as MSS-sized segments with correct IPv4 and TCP
   checksums and sequence numbers (counted in tx-gso-frames and
   tx-gso-segments); a header whose hdr_len is too low is corrected; bad
@@ -304,6 +306,19 @@ class Hostile:
         assert self.port_stats("u1")["tx-gso-frames"] == \
             st0["tx-gso-frames"] + 1
 
+        # TSO over IPv6, which vtb did not accept: segments, checked there
+        g0 = self.port_stats("vtb")
+        word, detail = self.ask("tso 9000 1000 v6")
+        assert (word, detail.strip()) == ("segments", "9 ok"), \
+            (word, detail)
+        nethub.poll(lambda: self.port_stats("vtb")["tx-gso-segments"] ==
+                    g0["tx-gso-segments"] + 9, 10,
+                    what="9 segments counted on vtb")
+        assert self.port_stats("vtb")["tx-gso-frames"] == \
+            g0["tx-gso-frames"] + 1
+        for f in u1.expect_frames(9, 10):
+            assert f[12:14] == b"\x86\xdd" and len(f) <= 74 + 1000, f[:16]
+
         word, detail = self.ask("tso 3000 1000 hdr-len-low")
         assert word == "got" and detail.split()[3] == str(TSO_HLEN), \
             (word, detail)
@@ -538,8 +553,9 @@ class Hostile:
              "negotiation; none without it", self.failover),
             ("poll-us: frames flow, polls counted, idle again after",
              self.poll_us),
-            ("offloads: a 64 KiB TSO frame whole to a GUEST_TSO4 front-end, "
-             "checked segments to a socket port; bad headers dropped",
+            ("offloads: a 64 KiB TSO4 frame whole to a GUEST_TSO4 "
+             "front-end, a TSO6 one segmented for it, checked segments to a "
+             "socket port; bad headers dropped",
              self.offloads),
             ("bad descriptors: each frame dropped and counted, the ring "
              "goes on (a head out of range breaks it)", self.descriptors),

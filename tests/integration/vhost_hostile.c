@@ -37,7 +37,9 @@
  *              hdr-len-low (hdr_len 20: nethubd corrects it), or a bad one
  *              nethubd must drop: gso-size-0, csum-start-beyond,
  *              hdr-len-beyond, type-tcpv6, or from-b: the good frame sent
- *              by B, which accepted no HOST_ offload.  For good
+ *              by B, which accepted no HOST_ offload.  v6: a TCP/IPv6
+ *              GSO frame, which B did not accept: B checks the segments
+ *              it gets -> "segments N ok|bad".  For good
  *              and hdr-len-low B waits for it -> "got LEN GSO_TYPE
  *              GSO_SIZE HDR_LEN FLAGS NUM_BUFFERS same|differs"; else ->
  *              "sent"
@@ -494,6 +496,57 @@ static void tso_build(size_t len)
 	put16(tcp + 16, csum_fold(ph));
 }
 
+/* tso_build6() - the same over IPv6: a TCP/IPv6 frame of @len bytes */
+static void tso_build6(size_t len)
+{
+	uint8_t *d = tso_frame, *ip = d + 14, *tcp = d + 54;
+	uint32_t ph;
+
+	memset(d, 0, len);
+	memcpy(d, "\x02\x00\x00\x00\x00\x77\x02\xaa\x00\x00\x00\x0a"
+		  "\x86\xdd",
+	       14);
+	ip[0] = 0x60;
+	put16(ip + 4, (unsigned)(len - 54));
+	ip[6] = 6;
+	ip[7] = 64;
+	ip[8] = ip[24] = 0xfd;
+	ip[23] = 1;
+	ip[39] = 2;
+	put16(tcp, 1234);
+	put16(tcp + 2, 5678);
+	memcpy(tcp + 4, "\x00\x00\x03\xe8", 4);
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x18;
+	put16(tcp + 14, 65535);
+	for (size_t i = 74; i < len; i++)
+		d[i] = (uint8_t)(i * 7);
+	ph = csum_add(0, ip + 8, 32) + 6 + (uint32_t)(len - 54);
+	put16(tcp + 16, csum_fold(ph));
+}
+
+/* seg6_ok() - segment @i of tso_build6()'s frame cut at @mss, as B got
+ * it (@hdr, @f, @len): no offload left, its TCP checksum right, its
+ * sequence number and payload where they belong */
+static bool seg6_ok(const uint8_t *hdr, const uint8_t *f, size_t len,
+		    unsigned i, unsigned mss)
+{
+	uint32_t sum, seq = 1000 + i * mss;
+
+	if (hdr[0] || hdr[1] || len < 74 || len > 74 + (size_t)mss)
+		return false;
+	sum = csum_add(0, f + 22, 32) + 6 + (uint32_t)(len - 54);
+	if (csum_fold(csum_add(sum, f + 54, len - 54)) != 0xffff)
+		return false;
+	if (f[58] != (uint8_t)(seq >> 24) || f[59] != (uint8_t)(seq >> 16) ||
+	    f[60] != (uint8_t)(seq >> 8) || f[61] != (uint8_t)seq)
+		return false;
+	for (size_t k = 74; k < len; k++)
+		if (f[k] != (uint8_t)((k + (size_t)i * mss) * 7))
+			return false;
+	return true;
+}
+
 /* tso_reclaim() - the chains nethubd is done with on offload port @i's
  * TX ring: every descriptor of each chain is free again (we wrote the
  * descriptors; nethubd returns heads) */
@@ -609,6 +662,36 @@ static int tso_recv(size_t min, uint8_t hdr[12], size_t *len,
 	}
 }
 
+/* tso6() - "tso LEN MSS v6": a TCPV6 GSO frame from A, which B did not
+ * accept (GUEST_TSO6): B must get it as segments -> "segments N ok|bad" */
+static int tso6(unsigned len, unsigned mss, char *word, size_t wlen)
+{
+	unsigned n = (len - 74 + mss - 1) / mss, good = 0, nbufs;
+	uint8_t hdr[12] = {1, 4}, got[12];
+	size_t glen;
+	uint16_t v = 74;
+	int e;
+
+	tso_build6(len);
+	memcpy(hdr + 2, &v, 2);
+	v = (uint16_t)mss;
+	memcpy(hdr + 4, &v, 2);
+	v = 54;
+	memcpy(hdr + 6, &v, 2);
+	v = 16;
+	memcpy(hdr + 8, &v, 2);
+	e = tso_reclaim(0);
+	if (!e)
+		e = tso_post(0, hdr, tso_frame, len, true);
+	for (unsigned i = 0; !e && i < n; i++) {
+		e = tso_recv(75, got, &glen, &nbufs);
+		if (!e && seg6_ok(got, tso_got, glen, i, mss))
+			good++;
+	}
+	snprintf(word, wlen, "segments %u %s", n, good == n ? "ok" : "bad");
+	return e;
+}
+
 /* tso() - "tso LEN MSS HOW"; writes the answer's words to @word */
 static int tso(const char *spec, char *word, size_t wlen)
 {
@@ -622,8 +705,10 @@ static int tso(const char *spec, char *word, size_t wlen)
 
 	if (!off_open ||
 	    sscanf(spec, "tso %u %u %31s", &len, &mss, how) != 3 ||
-	    len < 54 || len > OFF_MAX)
+	    len < 75 || len > OFF_MAX || !mss)
 		return -EINVAL;
+	if (!strcmp(how, "v6"))
+		return tso6(len, mss, word, wlen);
 	tso_build(len);
 	hdr[0] = 1; /* NEEDS_CSUM */
 	hdr[1] = 1; /* TCPV4 */
