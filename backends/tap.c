@@ -23,9 +23,11 @@
  * With virtio-net headers (vnet_hdr, on by default where the kernel has
  * them) the tap is told to hand over checksum-offloaded and GSO frames (up
  * to 64 KiB): each received frame keeps its header's facts (checked by
- * gso_check()), the port takes such frames whole (port->gso), and frames
- * it sends carry their facts in the header.  The header is the 12-byte
- * virtio 1.0 layout (TUNSETVNETHDRSZ 12; 10 on kernels that refuse it).
+ * gso_check()), the port takes such frames whole (port->gso_caps: every
+ * kind the kernel parses on a write; USO only where it also gives USO,
+ * Linux 6.2 on), and frames it sends carry their facts in the header.
+ * The header is the 12-byte virtio 1.0 layout (TUNSETVNETHDRSZ 12; 10 on
+ * kernels that refuse it).
  *
  * The port's MTU is the interface's, re-read every TAP_MTU_POLL_MS (the
  * interface may be changed, or moved to another network namespace, after
@@ -1007,7 +1009,10 @@ static bool tap_start(struct tap_state *s, struct nh_error **errp)
 		nh_error_setg(errp, "netdev %s: out of memory", s->id);
 		return false;
 	}
-	s->port->gso = s->vnet_hlen != 0;
+	if (s->vnet_hlen)
+		s->port->gso_caps = s->offloads & TAPDEV_F_USO4
+					? GSO_CAP_ALL
+					: GSO_CAP_ALL & ~GSO_CAP_USO;
 	s->port->mtu = TAP_MTU_UNKNOWN;
 	tap_mtu_update(s, true);
 	s->carrier = true;

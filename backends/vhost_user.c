@@ -34,6 +34,16 @@
  * port_tx_ready().  A guest that never reads is given up on by the stall
  * limit (port.h), so it cannot hold the switch.
  *
+ * Offloads: the virtio-net checksum and segmentation features are offered
+ * (VU_OFFLOADS).  Those the driver accepted on its receive side
+ * (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO, GUEST_USO4 with USO6)
+ * are the port's gso_caps: the hub gives it such frames whole, up to
+ * 64 KiB, spread over its buffers (MRG_RXBUF) or in one big chain, and
+ * segments or checksums the others in software.  On its transmit side a
+ * frame's header is checked by gso_check() and must ask only for what the
+ * driver accepted (CSUM, HOST_TSO4/6, HOST_ECN, HOST_UFO, HOST_USO);
+ * anything else is dropped, counted malformed.
+ *
  * failover=on (nethub) offers VIRTIO_NET_F_STANDBY; a front-end that
  * accepts it is told to the port's observers (FAILOVER_NEGOTIATED), once
  * per negotiation.  Without it the bit is not offered, and refused.
@@ -59,6 +69,7 @@
 #include "backend.h"
 #include "chardev.h"
 #include "frame.h"
+#include "gso.h"
 #include "log.h"
 #include "netdev.h"
 #include "opts.h"
@@ -173,6 +184,15 @@ static bool vu_poll_window(struct vu_state *s, unsigned taken)
 	return now - s->poll_last_ns < s->poll_ns;
 }
 
+/* vu_tx_accept() - @f, just taken from the TX ring, asks only for the
+ * offloads the driver accepted; DATA_VALID (a checksum the receiver
+ * checked) means nothing on a driver's transmit side and is cleared */
+static inline bool vu_tx_accept(const struct vu_state *s, struct frame *f)
+{
+	f->vnet.flags &= (uint8_t)~FRAME_VNET_F_DATA_VALID;
+	return gso_takes(s->tx_caps, f);
+}
+
 /**
  * vu_tx_drain() - take up to VU_TX_BUDGET frames from the guest's transmit
  * ring into the switch
@@ -205,10 +225,14 @@ static bool vu_tx_drain(struct vu_state *s)
 			struct frame *f;
 			int rc = vq_tx_pop(&r->vq, &f);
 
-			if (rc == 1) {
+			if (rc == 1 && vu_tx_accept(s, f)) {
 				burst[nb++] = f;
 				taken++;
 				continue;
+			}
+			if (rc == 1) {
+				frame_unref(f);
+				rc = -EINVAL;
 			}
 			if (rc == 0 || rc == -EIO) {
 				empty = true;
@@ -382,6 +406,52 @@ void vu_ring_reset(struct vu_state *s, unsigned i)
 	r->broken_logged = false;
 }
 
+/* vu_rx_caps() - what a driver with features @f may be given whole: virtio
+ * makes every GSO kind depend on GUEST_CSUM, and ECN on a TSO one; USO is
+ * one kind here, taken when both its IP versions are */
+static unsigned vu_rx_caps(uint64_t f)
+{
+	unsigned c = GSO_CAP_CSUM;
+
+	if (!(f & VU_BIT(VU_F_NET_GUEST_CSUM)))
+		return 0;
+	if (f & VU_BIT(VU_F_NET_GUEST_TSO4))
+		c |= GSO_CAP_TSO4;
+	if (f & VU_BIT(VU_F_NET_GUEST_TSO6))
+		c |= GSO_CAP_TSO6;
+	if ((f & VU_BIT(VU_F_NET_GUEST_ECN)) &&
+	    (c & (GSO_CAP_TSO4 | GSO_CAP_TSO6)))
+		c |= GSO_CAP_ECN;
+	if (f & VU_BIT(VU_F_NET_GUEST_UFO))
+		c |= GSO_CAP_UFO;
+	if ((f & VU_BIT(VU_F_NET_GUEST_USO4)) &&
+	    (f & VU_BIT(VU_F_NET_GUEST_USO6)))
+		c |= GSO_CAP_USO;
+	return c;
+}
+
+/* vu_tx_caps() - what a driver with features @f may send: the same rules
+ * on the host side (CSUM, HOST_*) */
+static unsigned vu_tx_caps(uint64_t f)
+{
+	unsigned c = GSO_CAP_CSUM;
+
+	if (!(f & VU_BIT(VU_F_NET_CSUM)))
+		return 0;
+	if (f & VU_BIT(VU_F_NET_HOST_TSO4))
+		c |= GSO_CAP_TSO4;
+	if (f & VU_BIT(VU_F_NET_HOST_TSO6))
+		c |= GSO_CAP_TSO6;
+	if ((f & VU_BIT(VU_F_NET_HOST_ECN)) &&
+	    (c & (GSO_CAP_TSO4 | GSO_CAP_TSO6)))
+		c |= GSO_CAP_ECN;
+	if (f & VU_BIT(VU_F_NET_HOST_UFO))
+		c |= GSO_CAP_UFO;
+	if (f & VU_BIT(VU_F_NET_HOST_USO))
+		c |= GSO_CAP_USO;
+	return c;
+}
+
 void vu_features_changed(struct vu_state *s)
 {
 	bool mrg = s->features & VU_BIT(VU_F_NET_MRG_RXBUF);
@@ -392,12 +462,17 @@ void vu_features_changed(struct vu_state *s)
 
 		q->event_idx = s->features & VU_BIT(VU_F_EVENT_IDX);
 		q->mrg_rxbuf = mrg;
+		q->guest_csum = s->features & VU_BIT(VU_F_NET_GUEST_CSUM);
 		q->hdr_len = mrg || v1 ? VQ_NET_HDR_MRG_LEN : VQ_NET_HDR_LEN;
 		/* without PROTOCOL_FEATURES, rings are enabled */
 		if (s->features_set &&
 		    !(s->features & VU_BIT(VU_F_PROTOCOL_FEATURES)))
 			s->ring[i].enabled = true;
 	}
+	s->rx_caps = vu_rx_caps(s->features);
+	s->tx_caps = vu_tx_caps(s->features);
+	if (s->port)
+		s->port->gso_caps = s->rx_caps;
 }
 
 void vu_mem_changed(struct vu_state *s)
@@ -455,6 +530,7 @@ static void vu_conn_reset(struct vu_state *s)
 	}
 	s->features = s->protocol_features = 0;
 	s->features_set = false;
+	s->rx_caps = s->tx_caps = 0;
 	s->status = 0;
 	s->mtu = 0;
 	s->in_len = 0;
@@ -687,6 +763,19 @@ static void vu_rx_pause(struct port *p, bool pause)
 		vu_idle_start(s); /* drain from the loop, not from here */
 }
 
+/* vu_caps_json() - GSO_CAP_* kinds by name */
+static json_t *vu_caps_json(unsigned caps)
+{
+	static const char *const names[] = {"csum", "tso4", "tso6",
+					    "ecn",  "ufo",  "uso"};
+	json_t *list = json_array();
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (caps & (1u << i))
+			json_array_append_new(list, json_string(names[i]));
+	return list;
+}
+
 static json_t *vu_features_json(uint64_t f)
 {
 	char buf[24];
@@ -706,6 +795,8 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 	json_object_set_new(obj, "connections", json_integer(s->connections));
 	json_object_set_new(obj, "offered", vu_features_json(s->offered));
 	json_object_set_new(obj, "features", vu_features_json(s->features));
+	json_object_set_new(obj, "rx-offloads", vu_caps_json(s->rx_caps));
+	json_object_set_new(obj, "tx-offloads", vu_caps_json(s->tx_caps));
 	json_object_set_new(
 	    obj, "failover",
 	    json_boolean(s->offered & VU_BIT(VU_F_NET_STANDBY)));

@@ -29,6 +29,19 @@
 #define VU_POLL_US_MAX	   1000000 /* poll-us: at most a second */
 
 /* Virtio feature bits */
+#define VU_F_NET_CSUM	       0 /* the driver may send NEEDS_CSUM */
+#define VU_F_NET_GUEST_CSUM    1 /* ... and may be given it */
+#define VU_F_NET_GUEST_TSO4    7
+#define VU_F_NET_GUEST_TSO6    8
+#define VU_F_NET_GUEST_ECN     9
+#define VU_F_NET_GUEST_UFO     10
+#define VU_F_NET_HOST_TSO4     11
+#define VU_F_NET_HOST_TSO6     12
+#define VU_F_NET_HOST_ECN      13
+#define VU_F_NET_HOST_UFO      14
+#define VU_F_NET_GUEST_USO4    54
+#define VU_F_NET_GUEST_USO6    55
+#define VU_F_NET_HOST_USO      56
 #define VU_F_NET_MTU	       3
 #define VU_F_NET_MRG_RXBUF     15
 #define VU_F_NOTIFY_ON_EMPTY   24
@@ -50,10 +63,21 @@
 
 #define VU_BIT(n) (1ull << (n))
 
+/* The offloads: what a driver accepts decides what it is given whole
+ * (vu_features_changed()) and what it may send */
+#define VU_OFFLOADS                                                            \
+	(VU_BIT(VU_F_NET_CSUM) | VU_BIT(VU_F_NET_GUEST_CSUM) |                 \
+	 VU_BIT(VU_F_NET_GUEST_TSO4) | VU_BIT(VU_F_NET_GUEST_TSO6) |           \
+	 VU_BIT(VU_F_NET_GUEST_ECN) | VU_BIT(VU_F_NET_GUEST_UFO) |             \
+	 VU_BIT(VU_F_NET_HOST_TSO4) | VU_BIT(VU_F_NET_HOST_TSO6) |             \
+	 VU_BIT(VU_F_NET_HOST_ECN) | VU_BIT(VU_F_NET_HOST_UFO) |               \
+	 VU_BIT(VU_F_NET_GUEST_USO4) | VU_BIT(VU_F_NET_GUEST_USO6) |           \
+	 VU_BIT(VU_F_NET_HOST_USO))
 #define VU_FEATURES                                                            \
 	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_NET_MRG_RXBUF) |                 \
 	 VU_BIT(VU_F_EVENT_IDX) | VU_BIT(VU_F_INDIRECT_DESC) |                 \
-	 VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VU_F_ANY_LAYOUT))
+	 VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VU_F_ANY_LAYOUT) |            \
+	 VU_OFFLOADS)
 #define VU_PROTOCOL_FEATURES                                                   \
 	(VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_RARP) | VU_BIT(VU_PF_REPLY_ACK) |     \
 	 VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS))
@@ -116,6 +140,8 @@ struct vu_state {
 	uint64_t offered; /* VU_FEATURES, and STANDBY with failover=on */
 	uint64_t features, protocol_features;
 	bool features_set;
+	unsigned rx_caps; /* GSO_CAP_*: what the driver is given whole */
+	unsigned tx_caps; /* GSO_CAP_*: what it may send; the rest is refused */
 	uint64_t status;
 	uint32_t mtu;
 	bool rx_blocked; /* port_tx_blocked() said, ready not yet */

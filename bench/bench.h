@@ -269,6 +269,9 @@ struct bench_cfg {
 	bool udp_gso; /* batch as UDP GSO sends where the kernel can */
 	bool vhost_server; /* vhost-user: listen, the back-end connects */
 	unsigned vhost_ring; /* vhost-user: ring entries, 0 = default */
+	uint64_t vhost_features; /* vhost-user: virtio features accepted
+				  * when offered, besides the transport's
+				  * own (offloads, for tests) */
 	const char *label;
 	const char *plot; /* --plot FILE.svg|FILE.png, sweeps only */
 
@@ -753,6 +756,10 @@ int vhost_user_recv_reply(struct bench_port *p, uint32_t request,
  * Return: the ring, NULL when @p is not a vhost-user port or @queue > 1
  */
 struct vring *vhost_user_ring(struct bench_port *p, unsigned queue);
+
+/* vhost_user_kick() - kick @p's ring @queue (after vring_publish() asked
+ * for it, or to be sure) */
+void vhost_user_kick(struct bench_port *p, unsigned queue);
 
 /* ---------------------------------------------------------------------- */
 /* Workers: generator and sink (worker.c); setup (setup.c)                 */

@@ -324,6 +324,16 @@ struct vring *vhost_user_ring(struct bench_port *p, unsigned queue)
 	return v && queue < 2 ? &v->ring[queue] : NULL;
 }
 
+static void vu_kick(int fd);
+
+void vhost_user_kick(struct bench_port *p, unsigned queue)
+{
+	struct vu_port *v = p->tp;
+
+	if (v && queue < 2)
+		vu_kick(v->kick[queue]);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Opening: socket, memory, negotiation                                    */
 /* ---------------------------------------------------------------------- */
@@ -549,7 +559,8 @@ static int vu_negotiate(struct bench_port *p, struct vu_port *v, char *err,
 		return r;
 	want = offered & ((1ull << VIRTIO_F_VERSION_1) |
 			  (1ull << VIRTIO_NET_F_MRG_RXBUF) |
-			  (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
+			  (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |
+			  p->cfg->vhost_features);
 	if (want & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) {
 		r = vu_get_u64(p, VHOST_USER_GET_PROTOCOL_FEATURES, &proto,
 			       err, errlen);

@@ -362,7 +362,7 @@ int gso_check(struct frame *f)
 		v->hdr_len = 0;
 		return 0;
 	}
-	if (!gso_base_known(base) || !v->gso_size)
+	if (!gso_base_known(base) || !v->gso_size || v->hdr_len > f->len)
 		return -EINVAL;
 	if ((v->gso_type & FRAME_GSO_ECN) && !gso_base_tcp(base))
 		return -EINVAL;

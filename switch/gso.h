@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* gso.h - software segmentation and checksums for offloaded frames
  *
- * A frame from a tap with virtio-net headers (and, later, from a vhost-user
- * guest) may be a GSO frame: one large TCP or UDP packet, up to 64 KiB,
- * that stands for the MTU-sized packets it will be cut into (its vnet facts
- * say how: gso_type, gso_size), and whose checksum may be left for the
- * receiver to finish (FRAME_VNET_F_NEEDS_CSUM: csum_start, csum_offset).
- * A port that takes such frames whole (port->gso) gets them as they are;
- * for any other port the hub calls gso_resolve(), which makes the frames a
- * receiver would have seen on a wire: segments with complete IPv4 header,
- * TCP and UDP checksums.
+ * A frame from a tap with virtio-net headers or from a vhost-user guest
+ * that negotiated offloads may be a GSO frame: one large TCP or UDP
+ * packet, up to 64 KiB, that stands for the MTU-sized packets it will be
+ * cut into (its vnet facts say how: gso_type, gso_size), and whose
+ * checksum may be left for the receiver to finish
+ * (FRAME_VNET_F_NEEDS_CSUM: csum_start, csum_offset).
+ * A port takes the kinds of such frames its medium carries on whole
+ * (port->gso_caps, GSO_CAP_* below: a tap with virtio-net headers all of
+ * them, a vhost-user guest those its driver accepted); for any other frame
+ * the hub calls gso_resolve(), which makes the frames a receiver would
+ * have seen on a wire: segments with complete IPv4 header, TCP and UDP
+ * checksums.
  *
  * Supported, for IPv4 and IPv6 (with hop-by-hop, routing and destination
  * options headers), behind up to two VLAN tags:
@@ -50,6 +53,58 @@ static inline bool gso_offloaded(const struct frame *f)
 	       (f->vnet.flags & FRAME_VNET_F_NEEDS_CSUM);
 }
 
+/*
+ * Kinds of offloaded frames a port may take whole (port->gso_caps).  A
+ * frame goes whole only to a port that takes every kind it needs
+ * (gso_needs()): a TSO frame with an unfinished checksum needs the TSO
+ * kind of its IP version and GSO_CAP_CSUM.
+ */
+#define GSO_CAP_CSUM 0x01 /* FRAME_VNET_F_NEEDS_CSUM: checksum left open */
+#define GSO_CAP_TSO4 0x02 /* FRAME_GSO_TCPV4 */
+#define GSO_CAP_TSO6 0x04 /* FRAME_GSO_TCPV6 */
+#define GSO_CAP_ECN  0x08 /* TSO with FRAME_GSO_ECN (CWR on the first) */
+#define GSO_CAP_UFO  0x10 /* FRAME_GSO_UDP */
+#define GSO_CAP_USO  0x20 /* FRAME_GSO_UDP_L4, over IPv4 and IPv6 alike */
+#define GSO_CAP_ALL  0x3f
+
+/* gso_needs() - the GSO_CAP_* kinds a port must take to be given @f
+ * whole; a GSO type gso_check() does not know needs a kind no port has */
+static inline unsigned gso_needs(const struct frame *f)
+{
+	unsigned need = 0;
+
+	switch (f->vnet.gso_type & ~FRAME_GSO_ECN) {
+	case FRAME_GSO_NONE:
+		break;
+	case FRAME_GSO_TCPV4:
+		need = GSO_CAP_TSO4;
+		break;
+	case FRAME_GSO_TCPV6:
+		need = GSO_CAP_TSO6;
+		break;
+	case FRAME_GSO_UDP:
+		need = GSO_CAP_UFO;
+		break;
+	case FRAME_GSO_UDP_L4:
+		need = GSO_CAP_USO;
+		break;
+	default:
+		need = ~GSO_CAP_ALL;
+		break;
+	}
+	if (f->vnet.gso_type & FRAME_GSO_ECN)
+		need |= GSO_CAP_ECN;
+	if (f->vnet.flags & FRAME_VNET_F_NEEDS_CSUM)
+		need |= GSO_CAP_CSUM;
+	return need;
+}
+
+/* gso_takes() - a port with @caps (GSO_CAP_*) may be given @f as it is */
+static inline bool gso_takes(unsigned caps, const struct frame *f)
+{
+	return !(gso_needs(f) & ~caps);
+}
+
 /**
  * gso_check() - validate @f's vnet facts against its contents, at ingress
  * @f:		a frame just received, with the vnet facts its medium gave
@@ -57,7 +112,8 @@ static inline bool gso_offloaded(const struct frame *f)
  * Unknown flag bits are cleared; a frame that is not GSO gets gso_size and
  * hdr_len zero.  For a GSO frame, the headers are parsed (Ethernet, VLAN
  * tags, IPv4 or IPv6 and extension headers, TCP or UDP) and must match the
- * GSO type; hdr_len is set to the true length of the headers, which
+ * GSO type; a hdr_len claiming more than the frame is refused, any other
+ * is replaced: hdr_len is set to the true length of the headers, which
  * gso_wire_len() relies on; gso_size must be non-zero and the frame must
  * not stand for more than GSO_SEGS_MAX segments.  With NEEDS_CSUM, the
  * checksum field (csum_start + csum_offset, two bytes) must lie inside the

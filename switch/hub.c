@@ -447,9 +447,10 @@ static void hub_batch_add(struct port *out, struct frame **batch, unsigned *k,
 }
 
 /* Hand one egress port its batch; everything not sent is counted.  A port
- * that does not take offloaded frames (out->gso) gets them segmented and
- * checksummed: one offer then becomes several frames on the medium, counted
- * in tx_gso_frames and tx_gso_segments.  No send() can take the port away
+ * gets an offloaded frame whole only when it takes every kind of offload
+ * the frame needs (out->gso_caps, gso_takes()); else it gets it segmented
+ * and checksummed: one offer then becomes several frames on the medium,
+ * counted in tx_gso_frames and tx_gso_segments.  No send() can take the port away
  * meanwhile (backend.h), so the loop needs no re-entrancy guard. */
 static void hub_egress(struct port *out)
 {
@@ -481,7 +482,7 @@ static void hub_egress(struct port *out)
 			frame_unref(f);
 			continue;
 		}
-		if (out->gso || !gso_offloaded(f)) {
+		if (!gso_offloaded(f) || gso_takes(out->gso_caps, f)) {
 			hub_batch_add(out, batch, &k, f);
 			continue;
 		}

@@ -84,7 +84,8 @@ struct port {
 	bool link_up;		/* this port's own link (set_link on it) */
 	uint32_t mtu;		/* largest payload it sends (L2 frame minus
 				 * Ethernet and one VLAN header) */
-	bool gso;		/* takes GSO frames whole */
+	unsigned gso_caps;	/* GSO_CAP_* (gso.h): offloaded frames it
+				 * takes whole; others are resolved first */
 	struct port_stats stats;
 
 	/* The hub's egress batch for the burst being forwarded */

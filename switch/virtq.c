@@ -736,8 +736,9 @@ static void vq_hdr_build(const struct virtq *q, const struct frame *f,
 			 uint8_t *h)
 {
 	memset(h, 0, VQ_NET_HDR_MRG_LEN);
-	h[0] =
-	    f->vnet.flags & (FRAME_VNET_F_NEEDS_CSUM | FRAME_VNET_F_DATA_VALID);
+	if (q->guest_csum)
+		h[0] = f->vnet.flags &
+		       (FRAME_VNET_F_NEEDS_CSUM | FRAME_VNET_F_DATA_VALID);
 	h[1] = f->vnet.gso_type;
 	memcpy(h + 2, &f->vnet.hdr_len, 2);
 	memcpy(h + 4, &f->vnet.gso_size, 2);

@@ -212,6 +212,8 @@ struct virtq {
 
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool mrg_rxbuf; /* VIRTIO_NET_F_MRG_RXBUF: RX frames may span chains */
+	bool guest_csum; /* VIRTIO_NET_F_GUEST_CSUM: RX headers carry the
+			  * frame's checksum flags (else 0, as virtio asks) */
 	unsigned hdr_len; /* virtio_net_hdr length: 10 or 12 */
 	bool broken;	  /* the ring itself is unusable */
 	unsigned hint;	  /* the memory region the last buffer was in */
@@ -286,7 +288,8 @@ int vq_tx_pop(struct virtq *q, struct frame **fp);
  * (switch → guest), behind a virtio_net_hdr with @f's facts
  *
  * With MRG_RXBUF the frame may fill several chains (num_buffers says how
- * many); without, it needs one chain large enough.  Return: 0 when it was
+ * many; a 64 KiB GSO frame may take dozens); without, it needs one chain
+ * large enough.  The header's flags are @f's only with q->guest_csum.  Return: 0 when it was
  * delivered; -EAGAIN when the guest has not posted enough buffers (nothing
  * was taken: try again after its next kick); -EMSGSIZE when the frame can
  * never fit the chain offered (nothing taken; drop the frame); -EINVAL when

@@ -33,6 +33,19 @@ a healthy front-end on vh, vg and vp; then:
   FAILOVER_NEGOTIATED (device-id the netdev's id) per negotiation, one
   that does not gets none; without failover=on it is not offered, a
   front-end that sets it anyway is refused, and no event comes;
+- offloads: two more front-ends (vta, vtb), one accepting CSUM and
+  HOST_TSO4/6 and ECN, the other GUEST_CSUM and GUEST_TSO4: a 64 KiB
+  TCP/IPv4 GSO frame from the first, in a chain of 43 buffers, arrives at
+  the second whole (one frame spread over its buffers with num_buffers,
+  GSO type TCPV4, its gso_size, hdr_len 54, the same bytes), while a
+  TCP/IPv6 one (GUEST_TSO6 not accepted) arrives there as checked
+  segments; both arrive at the
+  udp socket port as MSS-sized segments with correct IPv4 and TCP
+  checksums and sequence numbers (counted in tx-gso-frames and
+  tx-gso-segments); a header whose hdr_len is too low is corrected; bad
+  headers (gso_size 0, csum_start past the end, hdr_len past the end, a
+  TCPv6 type on IPv4) are dropped, counted malformed, and reach nobody,
+  as is a good TSO frame from the front-end that accepted no HOST_TSO4;
 - poll-us: a trickle of frames from a front-end of a netdev with
   poll-us=POLL_US is forwarded, its polls and poll-hits counted, and
   once the trickle stops nethubd is idle again (< 2% CPU) with that
@@ -44,6 +57,7 @@ Usage: test_vhost_user_hostile.py [--io auto|uring|epoll] [-k SUBSTR]
 import argparse
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -69,9 +83,47 @@ DESCRIPTOR_CASES = {  # case: the fault nethubd counts
 }
 POLL_US = 2000
 TRICKLE = (300, 300)        # frames, microseconds apart
+TSO_LEN, TSO_MSS = 65535, 1448
+TSO_HLEN = 54               # Ethernet, IPv4, TCP: what nethubd says
+BAD_GSO = (("vta", "gso-size-0"), ("vta", "csum-start-beyond"),
+           ("vta", "hdr-len-beyond"), ("vta", "type-tcpv6"),
+           ("vtb", "from-b"))  # sender, header
 MESSAGE_CASES = ("msg-short", "msg-long", "mem-no-fd", "mem-overlap",
                  "mem-wrap", "mem-past-eof", "mem-too-many", "kick-no-fd",
                  "ring-index", "ring-size", "unknown")
+
+
+def inet_sum(b):
+    """The one's complement sum of @b, folded: 0xffff over bytes that
+    include their correct checksum."""
+    if len(b) & 1:
+        b += b"\0"
+    s = sum(struct.unpack(">%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return s
+
+
+def check_tso_segments(peer, length, mss):
+    """@peer receives the segments of vhost_hostile's TCP frame of
+    @length bytes cut at @mss: sizes, checksums, sequence numbers and the
+    payload put back together."""
+    n = -(-(length - TSO_HLEN) // mss)
+    data = b""
+    for i in range(n):
+        f = peer.expect_frame(10)
+        ip, seg = f[14:34], f[34:]
+        assert len(f) <= TSO_HLEN + mss, (i, len(f))
+        assert struct.unpack(">H", ip[2:4])[0] == len(f) - 14, i
+        assert inet_sum(ip) == 0xffff, "segment %d: IPv4 checksum" % i
+        pseudo = ip[12:20] + b"\0\x06" + struct.pack(">H", len(seg))
+        assert inet_sum(pseudo + seg) == 0xffff, "segment %d: TCP " \
+            "checksum" % i
+        assert struct.unpack(">I", seg[4:8])[0] == 1000 + i * mss, i
+        data += seg[20:]
+    assert data == bytes((i * 7) & 255 for i in range(TSO_HLEN, length)), \
+        "the segments' payload differs"
+    return n
 
 
 def helper_path():
@@ -106,7 +158,7 @@ class Hostile:
         args = []
         for n, extra in (("h", ""), ("g", ""), ("cy", ""),
                          ("p", ",poll-us=%d" % POLL_US),
-                         ("fo", ",failover=on")):
+                         ("fo", ",failover=on"), ("ta", ""), ("tb", "")):
             args += ["-chardev", "socket,id=c%s,path=%s,server=on"
                      % (n, self.path(n + ".sock")),
                      "-netdev", "vhost-user,id=v%s,chardev=c%s%s"
@@ -205,6 +257,87 @@ class Hostile:
         assert info["protocol-errors"] == info0["protocol-errors"] + 1 and \
             info["failovers"] == 0 and not info["failover"], info
         assert self.daemon.alive()
+
+    def port_stats(self, nid):
+        return self.netdev(nid)["ports"][0]["stats"]
+
+    def offloads(self):
+        """A TSO frame goes whole to the front-end that accepted
+        GUEST_TSO4, segmented to the socket port; bad headers are dropped
+        and counted."""
+        word, detail = self.ask("offload %s %s" % (self.path("ta.sock"),
+                                                   self.path("tb.sock")))
+        assert word == "open", (word, detail)
+        try:
+            self.offload_cases()
+        finally:
+            assert self.ask("offload-close")[0] == "closed"
+        nethub.poll(lambda: not any(self.netdev(n)["info"]["connected"]
+                                    for n in ("vta", "vtb")),
+                    10, what="the offload front-ends gone")
+        self.forwards()
+
+    def offload_cases(self):
+        for nid in ("vta", "vtb"):
+            nethub.poll(lambda: self.netdev(nid)["info"]["connected"] and
+                        all(r["started"] for r in
+                            self.netdev(nid)["info"]["rings"]), 10,
+                        what="%s set up" % nid)
+        ia, ib = self.netdev("vta")["info"], self.netdev("vtb")["info"]
+        assert ia["tx-offloads"] == ["csum", "tso4", "tso6", "ecn"] and \
+            ia["rx-offloads"] == [], ia
+        assert ib["rx-offloads"] == ["csum", "tso4"] and \
+            ib["tx-offloads"] == [], ib
+        u1 = self.peers[0]
+        u1.drain()
+        st0 = self.port_stats("u1")
+        word, detail = self.ask("tso %d %d good" % (TSO_LEN, TSO_MSS))
+        assert word == "got", (word, detail)
+        glen, gtype, gsize, hlen, flags, nbufs, same = detail.split()
+        diag("64 KiB TSO frame at the GUEST_TSO4 front-end: %s bytes in "
+             "%s buffers" % (glen, nbufs))
+        assert (int(glen), int(gtype), int(gsize), int(hlen)) == \
+            (TSO_LEN, 1, TSO_MSS, TSO_HLEN), detail
+        assert int(flags) & 1 and int(nbufs) > 1 and same == "same", detail
+        n = check_tso_segments(u1, TSO_LEN, TSO_MSS)
+        nethub.poll(lambda: self.port_stats("u1")["tx-gso-segments"] ==
+                    st0["tx-gso-segments"] + n, 10,
+                    what="%d segments counted on u1" % n)
+        assert self.port_stats("u1")["tx-gso-frames"] == \
+            st0["tx-gso-frames"] + 1
+
+        # TSO over IPv6, which vtb did not accept: segments, checked there
+        g0 = self.port_stats("vtb")
+        word, detail = self.ask("tso 9000 1000 v6")
+        assert (word, detail.strip()) == ("segments", "9 ok"), \
+            (word, detail)
+        nethub.poll(lambda: self.port_stats("vtb")["tx-gso-segments"] ==
+                    g0["tx-gso-segments"] + 9, 10,
+                    what="9 segments counted on vtb")
+        assert self.port_stats("vtb")["tx-gso-frames"] == \
+            g0["tx-gso-frames"] + 1
+        for f in u1.expect_frames(9, 10):
+            assert f[12:14] == b"\x86\xdd" and len(f) <= 74 + 1000, f[:16]
+
+        word, detail = self.ask("tso 3000 1000 hdr-len-low")
+        assert word == "got" and detail.split()[3] == str(TSO_HLEN), \
+            (word, detail)
+        check_tso_segments(u1, 3000, 1000)
+
+        b0 = self.port_stats("vtb")["tx-frames"]
+        for nid, how in BAD_GSO:
+            m0 = self.port_stats(nid)["rx-drops"].get("malformed", 0)
+            word, detail = self.ask("tso 3000 1000 %s" % how)
+            assert word == "sent", (how, word, detail)
+            nethub.poll(lambda: self.port_stats(nid)["rx-drops"].get(
+                "malformed", 0) == m0 + 1, 10,
+                what="the %s frame counted malformed" % how)
+        word, detail = self.ask("tso 3000 1000 good")
+        assert word == "got" and detail.split()[-1] == "same", detail
+        check_tso_segments(u1, 3000, 1000)
+        assert self.port_stats("vtb")["tx-frames"] == b0 + 1, \
+            "a frame with a bad header was forwarded"
+        u1.expect_no_frame()
 
     def poll_us(self):
         """poll-us: a trickle is forwarded with the ring polled between
@@ -420,6 +553,10 @@ class Hostile:
              "negotiation; none without it", self.failover),
             ("poll-us: frames flow, polls counted, idle again after",
              self.poll_us),
+            ("offloads: a 64 KiB TSO4 frame whole to a GUEST_TSO4 "
+             "front-end, a TSO6 one segmented for it, checked segments to a "
+             "socket port; bad headers dropped",
+             self.offloads),
             ("bad descriptors: each frame dropped and counted, the ring "
              "goes on (a head out of range breaks it)", self.descriptors),
             ("bad messages refused and counted; a huge header ends that "

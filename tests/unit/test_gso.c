@@ -634,6 +634,10 @@ static void m_csum_offset_beyond(const struct built *b, struct frame_vnet *v)
 	v->csum_start = (uint16_t)(b->len - 3);
 	v->csum_offset = 2;
 }
+static void m_hdr_len_beyond(const struct built *b, struct frame_vnet *v)
+{
+	v->hdr_len = (uint16_t)(b->len + 1);
+}
 static void m_csum_offset_huge(const struct built *b, struct frame_vnet *v)
 {
 	v->flags = FRAME_VNET_F_NEEDS_CSUM;
@@ -719,6 +723,12 @@ static const struct bad_case bad_cases[] = {
      FRAME_GSO_TCPV4,
      50,
      m_csum_offset_huge,
+     2},
+    {"hdr_len past the end of the frame (segmenting ignores it)",
+     {.proto = 6, .payload = 100},
+     FRAME_GSO_TCPV4,
+     50,
+     m_hdr_len_beyond,
      2},
     {"gso_size 0",
      {.proto = 6, .payload = 4000},

@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "clock.h"
 #include "fdb.h"
+#include "gso.h"
 #include "hub.h"
 #include "log.h"
 #include "netdev.h"
@@ -316,6 +317,114 @@ static void test_hub_oversize_for_mtu_is_counted(void)
 	teardown(3);
 }
 
+/* A TCP frame of @payload bytes over IPv4 or IPv6 from host @src, its
+ * checksum left open, GSO type @gso_type with MSS @mss; checked as a
+ * backend checks what it receives */
+static struct frame *tcp_frame(bool v6, uint8_t gso_type, uint16_t mss,
+			       unsigned payload, unsigned src)
+{
+	unsigned l3 = FRAME_ETH_HLEN, l4 = l3 + (v6 ? 40 : 20);
+	unsigned len = l4 + 20 + payload;
+	struct frame *f = frame_alloc(len);
+	uint8_t *d = f->data;
+
+	memset(d, 0, len);
+	memcpy(d, MAC_BCAST, 6);
+	mac_of(src, d + 6);
+	if (v6) {
+		d[12] = 0x86;
+		d[13] = 0xdd;
+		d[l3] = 0x60;
+		d[l3 + 4] = (uint8_t)((len - l4) >> 8);
+		d[l3 + 5] = (uint8_t)(len - l4);
+		d[l3 + 6] = 6; /* TCP */
+		d[l3 + 7] = 64;
+	} else {
+		d[12] = 0x08;
+		d[l3] = 0x45;
+		d[l3 + 2] = (uint8_t)((len - l3) >> 8);
+		d[l3 + 3] = (uint8_t)(len - l3);
+		d[l3 + 8] = 64;
+		d[l3 + 9] = 6;
+	}
+	d[l4 + 12] = 5 << 4; /* data offset */
+	for (unsigned i = 0; i < payload; i++)
+		d[l4 + 20 + i] = (uint8_t)i;
+	f->vnet.flags = FRAME_VNET_F_NEEDS_CSUM;
+	f->vnet.csum_start = (uint16_t)l4;
+	f->vnet.csum_offset = 16;
+	f->vnet.gso_type = gso_type;
+	f->vnet.gso_size = mss;
+	CHECK_EQ(gso_check(f), 0);
+	return f;
+}
+
+/* port @i got @n frames; with @whole, one frame still offloaded */
+static void check_got(unsigned i, unsigned n, bool whole)
+{
+	CHECK_EQ(recs[i].n, n);
+	for (unsigned k = 0; k < recs[i].n; k++)
+		CHECK_EQ(gso_offloaded(recs[i].got[k]), whole);
+	rec_clear(i);
+}
+
+static void test_hub_offloads_go_whole_only_where_every_kind_is_taken(void)
+{
+	struct frame *f;
+
+	setup(0, 5);
+	ports[1]->gso_caps = 0;				 /* none */
+	ports[2]->gso_caps = GSO_CAP_CSUM | GSO_CAP_TSO4; /* IPv4 TSO */
+	ports[3]->gso_caps = GSO_CAP_CSUM | GSO_CAP_TSO6; /* IPv6 TSO */
+	ports[4]->gso_caps = GSO_CAP_ALL;
+
+	/* TSO over IPv4, 4000 bytes at MSS 1000: four segments */
+	f = tcp_frame(false, FRAME_GSO_TCPV4, 1000, 4000, 0);
+	port_input(ports[0], &f, 1);
+	check_got(1, 4, false);
+	check_got(2, 1, true);
+	check_got(3, 4, false);
+	check_got(4, 1, true);
+	CHECK_EQ(ports[3]->stats.tx_gso_frames, 1);
+	CHECK_EQ(ports[3]->stats.tx_gso_segments, 4);
+	CHECK_EQ(ports[2]->stats.tx_gso_frames, 0);
+
+	/* TSO over IPv6: the other way round */
+	f = tcp_frame(true, FRAME_GSO_TCPV6, 1000, 2500, 0);
+	port_input(ports[0], &f, 1);
+	check_got(1, 3, false);
+	check_got(2, 3, false);
+	check_got(3, 1, true);
+	check_got(4, 1, true);
+
+	/* ECN asks for one more kind than TSO4 */
+	f = tcp_frame(false, FRAME_GSO_TCPV4 | FRAME_GSO_ECN, 1000, 2000, 0);
+	port_input(ports[0], &f, 1);
+	check_got(2, 2, false);
+	check_got(4, 1, true);
+	rec_clear(1);
+	rec_clear(3);
+
+	/* a checksum left open, no GSO: finished for the port without */
+	f = tcp_frame(false, FRAME_GSO_NONE, 0, 100, 0);
+	port_input(ports[0], &f, 1);
+	check_got(1, 1, false);
+	check_got(2, 1, true);
+	check_got(3, 1, true);
+	check_got(4, 1, true);
+
+	/* a UDP GSO kind nobody but "all" takes: gso_needs() says so */
+	f = tcp_frame(false, FRAME_GSO_NONE, 0, 10, 0);
+	f->vnet.gso_type = FRAME_GSO_UDP_L4;
+	CHECK_EQ(gso_needs(f), GSO_CAP_USO | GSO_CAP_CSUM);
+	CHECK(!gso_takes(GSO_CAP_ALL & ~GSO_CAP_USO, f));
+	CHECK(gso_takes(GSO_CAP_ALL, f));
+	f->vnet.gso_type = 2; /* not a GSO type: no port takes it */
+	CHECK(!gso_takes(GSO_CAP_ALL, f));
+	frame_unref(f);
+	teardown(5);
+}
+
 static void test_hub_queue_full_is_counted(void)
 {
 	struct frame *burst[10];
@@ -561,6 +670,7 @@ int main(void)
 	TAP_RUN(test_hub_link_down_drops_and_flushes);
 	TAP_RUN(test_hub_netdev_link_down_covers_its_ports);
 	TAP_RUN(test_hub_oversize_for_mtu_is_counted);
+	TAP_RUN(test_hub_offloads_go_whole_only_where_every_kind_is_taken);
 	TAP_RUN(test_hub_queue_full_is_counted);
 	TAP_RUN(test_hub_bursts_longer_than_64_are_split);
 	TAP_RUN(test_hub_learning_within_a_burst_is_seen);
