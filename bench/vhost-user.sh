@@ -82,7 +82,9 @@ peer "$(ports "$D/t0.sock" "$D/t1.sock")" wire
 wait
 
 ovs_run() { # Open vSwitch with DPDK, its own database under $D/ovs
-	local o=$D/ovs v
+	# the bridge's internal port is a tap of that name on the host: one
+	# of this run's own, removed with the bridge
+	local o=$D/ovs v br=nhvu$$
 	local vswitchd=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
 	if [ ! -x "$vswitchd" ]; then
 		echo "OVS=1: $vswitchd not found (openvswitch-switch-dpdk)" >&2
@@ -109,11 +111,11 @@ ovs_run() { # Open vSwitch with DPDK, its own database under $D/ovs
 			"other_config:dpdk-extra=--no-pci --single-file-segments --file-prefix=nhovs$$" &&
 		"$vswitchd" "unix:$o/db.sock" --pidfile="$o/vs.pid" \
 			--unixctl="$o/vs.ctl" --detach --log-file="$o/vs.log" &&
-		$v add-br br0 -- set bridge br0 datapath_type=netdev &&
-		$v add-port br0 vh0 -- set Interface vh0 \
+		$v add-br "$br" -- set bridge "$br" datapath_type=netdev &&
+		$v add-port "$br" vh0 -- set Interface vh0 \
 			type=dpdkvhostuserclient \
 			"options:vhost-server-path=$o/vh0.sock" &&
-		$v add-port br0 vh1 -- set Interface vh1 \
+		$v add-port "$br" vh1 -- set Interface vh1 \
 			type=dpdkvhostuserclient \
 			"options:vhost-server-path=$o/vh1.sock"
 	} >"$o/setup.log" 2>&1; then
@@ -124,10 +126,12 @@ ovs_run() { # Open vSwitch with DPDK, its own database under $D/ovs
 		peer "$(ports "$o/vh0.sock" "$o/vh1.sock" ,server=1)" ovs
 		[ -s "$D/pps.ovs" ] || tail -5 "$o/vs.log" >&2
 	fi
+	$v --timeout=5 del-br "$br" >/dev/null 2>&1
 	for f in vs.pid db.pid; do
 		[ -s "$o/$f" ] && kill "$(cat "$o/$f")" 2>/dev/null
 	done
 	sleep 1
+	ip link del "$br" 2>/dev/null
 }
 if [ "${OVS:-0}" = 1 ]; then
 	ovs_run
