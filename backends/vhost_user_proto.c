@@ -93,11 +93,11 @@ static int vu_ring_index(struct vu_state *s, const char *what, uint32_t index)
 {
 	char why[96];
 
-	if (index < VU_NRINGS)
+	if (index < s->nrings)
 		return 0;
 	snprintf(why, sizeof(why),
-		 "ring %u does not exist (one queue pair: rings 0 and 1)",
-		 index);
+		 "ring %u does not exist (queues=%u: rings 0 to %u)", index,
+		 s->queues, s->nrings - 1);
 	return vu_refuse(s, what, why);
 }
 
@@ -147,7 +147,7 @@ static int vu_set_owner(struct vu_state *s, struct vu_msg *m)
 static int vu_reset_owner(struct vu_state *s, struct vu_msg *m)
 {
 	(void)m;
-	for (unsigned i = 0; i < VU_NRINGS; i++)
+	for (unsigned i = 0; i < s->nrings; i++)
 		vu_ring_reset(s, i);
 	s->features = 0;
 	s->features_set = false;
@@ -382,8 +382,7 @@ static int vu_set_protocol_features(struct vu_state *s, struct vu_msg *m)
 
 static int vu_get_queue_num(struct vu_state *s, struct vu_msg *m)
 {
-	(void)s;
-	vu_reply_u64(m, 1);
+	vu_reply_u64(m, s->queues);
 	return 0;
 }
 
@@ -396,7 +395,7 @@ static int vu_set_vring_enable(struct vu_state *s, struct vu_msg *m)
 		return -EINVAL;
 	if (num > 1)
 		return vu_refuse(s, "SET_VRING_ENABLE", "not 0 or 1");
-	s->ring[index].enabled = num;
+	vu_ring_set_enabled(s, index, num);
 	return 0;
 }
 
