@@ -18,13 +18,13 @@
  *
  * Guest → switch: a ring starts on its first kick after SET_VRING_KICK
  * (the kick eventfd is watched by the netdev's loop).  Each transmit ring
- * is drained on its own kicks, in bursts of up to FRAME_BURST_MAX into port_input(), at most
- * VU_TX_BUDGET frames per loop turn (an idle handle continues, with kicks
- * turned off meanwhile); the call eventfd is written once per burst when
- * the guest wants it (EVENT_IDX or NO_INTERRUPT).  While the switch has
- * this port paused (flow control) the ring is left alone and the guest's
- * chains wait in it.  With poll-us=N (nethub) a drained ring is not slept
- * on at once: kicks stay off and the idle handle looks at its available
+ * is drained on its own kicks, in bursts of up to FRAME_BURST_MAX into
+ * port_input(), at most VU_TX_BUDGET frames per loop turn (an idle handle
+ * continues, with kicks turned off meanwhile); the call eventfd is written once
+ * per burst when the guest wants it (EVENT_IDX or NO_INTERRUPT).  While the
+ * switch has this port paused (flow control) the ring is left alone and the
+ * guest's chains wait in it.  With poll-us=N (nethub) a drained ring is not
+ * slept on at once: kicks stay off and the idle handle looks at its available
  * index once per loop turn (other ports are served in between) until N
  * microseconds passed without a frame; then kicks go on and the loop may
  * sleep.
@@ -36,8 +36,9 @@
  * ring, in order; with one, the frames go there without hashing.  When
  * the ring a frame needs has no buffers left, send() takes nothing more,
  * calls port_tx_blocked(), and asks the guest to kick that ring when it
- * posts buffers; a kick on any receive ring calls port_tx_ready().  A guest that never reads is given up on by the stall
- * limit (port.h), so it cannot hold the switch.
+ * posts buffers; a kick on any receive ring calls port_tx_ready().  A guest
+ * that never reads is given up on by the stall limit (port.h), so it cannot
+ * hold the switch.
  *
  * failover=on (nethub) offers VIRTIO_NET_F_STANDBY; a front-end that
  * accepts it is told to the port's observers (FAILOVER_NEGOTIATED), once
@@ -873,9 +874,9 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 		ro = json_pack(
 		    "{s:i,s:i,s:s,s:i,s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:i,s:o}",
 		    "index", (json_int_t)i, "queue", (json_int_t)(i / 2),
-		    "direction", vu_ring_is_rx(i) ? "rx" : "tx",
-		    "size", (json_int_t)r->vq.size, "started", r->started,
-		    "enabled", r->enabled, "broken", r->vq.broken, "last-avail",
+		    "direction", vu_ring_is_rx(i) ? "rx" : "tx", "size",
+		    (json_int_t)r->vq.size, "started", r->started, "enabled",
+		    r->enabled, "broken", r->vq.broken, "last-avail",
 		    (json_int_t)r->vq.last_avail, "used",
 		    (json_int_t)r->vq.published, "kicks", (json_int_t)r->kicks,
 		    "calls", (json_int_t)r->calls, "frames",

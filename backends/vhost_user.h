@@ -87,7 +87,8 @@ struct vu_ring {
 	bool enabled;  /* SET_VRING_ENABLE */
 	bool rx_kicks; /* RX: the guest was asked to kick (blocked) */
 	bool polling;  /* TX: empty, kicks off, polled from idle */
-	uint64_t poll_last_ns; /* TX: when it last gave frames */
+	/* TX: when it last gave frames (poll-us) */
+	uint64_t poll_last_ns;
 	uint64_t kicks, calls;
 	uint64_t frames; /* TX: taken from the guest; RX: given to it */
 	bool broken_logged;
@@ -121,22 +122,24 @@ struct vu_state {
 	struct vu_msg msg;
 
 	struct vq_mem mem;
-	struct vu_ring *ring; /* nrings of them, allocated with the state */
-	unsigned queues;      /* queues=N: queue pairs */
-	unsigned nrings;      /* 2 * queues */
+	/* queues=N: N queue pairs, nrings = 2N rings allocated with the
+	 * state */
+	struct vu_ring *ring;
+	unsigned queues, nrings;
 	uint64_t offered; /* VU_FEATURES, and STANDBY with failover=on */
 	uint64_t features, protocol_features;
 	bool features_set;
 	uint64_t status;
 	uint32_t mtu;
 	bool rx_blocked; /* port_tx_blocked() said, ready not yet */
-	unsigned rx_blocked_on; /* the receive ring that was full */
 	bool tx_paused;	 /* the switch paused our ingress */
 	uv_idle_t idle;	 /* drains TX beyond one turn's budget */
 	bool idle_init, idle_on;
-	uint32_t tx_again;     /* transmit rings (bit = index) the idle
-				* handle drains next turn */
-	uint64_t poll_ns;      /* poll-us: 0, sleep as soon as TX is empty */
+	/* the receive ring that was full (rx_blocked) */
+	unsigned rx_blocked_on;
+	/* the transmit rings (a bit per index) the idle handle drains */
+	uint32_t tx_again;
+	uint64_t poll_ns; /* poll-us: 0, sleep as soon as TX is empty */
 	uint64_t polls, poll_hits; /* idle turns polling; those with frames */
 	uint64_t unknown_logged;   /* requests logged unknown; 63 up: bit 63 */
 
