@@ -6,11 +6,11 @@ Three QEMU guests (TCG) share hub 0: guest a is a vhost-user front-end
 connecting to nethubd's listening chardev (server=on), guest b's QEMU
 listens and nethubd connects to it (server=off, reconnect=1), guest c is
 on a socket netdev.  They ping each other in a ring (a -> b -> c -> a).
-Both vhost-user netdevs have queues=2: guest a (two vCPUs, mq=on) uses
-both queue pairs, its transmit rings each carry its pings from one vCPU
-and frames to it are spread over both receive rings by flow; guest b's
-QEMU has one queue pair, so pair 1 is never set up and all goes on
-pair 0.
+Both vhost-user netdevs and their QEMUs have queues=2 (mq=on): guest a
+(two vCPUs) uses both queue pairs, its transmit rings each carry its
+pings from one vCPU and frames to it are spread over both receive rings
+by flow; guest b (one vCPU) uses one pair, QEMU sets up both and
+disables pair 1, so frames of many flows to it all go on pair 0.
 Then: a paused guest (QMP stop on its QEMU) does not stall the others and
 works again after cont; a hostile front-end written here (bad messages,
 rings outside memory, a descriptor loop) is refused without disturbing
@@ -74,7 +74,7 @@ GET_FEATURES, SET_FEATURES, SET_OWNER = 1, 2, 3
 SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
 SET_VRING_KICK, SET_VRING_CALL = 12, 13
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES = 15, 16
-SET_VRING_ENABLE = 18
+GET_QUEUE_NUM, SET_VRING_ENABLE = 17, 18
 F_VERSION_1, F_PROTOCOL_FEATURES = 1 << 32, 1 << 30
 PF_REPLY_ACK = 1 << 3
 NEED_REPLY = 0x8
@@ -225,7 +225,8 @@ class VhostTest:
             else:
                 raise AssertionError("queues=%d accepted" % queues)
 
-    def guest(self, name, netdev, chardev=None, vhost=True, mq=False):
+    def guest(self, name, netdev, chardev=None, vhost=True, mq=False,
+              cpus=1):
         mac, ip, peer = GUESTS[name]
         extra = ["-qmp", "unix:%s,server=on,wait=off"
                  % self.path(name + "-qmp.sock")]
@@ -233,9 +234,9 @@ class VhostTest:
             extra += ["-chardev", chardev]
         nic = ",vectors=0" if vhost else ""
         if mq:
-            # two vCPUs: Linux's virtio-net then turns on both pairs
-            # (as many as CPUs), and XPS sends from vCPU i on pair i
-            extra += ["-smp", "2"]
+            # Linux's virtio-net turns on as many pairs as it has vCPUs,
+            # and XPS sends from vCPU i on pair i
+            extra += ["-smp", str(cpus)]
             nic += ',mq=on'
         g = Guest(name, self.workdir, qemu=self.qemu, kernel=self.kernel,
                   initrd=self.initrd, mac=mac,
@@ -250,11 +251,11 @@ class VhostTest:
         # a: nethub listens, QEMU connects (again after a restart)
         self.guest("a", "vhost-user,chardev=qa,queues=2",
                    "socket,id=qa,path=%s,reconnect=1" % self.path("a.sock"),
-                   mq=True)
+                   mq=True, cpus=2)
         # b: QEMU listens, nethub connects (reconnect=1)
-        self.guest("b", "vhost-user,chardev=qb",
+        self.guest("b", "vhost-user,chardev=qb,queues=2",
                    "socket,id=qb,path=%s,server=on,wait=off"
-                   % self.path("b.sock"))
+                   % self.path("b.sock"), mq=True)
         self.guest("c", "socket,connect=127.0.0.1:%d" % self.listen_port,
                    vhost=False)
         deadline = time.monotonic() + PING_TIMEOUT_S
@@ -278,23 +279,24 @@ class VhostTest:
             assert info["memory-regions"] >= 1 and \
                 info["memory-sealed"] == info["memory-regions"], info
             assert info["queues"] == 2 and len(info["rings"]) == 4, info
-            # a: QEMU queues=2 and a guest with two vCPUs, both pairs on;
-            # b: QEMU with one pair, pair 1 never set up
+            # a: two vCPUs, both pairs on; b: one vCPU, QEMU sets up
+            # both pairs and disables pair 1
             used = 4 if nid == "va" else 2
-            assert bool(f & F_NET_MQ) == (nid == "va"), info["features"]
+            assert f & F_NET_MQ, "MQ not negotiated: %s" % info
+            for r in info["rings"]:
+                assert r["size"] >= 64, r
             for r in info["rings"][:used]:
-                assert r["size"] >= 64 and r["started"] and \
-                    r["enabled"], r
+                assert r["started"] and r["enabled"], r
             for r in info["rings"][used:]:
-                assert r["size"] == 0 and not r["started"] and \
-                    r["frames"] == 0, r
+                assert not r["enabled"] and r["frames"] == 0, r
             st = self.port_stats(nid)
             assert st["rx-forwarded"] > 0 and st["tx-frames"] > 0, st
 
     def mq_guest(self):
         """Guest a's pings from vCPU 0 leave on transmit ring 1, from
         vCPU 1 on ring 3; replies from eight addresses (eight flows) are
-        spread over receive rings 0 and 2."""
+        spread over receive rings 0 and 2.  Pings from the same eight
+        addresses to guest b all go on its pair 0 (pair 1 disabled)."""
         for addr in MQ_ALIASES:
             self.run_in("c", "ip addr add %s/%d dev eth0" % (addr,
                                                              PREFIX_LEN))
@@ -310,10 +312,15 @@ class VhostTest:
         for i in range(4):
             assert got[i] >= 2, "ring %d carried %d frames: %s" % (
                 i, got[i], got)
-        # vb: pair 1 was never set up; everything went on pair 0
-        rb = self.netdev("vb")["info"]["rings"]
-        assert rb[0]["frames"] > 0 and rb[1]["frames"] > 0 and \
-            rb[2]["frames"] == rb[3]["frames"] == 0, rb
+        b0 = self.netdev("vb")["info"]["rings"]
+        for addr in MQ_ALIASES:
+            self.run_in("c", "ping -c 1 -W 3 -I %s 10.0.0.2" % addr)
+        b1 = self.netdev("vb")["info"]["rings"]
+        got = [b1[i]["frames"] - b0[i]["frames"] for i in range(4)]
+        diag("guest b's rings 0-3 carried %s frames" % got)
+        assert got[0] >= len(MQ_ALIASES) and got[1] >= len(MQ_ALIASES) \
+            and got[2] == got[3] == 0, got
+        assert not b1[2]["enabled"] and not b1[3]["enabled"], b1
 
     def run_in(self, name, cmd, want_rc=0, timeout=60):
         rc, out = self.guests[name].run(cmd, timeout=timeout)
@@ -622,17 +629,19 @@ class VhostTest:
                     20, what="testpmd gone")
 
     def runtime_chardev(self):
-        """chardev-add, netdev_add on it, a front-end served, netdev_del,
-        then chardev-remove takes the socket file away."""
+        """chardev-add, netdev_add on it (queues=3: GET_QUEUE_NUM says
+        3), a front-end served, netdev_del, then chardev-remove takes the
+        socket file away."""
         q = self.daemon.qmp_cmd
         path = self.path("rt.sock")
         q("chardev-add", {"id": "crt", "backend": {"type": "socket", "data": {
             "addr": {"type": "unix", "data": {"path": path}},
             "server": True, "wait": False}}})
         q("netdev_add", {"type": "vhost-user", "id": "vrt",
-                         "chardev": "crt"})
+                         "chardev": "crt", "queues": 3})
         f = Front(path)
         assert f.get_u64(GET_FEATURES) & F_VERSION_1
+        assert f.get_u64(GET_QUEUE_NUM) == 3
         nethub.poll(lambda: self.netdev("vrt")["ports"] != [], 10,
                     what="the runtime netdev's port")
         info = {c["label"]: c for c in q("query-chardev")}["crt"]
@@ -733,8 +742,8 @@ class VhostTest:
                   self.testpmd_mq,
                   needs=["daemon starts with chardevs and vhost-user "
                          "netdevs"])
-            s.run("chardev-add, netdev_add, netdev_del, chardev-remove at "
-                  "run time", self.runtime_chardev,
+            s.run("chardev-add, netdev_add (queues=3), netdev_del, "
+                  "chardev-remove at run time", self.runtime_chardev,
                   needs=["daemon starts with chardevs and vhost-user "
                          "netdevs"])
             s.run("nethubd restarted under the guests: QEMU reconnects "
