@@ -2,37 +2,43 @@
 /* vhost_user.c - QEMU's "vhost-user" netdev: nethub as the vhost-user
  * back-end of a guest's virtio-net device (or of DPDK's virtio-user)
  *
- * -netdev vhost-user,id=ID,chardev=CHR[,vhostforce=on|off][,queues=1]
+ * -netdev vhost-user,id=ID,chardev=CHR[,vhostforce=on|off][,queues=N]
  *         [,failover=on|off][,poll-us=N]
  *
  * The chardev (chardev.h) gives a unix stream connection to the
  * front-end; vhost_user_proto.c speaks the protocol on it, and this file
- * serves the rings it sets up: one queue pair, ring 0 the guest's receive
- * queue (switch → guest), ring 1 its transmit queue (guest → switch).
+ * serves the rings it sets up: queues=N queue pairs (1 to VU_QUEUES_MAX),
+ * ring 2q the guest's receive queue q (switch → guest), ring 2q + 1 its
+ * transmit queue q (guest → switch).  A front-end may use fewer pairs
+ * than N: QEMU enables only those its guest turned on (ethtool -L).
  * Each connection is one port named like the netdev; when the front-end
  * goes, the port is detached, guest memory unmapped and every descriptor
  * closed, and the chardev waits for the next front-end (server) or
  * reconnects (client), which gets a fresh port.
  *
  * Guest → switch: a ring starts on its first kick after SET_VRING_KICK
- * (the kick eventfd is watched by the netdev's loop).  Each kick drains
- * the ring in bursts of up to FRAME_BURST_MAX into port_input(), at most
- * VU_TX_BUDGET frames per loop turn (an idle handle continues, with kicks
- * turned off meanwhile); the call eventfd is written once per burst when
- * the guest wants it (EVENT_IDX or NO_INTERRUPT).  While the switch has
- * this port paused (flow control) the ring is left alone and the guest's
- * chains wait in it.  With poll-us=N (nethub) a drained ring is not slept
- * on at once: kicks stay off and the idle handle looks at its available
+ * (the kick eventfd is watched by the netdev's loop).  Each transmit ring
+ * is drained on its own kicks, in bursts of up to FRAME_BURST_MAX into
+ * port_input(), at most VU_TX_BUDGET frames per loop turn (an idle handle
+ * continues, with kicks turned off meanwhile); the call eventfd is written once
+ * per burst when the guest wants it (EVENT_IDX or NO_INTERRUPT).  While the
+ * switch has this port paused (flow control) the ring is left alone and the
+ * guest's chains wait in it.  With poll-us=N (nethub) a drained ring is not
+ * slept on at once: kicks stay off and the idle handle looks at its available
  * index once per loop turn (other ports are served in between) until N
  * microseconds passed without a frame; then kicks go on and the loop may
  * sleep.
  *
  * Switch → guest: send() copies each frame into the guest's receive
- * buffers (virtq.c) and returns them on the used ring.  When the guest has
- * no buffers left, send() takes nothing more, calls port_tx_blocked(), and
- * asks the guest to kick when it posts buffers; that kick calls
- * port_tx_ready().  A guest that never reads is given up on by the stall
- * limit (port.h), so it cannot hold the switch.
+ * buffers (virtq.c) and returns them on the used ring.  With more than one
+ * receive ring live (started and enabled) each frame goes to the one its
+ * flow hash picks among them (frame_flow_hash()), so a flow stays on one
+ * ring, in order; with one, the frames go there without hashing.  When
+ * the ring a frame needs has no buffers left, send() takes nothing more,
+ * calls port_tx_blocked(), and asks the guest to kick that ring when it
+ * posts buffers; a kick on any receive ring calls port_tx_ready().  A guest
+ * that never reads is given up on by the stall limit (port.h), so it cannot
+ * hold the switch.
  *
  * Offloads: the virtio-net checksum and segmentation features are offered
  * (VU_OFFLOADS).  Those the driver accepted on its receive side
@@ -88,6 +94,7 @@ static void vu_unref(struct vu_state *s)
 {
 	if (--s->refs)
 		return;
+	free(s->ring);
 	free(s);
 }
 
@@ -134,6 +141,8 @@ static void vu_watch_close(struct vu_watch *w)
 
 /* -- rings ---------------------------------------------------------------- */
 
+_Static_assert(2 * VU_QUEUES_MAX <= 32, "tx_again has a bit per ring");
+
 static bool vu_ring_live(const struct vu_ring *r)
 {
 	return r->started && r->enabled && vq_ready(&r->vq);
@@ -165,14 +174,13 @@ static void vu_log_broken(struct vu_state *s, unsigned i)
 		 s->id, i);
 }
 
-static void vu_idle_start(struct vu_state *s);
-
 /**
  * vu_poll_window() - whether an empty transmit ring is polled on rather
  * than slept on: poll-us after it last gave frames
  * @taken:	frames this drain took (they restart the window)
  */
-static bool vu_poll_window(struct vu_state *s, unsigned taken)
+static bool vu_poll_window(struct vu_state *s, struct vu_ring *r,
+			   unsigned taken)
 {
 	uint64_t now;
 
@@ -180,8 +188,8 @@ static bool vu_poll_window(struct vu_state *s, unsigned taken)
 		return false;
 	now = uv_hrtime();
 	if (taken)
-		s->poll_last_ns = now;
-	return now - s->poll_last_ns < s->poll_ns;
+		r->poll_last_ns = now;
+	return now - r->poll_last_ns < s->poll_ns;
 }
 
 /* vu_tx_accept() - @f, just taken from the TX ring, asks only for the
@@ -195,19 +203,19 @@ static inline bool vu_tx_accept(const struct vu_state *s, struct frame *f)
 
 /**
  * vu_tx_drain() - take up to VU_TX_BUDGET frames from the guest's transmit
- * ring into the switch
+ * ring @i into the switch
  * Return: true when the idle handle should call again: frames are left
  * for another turn, or the ring is polled (poll-us) with kicks off.
  */
-static bool vu_tx_drain(struct vu_state *s)
+static bool vu_tx_drain(struct vu_state *s, unsigned i)
 {
-	struct vu_ring *r = &s->ring[VU_TX];
+	struct vu_ring *r = &s->ring[i];
 	struct frame *burst[FRAME_BURST_MAX];
-	bool polled = s->polling;
+	bool polled = r->polling;
 	bool quiet = polled; /* kicks are off */
 	unsigned taken = 0;
 
-	s->polling = false;
+	r->polling = false;
 	if (!s->port || !r->started || !vq_ready(&r->vq))
 		return false;
 	if (polled) {
@@ -249,21 +257,22 @@ static bool vu_tx_drain(struct vu_state *s)
 			port_count_rx_drop(s->port, PORT_DROP_LINK_DOWN, nb, 0);
 			frame_unref_many(burst, nb);
 		} else if (nb) {
+			r->frames += nb;
 			port_input(s->port, burst, nb);
 		}
 		vu_call(r);
 		if (r->vq.broken) {
-			vu_log_broken(s, VU_TX);
+			vu_log_broken(s, i);
 			return false;
 		}
 		if (!s->port)
 			return false;
-		if (empty && vu_poll_window(s, taken)) {
+		if (empty && vu_poll_window(s, r, taken)) {
 			/* poll-us: kicks stay off, the idle handle looks
 			 * again next turn */
 			if (!quiet)
 				vq_enable_notify(&r->vq, false);
-			s->polling = true;
+			r->polling = true;
 			return true;
 		}
 		if (empty) {
@@ -283,16 +292,27 @@ static bool vu_tx_drain(struct vu_state *s)
 	return true;
 }
 
+/* The idle handle: a blocked receive ring that has buffers again says
+ * ready; the transmit rings in tx_again are drained further */
 static void vu_on_idle(uv_idle_t *h)
 {
 	struct vu_state *s = h->data;
-	struct vu_ring *rx = &s->ring[VU_RX];
+	uint32_t todo = s->tx_again, again = 0;
 
-	if (s->rx_blocked && s->port && vq_pending(&rx->vq)) {
+	if (s->rx_blocked && s->port &&
+	    vq_pending(&s->ring[s->rx_blocked_on].vq)) {
 		s->rx_blocked = false;
 		port_tx_ready(s->port);
 	}
-	if (!vu_tx_drain(s)) {
+	s->tx_again = 0;
+	for (; todo; todo &= todo - 1) {
+		unsigned i = (unsigned)__builtin_ctz(todo);
+
+		if (vu_tx_drain(s, i))
+			again |= 1u << i;
+	}
+	s->tx_again |= again; /* with any a drain's callees asked for */
+	if (!s->tx_again) {
 		uv_idle_stop(&s->idle);
 		s->idle_on = false;
 	}
@@ -304,6 +324,22 @@ static void vu_idle_start(struct vu_state *s)
 		return;
 	s->idle_on = true;
 	uv_idle_start(&s->idle, vu_on_idle);
+}
+
+/* vu_tx_again() - have the idle handle drain the transmit rings in @rings
+ * (a bit per index) from the loop */
+static void vu_tx_again(struct vu_state *s, uint32_t rings)
+{
+	s->tx_again |= rings;
+	vu_idle_start(s);
+}
+
+/* vu_tx_rings() - a bit for each transmit ring */
+static uint32_t vu_tx_rings(const struct vu_state *s)
+{
+	uint32_t all = s->nrings >= 32 ? ~0u : (1u << s->nrings) - 1;
+
+	return all & 0xaaaaaaaau;
 }
 
 /* A kick: the ring starts (first one), TX drains, RX has buffers again */
@@ -326,15 +362,15 @@ static void vu_on_kick(uv_poll_t *h, int status, int events)
 	}
 	r->kicks++;
 	r->started = true;
-	if (w->ring == VU_RX) {
+	if (vu_ring_is_rx(w->ring)) {
 		if (s->rx_blocked && s->port) {
 			s->rx_blocked = false;
 			port_tx_ready(s->port);
 		}
 		return;
 	}
-	if (vu_tx_drain(s))
-		vu_idle_start(s);
+	if (vu_tx_drain(s, w->ring))
+		vu_tx_again(s, 1u << w->ring);
 }
 
 bool vu_ring_set_kick(struct vu_state *s, unsigned i, int fd)
@@ -362,8 +398,8 @@ bool vu_ring_set_kick(struct vu_state *s, unsigned i, int fd)
 	 * receives something */
 	r->started = vq_pending(&r->vq) > 0;
 	r->rx_kicks = true; /* the flags as a new ring has them */
-	if (r->started && i == VU_TX)
-		vu_idle_start(s);
+	if (r->started && !vu_ring_is_rx(i))
+		vu_tx_again(s, 1u << i);
 	return true;
 }
 
@@ -374,15 +410,15 @@ void vu_ring_stop(struct vu_state *s, unsigned i)
 	if (vq_ready(&r->vq))
 		vu_call(r);
 	r->started = false;
-	if (i == VU_TX && s->poll_ns) {
+	if (!vu_ring_is_rx(i) && s->poll_ns) {
 		/* kicks back on: polling may have left them off, and a ring
 		 * started again as it is (QMP stop, cont) must kick */
 		vq_enable_notify(&r->vq, true);
-		s->polling = false;
+		r->polling = false;
 	}
 	vu_watch_close(r->kick);
 	r->kick = NULL;
-	if (i == VU_RX && s->rx_blocked && s->port) {
+	if (vu_ring_is_rx(i) && s->rx_blocked && s->port) {
 		/* a stopped ring takes nothing: drops, not backpressure */
 		s->rx_blocked = false;
 		port_tx_ready(s->port);
@@ -404,6 +440,21 @@ void vu_ring_reset(struct vu_state *s, unsigned i)
 	r->addr_given = false;
 	r->enabled = false;
 	r->broken_logged = false;
+}
+
+void vu_ring_set_enabled(struct vu_state *s, unsigned i, bool on)
+{
+	struct vu_ring *r = &s->ring[i];
+
+	if (r->enabled == on)
+		return;
+	r->enabled = on;
+	if (vu_ring_is_rx(i) && s->rx_blocked && s->port) {
+		/* the receive rings frames spread over changed: the next
+		 * send() finds where they go now */
+		s->rx_blocked = false;
+		port_tx_ready(s->port);
+	}
 }
 
 /* vu_rx_caps() - what a driver with features @f may be given whole: virtio
@@ -457,7 +508,7 @@ void vu_features_changed(struct vu_state *s)
 	bool mrg = s->features & VU_BIT(VU_F_NET_MRG_RXBUF);
 	bool v1 = s->features & VU_BIT(VU_F_VERSION_1);
 
-	for (unsigned i = 0; i < VU_NRINGS; i++) {
+	for (unsigned i = 0; i < s->nrings; i++) {
 		struct virtq *q = &s->ring[i].vq;
 
 		q->event_idx = s->features & VU_BIT(VU_F_EVENT_IDX);
@@ -477,7 +528,7 @@ void vu_features_changed(struct vu_state *s)
 
 void vu_mem_changed(struct vu_state *s)
 {
-	for (unsigned i = 0; i < VU_NRINGS; i++) {
+	for (unsigned i = 0; i < s->nrings; i++) {
 		struct vu_ring *r = &s->ring[i];
 
 		if (!r->addr_given)
@@ -524,7 +575,7 @@ static void vu_on_sock(uv_poll_t *h, int status, int events)
 
 static void vu_conn_reset(struct vu_state *s)
 {
-	for (unsigned i = 0; i < VU_NRINGS; i++) {
+	for (unsigned i = 0; i < s->nrings; i++) {
 		s->ring[i].call_fd = s->ring[i].err_fd = -1;
 		vq_init(&s->ring[i].vq, &s->mem);
 	}
@@ -537,7 +588,7 @@ static void vu_conn_reset(struct vu_state *s)
 	s->in_nfds = 0;
 	s->rx_blocked = false;
 	s->tx_paused = false;
-	s->polling = false;
+	s->tx_again = 0;
 	s->unknown_logged = 0;
 }
 
@@ -573,7 +624,7 @@ void vu_disconnect(struct vu_state *s, const char *why)
 	if (!s->sock)
 		return;
 	log_info("netdev %s: vhost-user front-end gone: %s", s->id, why);
-	for (unsigned i = 0; i < VU_NRINGS; i++)
+	for (unsigned i = 0; i < s->nrings; i++)
 		vu_ring_reset(s, i);
 	vu_watch_close(s->sock);
 	s->sock = NULL;
@@ -589,6 +640,7 @@ void vu_disconnect(struct vu_state *s, const char *why)
 		uv_idle_stop(&s->idle);
 		s->idle_on = false;
 	}
+	s->tx_again = 0;
 	if (s->cd)
 		chardev_disconnected(s->cd);
 }
@@ -613,15 +665,11 @@ static bool vu_check(const json_t *opts, struct nh_error **errp)
 	}
 	if (!opts_get_str(opts, "chardev", NULL, errp))
 		return false;
-	if (queues < 1) {
-		nh_error_setg(errp, "queues=%lld: must be at least 1",
-			      (long long)queues);
-		return false;
-	}
-	if (queues > 1) {
+	if (queues < 1 || queues > VU_QUEUES_MAX) {
 		nh_error_setg(errp,
-			      "queues=%lld: multiqueue is not supported yet",
-			      (long long)queues);
+			      "queues=%lld: the number of queue pairs must be "
+			      "1 to %d",
+			      (long long)queues, VU_QUEUES_MAX);
 		return false;
 	}
 	return true;
@@ -638,11 +686,12 @@ static bool vu_open(struct netdev *nd, const json_t *opts,
 	struct vu_state *s;
 	struct chardev *cd;
 	const char *name;
-	int64_t poll_us = 0;
+	int64_t poll_us = 0, queues = 1;
 	bool failover = false;
 
 	if (!vu_check(opts, errp))
 		return false;
+	opts_get_int(opts, "queues", 1, VU_QUEUES_MAX, &queues, NULL);
 	opts_get_bool(opts, "failover", &failover, NULL);
 	opts_get_int(opts, "poll-us", 0, VU_POLL_US_MAX, &poll_us, NULL);
 	name = opts_get_str(opts, "chardev", NULL, NULL);
@@ -652,10 +701,15 @@ static bool vu_open(struct netdev *nd, const json_t *opts,
 		return false;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (s)
+		s->ring = calloc(2 * (size_t)queues, sizeof(*s->ring));
+	if (!s || !s->ring) {
+		free(s);
 		nh_error_setg(errp, "out of memory");
 		return false;
 	}
+	s->queues = (unsigned)queues;
+	s->nrings = 2 * s->queues;
 	snprintf(s->id, sizeof(s->id), "%s", nd->id);
 	s->nd = nd;
 	s->loop = nd->loop;
@@ -663,8 +717,10 @@ static bool vu_open(struct netdev *nd, const json_t *opts,
 	s->offered = VU_FEATURES;
 	if (failover)
 		s->offered |= VU_BIT(VU_F_NET_STANDBY);
+	if (s->queues > 1)
+		s->offered |= VU_BIT(VU_F_NET_MQ);
 	s->poll_ns = (uint64_t)poll_us * 1000;
-	for (unsigned i = 0; i < VU_NRINGS; i++) {
+	for (unsigned i = 0; i < s->nrings; i++) {
 		s->ring[i].call_fd = s->ring[i].err_fd = -1;
 		vq_init(&s->ring[i].vq, &s->mem);
 	}
@@ -704,17 +760,30 @@ static void vu_close(struct netdev *nd)
 	vu_unref(s);
 }
 
-static unsigned vu_send(struct port *p, struct frame *const *frames, unsigned n)
+/* vu_rx_blocked() - receive ring @i has no buffers for the next frame:
+ * the port waits, and the guest is asked to kick @i when it posts some */
+static void vu_rx_blocked(struct vu_state *s, struct port *p, unsigned i)
 {
-	struct vu_state *s = p->priv;
-	struct vu_ring *r = &s->ring[VU_RX];
+	struct vu_ring *r = &s->ring[i];
+
+	s->rx_blocked = true;
+	s->rx_blocked_on = i;
+	port_tx_blocked(p);
+	r->rx_kicks = true;
+	/* buffers posted before the guest saw the request: the idle handle
+	 * says ready from the loop */
+	if (vq_enable_notify(&r->vq, true))
+		vu_idle_start(s);
+}
+
+/* vu_send_ring() - frames to the one live receive ring @ri: in order, as
+ * many as its buffers take */
+static unsigned vu_send_ring(struct vu_state *s, struct port *p, unsigned ri,
+			     struct frame *const *frames, unsigned n)
+{
+	struct vu_ring *r = &s->ring[ri];
 	unsigned i, lost = 0, oversize = 0;
 
-	if (!vu_ring_live(r)) {
-		port_count_tx_drop(p, PORT_DROP_NO_PEER, n);
-		frame_unref_many(frames, n);
-		return n;
-	}
 	for (i = 0; i < n; i++) {
 		int rc = vq_rx_push(&r->vq, frames[i]);
 
@@ -726,6 +795,7 @@ static unsigned vu_send(struct port *p, struct frame *const *frames, unsigned n)
 			lost++;
 		frame_unref(frames[i]);
 	}
+	r->frames += i - oversize - lost;
 	vu_call(r);
 	if (oversize)
 		port_count_tx_drop(p, PORT_DROP_OVERSIZE, oversize);
@@ -739,13 +809,7 @@ static unsigned vu_send(struct port *p, struct frame *const *frames, unsigned n)
 		return n;
 	}
 	if (i < n && !s->rx_blocked) {
-		s->rx_blocked = true;
-		port_tx_blocked(p);
-		r->rx_kicks = true;
-		/* buffers posted before the guest saw the request: the
-		 * idle handle says ready from the loop */
-		if (vq_enable_notify(&r->vq, true))
-			vu_idle_start(s);
+		vu_rx_blocked(s, p, ri);
 	} else if (i == n && r->rx_kicks && !s->rx_blocked) {
 		/* buffers are there: the guest need not kick for more */
 		r->rx_kicks = false;
@@ -754,13 +818,84 @@ static unsigned vu_send(struct port *p, struct frame *const *frames, unsigned n)
 	return i;
 }
 
+/**
+ * vu_send_spread() - frames over the @nlive live receive rings @live by
+ * flow hash: a flow's frames all go to one ring, in order
+ *
+ * The switch's contract is "the first N frames are taken": frames are
+ * pushed in order until one's ring is full; that ring blocks the port.
+ * A ring that broke drops the frames hashed to it (counted), as a single
+ * broken ring does.
+ */
+static unsigned vu_send_spread(struct vu_state *s, struct port *p,
+			       const uint8_t *live, unsigned nlive,
+			       struct frame *const *frames, unsigned n)
+{
+	unsigned i, lost = 0, oversize = 0, full = s->nrings;
+	uint32_t given = 0; /* rings that took frames (bit = index) */
+
+	for (i = 0; i < n; i++) {
+		unsigned ri = live[frame_flow_hash(frames[i]) % nlive];
+		int rc = vq_rx_push(&s->ring[ri].vq, frames[i]);
+
+		if (rc == -EAGAIN) {
+			full = ri;
+			break;
+		}
+		given |= 1u << ri;
+		if (rc == -EMSGSIZE)
+			oversize++;
+		else if (rc)
+			lost++;
+		else
+			s->ring[ri].frames++;
+		frame_unref(frames[i]);
+	}
+	for (; given; given &= given - 1) {
+		unsigned ri = (unsigned)__builtin_ctz(given);
+		struct vu_ring *r = &s->ring[ri];
+
+		vu_call(r);
+		if (ri != full && r->rx_kicks && !s->rx_blocked) {
+			/* buffers are there: no kick needed for more */
+			r->rx_kicks = false;
+			vq_enable_notify(&r->vq, false);
+		}
+	}
+	if (oversize)
+		port_count_tx_drop(p, PORT_DROP_OVERSIZE, oversize);
+	if (lost)
+		port_count_tx_drop(p, PORT_DROP_ERROR, lost);
+	if (i < n && !s->rx_blocked)
+		vu_rx_blocked(s, p, full);
+	return i;
+}
+
+static unsigned vu_send(struct port *p, struct frame *const *frames, unsigned n)
+{
+	struct vu_state *s = p->priv;
+	uint8_t live[VU_QUEUES_MAX];
+	unsigned nlive = 0;
+
+	for (unsigned ri = VU_RX; ri < s->nrings; ri += 2)
+		if (vu_ring_live(&s->ring[ri]))
+			live[nlive++] = (uint8_t)ri;
+	if (nlive == 1)
+		return vu_send_ring(s, p, live[0], frames, n);
+	if (nlive)
+		return vu_send_spread(s, p, live, nlive, frames, n);
+	port_count_tx_drop(p, PORT_DROP_NO_PEER, n);
+	frame_unref_many(frames, n);
+	return n;
+}
+
 static void vu_rx_pause(struct port *p, bool pause)
 {
 	struct vu_state *s = p->priv;
 
 	s->tx_paused = pause;
-	if (!pause)
-		vu_idle_start(s); /* drain from the loop, not from here */
+	if (!pause) /* drain from the loop, not from here */
+		vu_tx_again(s, vu_tx_rings(s));
 }
 
 /* vu_caps_json() - GSO_CAP_* kinds by name */
@@ -793,6 +928,7 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 			    json_string(s->cd ? chardev_id(s->cd) : ""));
 	json_object_set_new(obj, "connected", json_boolean(s->sock != NULL));
 	json_object_set_new(obj, "connections", json_integer(s->connections));
+	json_object_set_new(obj, "queues", json_integer(s->queues));
 	json_object_set_new(obj, "offered", vu_features_json(s->offered));
 	json_object_set_new(obj, "features", vu_features_json(s->features));
 	json_object_set_new(obj, "rx-offloads", vu_caps_json(s->rx_caps));
@@ -816,7 +952,7 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 	json_object_set_new(obj, "messages", json_integer(s->messages));
 	json_object_set_new(obj, "protocol-errors",
 			    json_integer(s->protocol_errors));
-	for (unsigned i = 0; i < VU_NRINGS; i++) {
+	for (unsigned i = 0; i < s->nrings; i++) {
 		const struct vu_ring *r = &s->ring[i];
 		json_t *faults = json_object();
 		json_t *ro;
@@ -827,13 +963,15 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 				    faults, vq_fault_name((enum vq_fault)k),
 				    json_integer(r->vq.faults[k]));
 		ro = json_pack(
-		    "{s:i,s:s,s:i,s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:o}", "index",
-		    (json_int_t)i, "direction", i == VU_RX ? "rx" : "tx",
-		    "size", (json_int_t)r->vq.size, "started", r->started,
-		    "enabled", r->enabled, "broken", r->vq.broken, "last-avail",
+		    "{s:i,s:i,s:s,s:i,s:b,s:b,s:b,s:i,s:i,s:i,s:i,s:i,s:o}",
+		    "index", (json_int_t)i, "queue", (json_int_t)(i / 2),
+		    "direction", vu_ring_is_rx(i) ? "rx" : "tx", "size",
+		    (json_int_t)r->vq.size, "started", r->started, "enabled",
+		    r->enabled, "broken", r->vq.broken, "last-avail",
 		    (json_int_t)r->vq.last_avail, "used",
 		    (json_int_t)r->vq.published, "kicks", (json_int_t)r->kicks,
-		    "calls", (json_int_t)r->calls, "faults", faults);
+		    "calls", (json_int_t)r->calls, "frames",
+		    (json_int_t)r->frames, "faults", faults);
 		json_array_append_new(rings, ro);
 	}
 	json_object_set_new(obj, "rings", rings);

@@ -2,6 +2,10 @@
 /* vhost_user.h - the vhost-user netdev's internals, shared by its two
  * files: vhost_user.c (the netdev, its connection and its rings' datapath)
  * and vhost_user_proto.c (the protocol's messages)
+ *
+ * Rings: queues=N gives N queue pairs, rings 0 to 2N - 1; the even ones
+ * are receiveqs (switch → guest), the odd ones transmitqs.  Every index
+ * a front-end names is checked against nrings before use.
  */
 #ifndef NH_VHOST_USER_H
 #define NH_VHOST_USER_H
@@ -13,9 +17,9 @@
 #include "netdev.h"
 #include "virtq.h"
 
-#define VU_RX		   0 /* virtio-net receiveq: switch → guest */
-#define VU_TX		   1 /* transmitq: guest → switch */
-#define VU_NRINGS	   2 /* one queue pair */
+#define VU_RX		   0  /* even rings: receiveqs, switch → guest */
+#define VU_TX		   1  /* odd rings: transmitqs, guest → switch */
+#define VU_QUEUES_MAX	   16 /* queues=N: queue pairs, at most */
 #define VU_HDR_SIZE	   12
 #define VU_PAYLOAD_MAX	   4096
 #define VU_FDS_MAX	   8
@@ -44,6 +48,7 @@
 #define VU_F_NET_HOST_USO      56
 #define VU_F_NET_MTU	       3
 #define VU_F_NET_MRG_RXBUF     15
+#define VU_F_NET_MQ	       22 /* offered with queues=N > 1 */
 #define VU_F_NOTIFY_ON_EMPTY   24
 #define VU_F_LOG_ALL	       26
 #define VU_F_ANY_LAYOUT	       27
@@ -94,6 +99,7 @@ struct vu_watch {
 	unsigned ring; /* for kicks */
 };
 
+/* One ring: ring 2q is queue pair q's receiveq, 2q + 1 its transmitq */
 struct vu_ring {
 	struct virtq vq;
 	uint32_t num;		    /* SET_VRING_NUM */
@@ -104,7 +110,11 @@ struct vu_ring {
 	bool started;  /* kicked since SET_VRING_KICK, not stopped */
 	bool enabled;  /* SET_VRING_ENABLE */
 	bool rx_kicks; /* RX: the guest was asked to kick (blocked) */
+	bool polling;  /* TX: empty, kicks off, polled from idle */
+	/* TX: when it last gave frames (poll-us) */
+	uint64_t poll_last_ns;
 	uint64_t kicks, calls;
+	uint64_t frames; /* TX: taken from the guest; RX: given to it */
 	bool broken_logged;
 };
 
@@ -136,7 +146,10 @@ struct vu_state {
 	struct vu_msg msg;
 
 	struct vq_mem mem;
-	struct vu_ring ring[VU_NRINGS];
+	/* queues=N: N queue pairs, nrings = 2N rings allocated with the
+	 * state */
+	struct vu_ring *ring;
+	unsigned queues, nrings;
 	uint64_t offered; /* VU_FEATURES, and STANDBY with failover=on */
 	uint64_t features, protocol_features;
 	bool features_set;
@@ -148,15 +161,23 @@ struct vu_state {
 	bool tx_paused;	 /* the switch paused our ingress */
 	uv_idle_t idle;	 /* drains TX beyond one turn's budget */
 	bool idle_init, idle_on;
-	uint64_t poll_ns;      /* poll-us: 0, sleep as soon as TX is empty */
-	uint64_t poll_last_ns; /* when TX last gave frames */
-	bool polling;	       /* TX empty, kicks off, polled from idle */
+	/* the receive ring that was full (rx_blocked) */
+	unsigned rx_blocked_on;
+	/* the transmit rings (a bit per index) the idle handle drains */
+	uint32_t tx_again;
+	uint64_t poll_ns; /* poll-us: 0, sleep as soon as TX is empty */
 	uint64_t polls, poll_hits; /* idle turns polling; those with frames */
 	uint64_t unknown_logged;   /* requests logged unknown; 63 up: bit 63 */
 
 	uint64_t connections, messages, protocol_errors;
 	uint64_t failovers; /* STANDBY negotiations (events sent) */
 };
+
+/* vu_ring_is_rx() - whether ring @i is a receiveq (switch → guest) */
+static inline bool vu_ring_is_rx(unsigned i)
+{
+	return (i & 1) == VU_RX;
+}
 
 /* vu_proto_on_readable() - read and handle what the front-end sent */
 void vu_proto_on_readable(struct vu_state *s);
@@ -169,6 +190,7 @@ void vu_disconnect(struct vu_state *s, const char *why);
 bool vu_ring_set_kick(struct vu_state *s, unsigned i, int fd);
 void vu_ring_stop(struct vu_state *s, unsigned i);
 void vu_ring_reset(struct vu_state *s, unsigned i);
+void vu_ring_set_enabled(struct vu_state *s, unsigned i, bool on);
 void vu_send_rarp(struct vu_state *s, const uint8_t mac[6]);
 void vu_features_changed(struct vu_state *s);
 void vu_mem_changed(struct vu_state *s);

@@ -93,11 +93,11 @@ static int vu_ring_index(struct vu_state *s, const char *what, uint32_t index)
 {
 	char why[96];
 
-	if (index < VU_NRINGS)
+	if (index < s->nrings)
 		return 0;
 	snprintf(why, sizeof(why),
-		 "ring %u does not exist (one queue pair: rings 0 and 1)",
-		 index);
+		 "ring %u does not exist (queues=%u: rings 0 to %u)", index,
+		 s->queues, s->nrings - 1);
 	return vu_refuse(s, what, why);
 }
 
@@ -147,7 +147,7 @@ static int vu_set_owner(struct vu_state *s, struct vu_msg *m)
 static int vu_reset_owner(struct vu_state *s, struct vu_msg *m)
 {
 	(void)m;
-	for (unsigned i = 0; i < VU_NRINGS; i++)
+	for (unsigned i = 0; i < s->nrings; i++)
 		vu_ring_reset(s, i);
 	s->features = 0;
 	s->features_set = false;
@@ -207,12 +207,30 @@ static int vu_set_mem_table(struct vu_state *s, struct vu_msg *m)
 	return rc;
 }
 
+/* vu_mem_has() - whether the table has region @r with all its facts.
+ * QEMU before 8.1 sends ADD_MEM_REG and REM_MEM_REG once per queue pair
+ * (one vhost device each), the same region again for each: a repeat is
+ * taken as done, not as an overlap */
+static bool vu_mem_has(const struct vu_state *s, const struct vu_region *r)
+{
+	for (unsigned i = 0; i < s->mem.n; i++) {
+		const struct vq_region *q = &s->mem.r[i];
+
+		if (q->gpa == r->gpa && q->size == r->size &&
+		    q->uaddr == r->uaddr && q->mmap_offset == r->mmap_offset)
+			return true;
+	}
+	return false;
+}
+
 static int vu_add_mem_reg(struct vu_state *s, struct vu_msg *m)
 {
 	struct vu_region r;
 	int rc;
 
 	memcpy(&r, m->payload + 8, sizeof(r));
+	if (s->queues > 1 && vu_mem_has(s, &r))
+		return 0;
 	rc = vu_map_region(s, "ADD_MEM_REG", &r, m->fds[0]);
 	vu_mem_changed(s);
 	return rc;
@@ -223,8 +241,11 @@ static int vu_rem_mem_reg(struct vu_state *s, struct vu_msg *m)
 	struct vu_region r;
 
 	memcpy(&r, m->payload + 8, sizeof(r));
-	if (!vq_mem_remove(&s->mem, r.gpa, r.size, r.uaddr))
+	if (!vq_mem_remove(&s->mem, r.gpa, r.size, r.uaddr)) {
+		if (s->queues > 1)
+			return 0; /* another queue pair's removed it */
 		return vu_refuse(s, "REM_MEM_REG", "no such region");
+	}
 	vu_mem_changed(s);
 	return 0;
 }
@@ -382,8 +403,7 @@ static int vu_set_protocol_features(struct vu_state *s, struct vu_msg *m)
 
 static int vu_get_queue_num(struct vu_state *s, struct vu_msg *m)
 {
-	(void)s;
-	vu_reply_u64(m, 1);
+	vu_reply_u64(m, s->queues);
 	return 0;
 }
 
@@ -396,7 +416,7 @@ static int vu_set_vring_enable(struct vu_state *s, struct vu_msg *m)
 		return -EINVAL;
 	if (num > 1)
 		return vu_refuse(s, "SET_VRING_ENABLE", "not 0 or 1");
-	s->ring[index].enabled = num;
+	vu_ring_set_enabled(s, index, num);
 	return 0;
 }
 

@@ -6,6 +6,11 @@ Three QEMU guests (TCG) share hub 0: guest a is a vhost-user front-end
 connecting to nethubd's listening chardev (server=on), guest b's QEMU
 listens and nethubd connects to it (server=off, reconnect=1), guest c is
 on a socket netdev.  They ping each other in a ring (a -> b -> c -> a).
+Both vhost-user netdevs and their QEMUs have queues=2 (mq=on): guest a
+(two vCPUs) uses both queue pairs, its transmit rings each carry its
+pings from one vCPU and frames to it are spread over both receive rings
+by flow; guest b (one vCPU) uses one pair, QEMU sets up both and
+disables pair 1, so frames of many flows to it all go on pair 0.
 Then: guests a and b negotiate TSO (GUEST_TSO4, HOST_TSO4) and a TCP
 transfer between them (busybox nc, TSO_BYTES) arrives whole, carried in
 frames larger than an Ethernet frame (nethubd's rx-bytes over rx-frames on
@@ -17,7 +22,8 @@ anything, and its receive ring without buffers blocks its port, which
 stalls (--stall-ms) while the others go on, then takes frames again once
 buffers are posted; 1000 connect/disconnect cycles leave nethubd's descriptors and
 memory where they were; dpdk-testpmd's virtio-user ports pass traffic
-through nethubd in both directions; nethubd is restarted under the
+through nethubd in both directions, with one queue pair and with two
+(--rxq=2 --txq=2: frames on all four rings of each port); nethubd is restarted under the
 running guests and both vhost-user guests reconnect and ping again (a's
 QEMU with reconnect=1 to nethub's socket, nethub with reconnect=1 to b's).
 
@@ -63,6 +69,10 @@ TSO_PORT = 5001
 TSO_TIMEOUT_S = 180
 TESTPMD_S = 14
 TESTPMD_MIN_FRAMES = 20000  # each way, through nethub
+TESTPMD_MQ_S = 8
+MQ_MIN_FRAMES = 1000        # per ring, testpmd with queues=2
+MQ_ALIASES = ["10.0.0.%d" % i for i in range(30, 38)]  # c's, a's flows
+F_NET_MQ = 1 << 22
 # the group given to a.sock: any as root, else our own
 SOCKET_GROUP = 4242 if os.geteuid() == 0 else os.getegid()
 
@@ -71,7 +81,7 @@ GET_FEATURES, SET_FEATURES, SET_OWNER = 1, 2, 3
 SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE = 5, 8, 9, 10
 SET_VRING_KICK, SET_VRING_CALL = 12, 13
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES = 15, 16
-SET_VRING_ENABLE = 18
+GET_QUEUE_NUM, SET_VRING_ENABLE = 17, 18
 F_VERSION_1, F_PROTOCOL_FEATURES = 1 << 32, 1 << 30
 PF_REPLY_ACK = 1 << 3
 NEED_REPLY = 0x8
@@ -161,16 +171,17 @@ class VhostTest:
             "mode=0660,group=%d" % (self.path("a.sock"), SOCKET_GROUP),
             "-chardev", "socket,id=cb,path=%s,reconnect=1"
             % self.path("b.sock"),
-            "-netdev", "vhost-user,id=va,chardev=ca",
-            "-netdev", "vhost-user,id=vb,chardev=cb",
+            "-netdev", "vhost-user,id=va,chardev=ca,queues=2",
+            "-netdev", "vhost-user,id=vb,chardev=cb,queues=2",
             "-netdev", "socket,id=vms,listen=127.0.0.1:%d"
             % self.listen_port,
         ]
-        for n in ("ch", "tp0", "tp1"):
+        for n in ("ch", "tp0", "tp1", "tm0", "tm1"):
             args += ["-chardev", "socket,id=c%s,path=%s,server=on%s"
                      % (n, self.path(n + ".sock"),
                         ",wait=on" if n == "ch" else ""),
-                     "-netdev", "vhost-user,id=%s,chardev=c%s" % (n, n)]
+                     "-netdev", "vhost-user,id=%s,chardev=c%s%s"
+                     % (n, n, ",queues=2" if n.startswith("tm") else "")]
         self.daemon_args = args + ["--log-level", "info"]
         self.daemon = nethub.Nethubd(*self.daemon_args, io=self.io,
                                      qmp=True)
@@ -211,38 +222,47 @@ class VhostTest:
             assert "another process is serving" in str(e), e
         else:
             raise AssertionError("a second server on a live socket")
-        try:
-            q("netdev_add", {"type": "vhost-user", "id": "vq",
-                             "chardev": "ch", "queues": 2})
-        except qmplib.QMPError as e:
-            assert "multiqueue is not supported yet" in str(e), e
-        else:
-            raise AssertionError("queues=2 accepted")
+        for queues in (0, 17):
+            try:
+                q("netdev_add", {"type": "vhost-user", "id": "vq",
+                                 "chardev": "ch", "queues": queues})
+            except qmplib.QMPError as e:
+                assert "queues=%d: the number of queue pairs must be 1 " \
+                    "to 16" % queues in str(e), e
+            else:
+                raise AssertionError("queues=%d accepted" % queues)
 
-    def guest(self, name, netdev, chardev=None, vhost=True):
+    def guest(self, name, netdev, chardev=None, vhost=True, mq=False,
+              cpus=1):
         mac, ip, peer = GUESTS[name]
         extra = ["-qmp", "unix:%s,server=on,wait=off"
                  % self.path(name + "-qmp.sock")]
         if chardev:
             extra += ["-chardev", chardev]
+        nic = ",vectors=0" if vhost else ""
+        if mq:
+            # Linux's virtio-net turns on as many pairs as it has vCPUs,
+            # and XPS sends from vCPU i on pair i
+            extra += ["-smp", str(cpus)]
+            nic += ',mq=on'
         g = Guest(name, self.workdir, qemu=self.qemu, kernel=self.kernel,
                   initrd=self.initrd, mac=mac,
                   ip="%s/%d" % (ip, PREFIX_LEN), ping=peer,
                   ping_wait=PING_WAIT_S, after="console", netdev=netdev,
-                  shared_memory=vhost, extra_args=extra,
-                  nic_opts=",vectors=0" if vhost else "")
+                  shared_memory=vhost, extra_args=extra, nic_opts=nic)
         self.guests[name] = g
         g.start()
         return g
 
     def guests_ping(self):
         # a: nethub listens, QEMU connects (again after a restart)
-        self.guest("a", "vhost-user,chardev=qa",
-                   "socket,id=qa,path=%s,reconnect=1" % self.path("a.sock"))
+        self.guest("a", "vhost-user,chardev=qa,queues=2",
+                   "socket,id=qa,path=%s,reconnect=1" % self.path("a.sock"),
+                   mq=True, cpus=2)
         # b: QEMU listens, nethub connects (reconnect=1)
-        self.guest("b", "vhost-user,chardev=qb",
+        self.guest("b", "vhost-user,chardev=qb,queues=2",
                    "socket,id=qb,path=%s,server=on,wait=off"
-                   % self.path("b.sock"))
+                   % self.path("b.sock"), mq=True)
         self.guest("c", "socket,connect=127.0.0.1:%d" % self.listen_port,
                    vhost=False)
         deadline = time.monotonic() + PING_TIMEOUT_S
@@ -265,10 +285,49 @@ class VhostTest:
             assert f & F_VERSION_1, "VERSION_1 not negotiated: %s" % info
             assert info["memory-regions"] >= 1 and \
                 info["memory-sealed"] == info["memory-regions"], info
+            assert info["queues"] == 2 and len(info["rings"]) == 4, info
+            # a: two vCPUs, both pairs on; b: one vCPU, QEMU sets up
+            # both pairs and disables pair 1
+            used = 4 if nid == "va" else 2
+            assert f & F_NET_MQ, "MQ not negotiated: %s" % info
             for r in info["rings"]:
-                assert r["size"] >= 64 and r["started"], r
+                assert r["size"] >= 64, r
+            for r in info["rings"][:used]:
+                assert r["started"] and r["enabled"], r
+            for r in info["rings"][used:]:
+                assert not r["enabled"] and r["frames"] == 0, r
             st = self.port_stats(nid)
             assert st["rx-forwarded"] > 0 and st["tx-frames"] > 0, st
+
+    def mq_guest(self):
+        """Guest a's pings from vCPU 0 leave on transmit ring 1, from
+        vCPU 1 on ring 3; replies from eight addresses (eight flows) are
+        spread over receive rings 0 and 2.  Pings from the same eight
+        addresses to guest b all go on its pair 0 (pair 1 disabled)."""
+        for addr in MQ_ALIASES:
+            self.run_in("c", "ip addr add %s/%d dev eth0" % (addr,
+                                                             PREFIX_LEN))
+        r0 = self.netdev("va")["info"]["rings"]
+        for cpu in (0, 1):
+            self.run_in("a", "taskset -c %d ping -c 2 -i 0.2 -W 3 10.0.0.2"
+                        % cpu)
+        for addr in MQ_ALIASES:
+            self.run_in("a", "ping -c 1 -W 3 %s" % addr)
+        r1 = self.netdev("va")["info"]["rings"]
+        got = [r1[i]["frames"] - r0[i]["frames"] for i in range(4)]
+        diag("guest a's rings 0-3 carried %s frames" % got)
+        for i in range(4):
+            assert got[i] >= 2, "ring %d carried %d frames: %s" % (
+                i, got[i], got)
+        b0 = self.netdev("vb")["info"]["rings"]
+        for addr in MQ_ALIASES:
+            self.run_in("c", "ping -c 1 -W 3 -I %s 10.0.0.2" % addr)
+        b1 = self.netdev("vb")["info"]["rings"]
+        got = [b1[i]["frames"] - b0[i]["frames"] for i in range(4)]
+        diag("guest b's rings 0-3 carried %s frames" % got)
+        assert got[0] >= len(MQ_ALIASES) and got[1] >= len(MQ_ALIASES) \
+            and got[2] == got[3] == 0, got
+        assert not b1[2]["enabled"] and not b1[3]["enabled"], b1
 
     def run_in(self, name, cmd, want_rc=0, timeout=60):
         rc, out = self.guests[name].run(cmd, timeout=timeout)
@@ -571,18 +630,72 @@ class VhostTest:
         nethub.poll(lambda: not self.netdev("tp0")["info"]["connected"],
                     20, what="testpmd gone")
 
+    def testpmd_mq(self):
+        """testpmd with queues=2 and --rxq=2 --txq=2: DPDK's virtio-user
+        asks GET_QUEUE_NUM, negotiates MQ and enables both pairs; its
+        first bursts (many flows) leave on both transmit queues, nethub
+        spreads them by flow over the other port's receive rings, and
+        testpmd sends each back on the queue it came in on: every ring of
+        both ports carries frames."""
+        cmd = ("sleep %d | timeout %d %s -l 0,1 --no-pci --no-huge -m 512 "
+               "--single-file-segments --file-prefix=nhvm%d "
+               "--vdev net_virtio_user0,path=%s,mac=02:00:00:00:00:20,"
+               "queues=2 "
+               "--vdev net_virtio_user1,path=%s,mac=02:00:00:00:00:21,"
+               "queues=2 -- "
+               "--forward-mode=mac --eth-peer=0,02:00:00:00:00:21 "
+               "--eth-peer=1,02:00:00:00:00:20 --tx-first "
+               "--txonly-multi-flow --txpkts=64 --burst=32 --nb-cores=1 "
+               "--rxq=2 --txq=2 --total-num-mbufs=16384"
+               % (TESTPMD_MQ_S + 5, TESTPMD_MQ_S, self.testpmd, os.getpid(),
+                  self.path("tm0.sock"), self.path("tm1.sock")))
+        log = open(self.path("testpmd-mq.log"), "w")
+        proc = subprocess.Popen(cmd, shell=True, stdout=log,
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+        def spread():
+            for n in ("tm0", "tm1"):
+                info = self.netdev(n)["info"]
+                if len(info["rings"]) != 4 or \
+                        any(r["frames"] < MQ_MIN_FRAMES
+                            for r in info["rings"]):
+                    return False
+            return True
+        try:
+            nethub.poll(spread, TESTPMD_MQ_S + 20,
+                        what="testpmd's frames on every ring of both ports")
+            for n in ("tm0", "tm1"):
+                info = self.netdev(n)["info"]
+                diag("%s: rings 0-3 carried %s frames" % (
+                    n, [r["frames"] for r in info["rings"]]))
+                assert info["queues"] == 2 and \
+                    int(info["features"], 16) & F_NET_MQ, info
+                assert all(r["enabled"] for r in info["rings"]), info
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+            log.close()
+        nethub.poll(lambda: not self.netdev("tm0")["info"]["connected"],
+                    20, what="testpmd gone")
+
     def runtime_chardev(self):
-        """chardev-add, netdev_add on it, a front-end served, netdev_del,
-        then chardev-remove takes the socket file away."""
+        """chardev-add, netdev_add on it (queues=3: GET_QUEUE_NUM says
+        3), a front-end served, netdev_del, then chardev-remove takes the
+        socket file away."""
         q = self.daemon.qmp_cmd
         path = self.path("rt.sock")
         q("chardev-add", {"id": "crt", "backend": {"type": "socket", "data": {
             "addr": {"type": "unix", "data": {"path": path}},
             "server": True, "wait": False}}})
         q("netdev_add", {"type": "vhost-user", "id": "vrt",
-                         "chardev": "crt"})
+                         "chardev": "crt", "queues": 3})
         f = Front(path)
         assert f.get_u64(GET_FEATURES) & F_VERSION_1
+        assert f.get_u64(GET_QUEUE_NUM) == 3
         nethub.poll(lambda: self.netdev("vrt")["ports"] != [], 10,
                     what="the runtime netdev's port")
         info = {c["label"]: c for c in q("query-chardev")}["crt"]
@@ -617,8 +730,9 @@ class VhostTest:
 
         def up(nid):
             info = self.netdev(nid)["info"]
-            return info["connected"] and info["rings"] and \
-                all(r["started"] for r in info["rings"])
+            used = 4 if nid == "va" else 2  # b's QEMU: one queue pair
+            return info["connected"] and \
+                all(r["started"] for r in info["rings"][:used])
         nethub.poll(lambda: up("va") and up("vb"), 60,
                     what="both QEMUs on the new nethubd")
         diag("both QEMUs back on the new nethubd after %.1fs"
@@ -664,6 +778,8 @@ class VhostTest:
                   "ping each other"]
             s.run("negotiated features and rings in query-netdevs",
                   self.negotiated, needs=up)
+            s.run("a multiqueue guest uses both queue pairs, the other "
+                  "pair 0 only", self.mq_guest, needs=up)
             s.run("TCP between the vhost-user guests with TSO: frames "
                   "larger than 1514 bytes cross whole", self.tcp_offloads,
                   needs=up)
@@ -679,8 +795,12 @@ class VhostTest:
                   self.testpmd_traffic,
                   needs=["daemon starts with chardevs and vhost-user "
                          "netdevs"])
-            s.run("chardev-add, netdev_add, netdev_del, chardev-remove at "
-                  "run time", self.runtime_chardev,
+            s.run("dpdk-testpmd with queues=2: frames on every ring",
+                  self.testpmd_mq,
+                  needs=["daemon starts with chardevs and vhost-user "
+                         "netdevs"])
+            s.run("chardev-add, netdev_add (queues=3), netdev_del, "
+                  "chardev-remove at run time", self.runtime_chardev,
                   needs=["daemon starts with chardevs and vhost-user "
                          "netdevs"])
             s.run("nethubd restarted under the guests: QEMU reconnects "

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 """test_vhost_user_hostile.py - vhost-user front-ends without QEMU.
 
-nethubd serves vhost-user netdevs on listening chardevs (vh, vg, vp with
-poll-us, vcy for set-up cycles, vfo with failover=on), two that connect
+nethubd serves vhost-user netdevs on listening chardevs (vh, vg with
+queues=2, vp with poll-us, vcy for set-up cycles, vfo with failover=on),
+two that connect
 (vl0, vl1) and two udp socket netdevs, all on one hub.  vhost_hostile
 (tests/integration/vhost_hostile.c, nethub-bench's own front-end) opens
 a healthy front-end on vh, vg and vp; then:
@@ -21,6 +22,10 @@ a healthy front-end on vh, vg and vp; then:
   index or size, an unknown request) are each refused with REPLY_ACK and
   counted in protocol-errors, the connection goes on; a header that
   announces 1 MiB ends that connection only;
+- ring indexes against queues=N: on vg (queues=2) ring 3 is accepted and
+  ring 4 refused, naming the rings there are; on vh (queues=1) ring 2 is
+  refused; netdev_add with queues=0, 17 or a string is refused naming
+  queues;
 - after every case the two udp ports still forward to each other and the
   daemon lives;
 - nethubd as a client (server=off, reconnect=1) of a front-end that
@@ -156,7 +161,7 @@ class Hostile:
         assert os.access(helper_path(), os.X_OK), \
             "no vhost_hostile at %s" % helper_path()
         args = []
-        for n, extra in (("h", ""), ("g", ""), ("cy", ""),
+        for n, extra in (("h", ""), ("g", ",queues=2"), ("cy", ""),
                          ("p", ",poll-us=%d" % POLL_US),
                          ("fo", ",failover=on"), ("ta", ""), ("tb", "")):
             args += ["-chardev", "socket,id=c%s,path=%s,server=on"
@@ -187,9 +192,10 @@ class Hostile:
             line, self.helper.stderr.read() if self.helper.poll() is not
             None else "")
         for nid in ("vh", "vg", "vp"):
+            # the front-end sets up queue pair 0 only (vg has two)
             nethub.poll(lambda: self.netdev(nid)["info"]["connected"] and
                         all(r["started"] for r in
-                            self.netdev(nid)["info"]["rings"]), 10,
+                            self.netdev(nid)["info"]["rings"][:2]), 10,
                         what="%s set up" % nid)
 
     def ask(self, case):
@@ -426,6 +432,45 @@ class Hostile:
         assert self.netdev("vg")["info"]["connected"], "the other went too"
         self.forwards()
 
+    def ring_indexes(self):
+        """Every ring index a front-end names is checked against the
+        netdev's queues=N: 2N rings, 0 to 2N - 1."""
+        info = self.netdev("vg")["info"]
+        assert info["queues"] == 2 and len(info["rings"]) == 4, info
+        assert [(r["queue"], r["direction"]) for r in info["rings"]] == \
+            [(0, "rx"), (0, "tx"), (1, "rx"), (1, "tx")], info["rings"]
+        assert int(info["offered"], 16) & (1 << 22), "MQ not offered"
+        assert not int(self.netdev("vh")["info"]["offered"], 16) & \
+            (1 << 22), "MQ offered with queues=1"
+        for port, nid, ring, want in ((1, "vg", 3, "accepted"),
+                                      (1, "vg", 4, "refused"),
+                                      (1, "vg", 255, "refused"),
+                                      (0, "vh", 2, "refused")):
+            e0 = self.netdev(nid)["info"]["protocol-errors"]
+            word, detail = self.ask("ring-num %d %d" % (port, ring))
+            assert word == want, (nid, ring, word, detail)
+            errors = self.netdev(nid)["info"]["protocol-errors"] - e0
+            assert errors == (want == "refused"), (nid, ring, errors)
+        log = self.daemon.stderr() + self.daemon.stdout()
+        for words in ("ring 4 does not exist (queues=2: rings 0 to 3)",
+                      "ring 2 does not exist (queues=1: rings 0 to 1)"):
+            assert words in log, "not logged: %s" % words
+        assert self.netdev("vg")["info"]["connected"]
+        for bad, want in ((0, "queues=0: the number of queue pairs must "
+                           "be 1 to 16"),
+                          (17, "queues=17: the number of queue pairs "
+                           "must be 1 to 16"),
+                          ("two", "'queues'")):
+            try:
+                self.daemon.qmp_cmd("netdev_add", {
+                    "id": "vbad", "type": "vhost-user", "chardev": "ccy",
+                    "queues": bad})
+            except qmplib.QMPError as e:
+                assert want in str(e), (bad, e)
+            else:
+                raise AssertionError("queues=%r accepted" % bad)
+        self.forwards()
+
     def front_end_restarts(self):
         """nethubd connects (reconnect=1) to front-ends that listen (a
         nethub-bench with --vhost-server); they go and new ones listen:
@@ -553,6 +598,8 @@ class Hostile:
              "negotiation; none without it", self.failover),
             ("poll-us: frames flow, polls counted, idle again after",
              self.poll_us),
+            ("ring indexes checked against queues=N; bad queues= refused",
+             self.ring_indexes),
             ("offloads: a 64 KiB TSO4 frame whole to a GUEST_TSO4 "
              "front-end, a TSO6 one segmented for it, checked segments to a "
              "socket port; bad headers dropped",

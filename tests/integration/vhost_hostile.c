@@ -15,6 +15,9 @@
  *   ack) or "accepted" (unknown is request 99):
  *     msg-short msg-long mem-no-fd mem-overlap mem-wrap mem-past-eof
  *     mem-too-many kick-no-fd ring-index ring-size unknown
+ *   ring-num IDX RING  SET_VRING_NUM of ring RING on port IDX (a ring
+ *              index against the back-end's queues=N) -> "refused" or
+ *              "accepted"
  *   alive      GET_FEATURES is still answered -> "ok"
  *   cycles N PATH  N front-ends in turn on PATH, each set up whole
  *              (memory table, rings, kicks) and closed -> "done"
@@ -368,6 +371,19 @@ out:
 }
 
 /* send_frames() - "send IDX N GAP": a trickle of good frames */
+static int ring_num(const char *spec)
+{
+	unsigned idx, ring;
+	uint32_t st[2];
+
+	if (sscanf(spec, "ring-num %u %u", &idx, &ring) != 2 || idx >= nports)
+		return -EINVAL;
+	st[0] = ring;
+	st[1] = 8;
+	return ask(&ports[idx], VHOST_USER_SET_VRING_NUM, st, sizeof(st), NULL,
+		   0);
+}
+
 static int send_frames(const char *spec)
 {
 	unsigned idx, n, gap, waits = 0;
@@ -933,6 +949,9 @@ int main(int argc, char **argv)
 				 e == 1 ? "refused" : "accepted",
 				 offered ? "offered" : "not-offered");
 			answer("standby", word, e);
+		} else if (!strncmp(line, "ring-num ", 9)) {
+			e = ring_num(line);
+			answer("ring-num", e == 1 ? "refused" : "accepted", e);
 		} else if (!strncmp(line, "offload ", 8)) {
 			answer("offload", "open", offload_open(line));
 		} else if (!strcmp(line, "offload-close")) {
