@@ -10,6 +10,11 @@
  * or logged, and the connection goes on; only a header that cannot be
  * framed (a size beyond VU_PAYLOAD_MAX, a wrong version) ends it.
  *
+ * Live migration: SET_LOG_BASE maps the dirty log (virtq_log.c) and is
+ * answered (an empty reply) once LOG_SHMFD is negotiated; SET_FEATURES
+ * with LOG_ALL and SET_VRING_ADDR's log flag and address decide what the
+ * rings mark in it (vu_log_update()).
+ *
  * Never: trust a size, an index or a descriptor count before checking it;
  * keep a passed descriptor nobody took (they are closed after each
  * message); block on the socket (replies are small; a front-end that
