@@ -9,8 +9,8 @@
  * input's length (at least the rings' end), so ASan sees any read or write
  * past it.  Mode bits: 0-2 the ring size (1 << n), 3 TX (else RX), 4
  * EVENT_IDX, 5 MRG_RXBUF, 6 the 12-byte header, 7 a second, small region
- * at FUZZ_GPA2 that descriptors may also point into.  An input of odd
- * length runs with the dirty log on: a bitmap covering the first region
+ * at FUZZ_GPA2 that descriptors may also point into.  An input whose
+ * length and second byte differ in parity runs with the dirty log on: a bitmap covering the first region
  * (not the second: those pages are counted beyond it), the used ring
  * logged.
  *
@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.event_idx = mode & 0x10;
 	q.mrg_rxbuf = mode & 0x20;
 	q.hdr_len = mode & 0x40 ? VQ_NET_HDR_MRG_LEN : VQ_NET_HDR_LEN;
-	if (size & 1) {
+	if ((size ^ (size > 1 ? data[1] : 0)) & 1) {
 		memset(log_bits, 0, sizeof(log_bits));
 		dirty_log = (struct vq_log){.bitmap = log_bits,
 					    .bytes = sizeof(log_bits)};
