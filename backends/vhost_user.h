@@ -60,7 +60,7 @@
 	 VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS) |            \
 	 VU_BIT(VU_PF_LOG_SHMFD))
 
-#define VU_REQ_SET_LOG_BASE 6  /* replied to once LOG_SHMFD is negotiated */
+#define VU_REQ_SET_LOG_BASE 6	/* replied to once LOG_SHMFD is negotiated */
 #define VU_VRING_F_LOG	    0x1 /* SET_VRING_ADDR flags: log the used ring */
 
 struct vu_state;

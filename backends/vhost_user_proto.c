@@ -139,8 +139,9 @@ static int vu_set_features(struct vu_state *s, struct vu_msg *m)
 	if (!!(f & VU_BIT(VU_F_LOG_ALL)) !=
 	    !!(s->features & VU_BIT(VU_F_LOG_ALL)))
 		log_info("netdev %s: dirty logging %s", s->id,
-			 f & VU_BIT(VU_F_LOG_ALL) ? "on (the front-end migrates)"
-						  : "off");
+			 f & VU_BIT(VU_F_LOG_ALL)
+			     ? "on (the front-end migrates)"
+			     : "off");
 	s->features = f;
 	s->features_set = true;
 	vu_features_changed(s);
@@ -517,8 +518,8 @@ static const struct vu_request vu_requests[] = {
     {4, "RESET_OWNER", vu_reset_owner, VU_FDS_NONE, 0, 8, false},
     {5, "SET_MEM_TABLE", vu_set_mem_table, VU_FDS_REGIONS, 8 + 32,
      8 + 32 * VU_FDS_MAX, false},
-    {VU_REQ_SET_LOG_BASE, "SET_LOG_BASE", vu_set_log_base, VU_FDS_ONE, 16,
-     16, false},
+    {VU_REQ_SET_LOG_BASE, "SET_LOG_BASE", vu_set_log_base, VU_FDS_ONE, 16, 16,
+     false},
     {7, "SET_LOG_FD", vu_set_log_fd, VU_FDS_ONE, 0, 8, false},
     {8, "SET_VRING_NUM", vu_set_vring_num, VU_FDS_NONE, 8, 8, false},
     {9, "SET_VRING_ADDR", vu_set_vring_addr, VU_FDS_NONE, 40, 40, false},
@@ -594,9 +595,10 @@ static bool vu_handle(struct vu_state *s, struct vu_msg *m)
 	bool ack = (m->flags & VU_FLAG_NEED_REPLY) &&
 		   (s->protocol_features & VU_BIT(VU_PF_REPLY_ACK));
 	/* SET_LOG_BASE has a reply (empty) only with LOG_SHMFD */
-	bool replies = rq && (rq->replies ||
-			      (rq->request == VU_REQ_SET_LOG_BASE &&
-			       (s->protocol_features & VU_BIT(VU_PF_LOG_SHMFD))));
+	bool replies =
+	    rq &&
+	    (rq->replies || (rq->request == VU_REQ_SET_LOG_BASE &&
+			     (s->protocol_features & VU_BIT(VU_PF_LOG_SHMFD))));
 	char why[128];
 	int rc;
 

@@ -837,9 +837,9 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 			for (uint16_t u = saved_used; u != q->used_idx; u++) {
 				q->used->ring[u & (q->size - 1)].len = 0;
 				if (q->log)
-					vq_log_used(q, VQ_USED_ELEM_OFF(q, u),
-						    sizeof(struct
-							   vring_used_elem));
+					vq_log_used(
+					    q, VQ_USED_ELEM_OFF(q, u),
+					    sizeof(struct vring_used_elem));
 			}
 			vq_used_put(q, (uint16_t)head, 0);
 			return rc;
@@ -922,9 +922,10 @@ bool vq_enable_notify(struct virtq *q, bool on)
 			__atomic_store_n(avail_event, q->last_avail,
 					 __ATOMIC_RELAXED);
 		if (on && q->log)
-			vq_log_used(q, VQ_USED_ELEM_OFF(q, 0) +
-					   (uint64_t)q->size *
-					       sizeof(struct vring_used_elem),
+			vq_log_used(q,
+				    VQ_USED_ELEM_OFF(q, 0) +
+					(uint64_t)q->size *
+					    sizeof(struct vring_used_elem),
 				    sizeof(*avail_event));
 	} else {
 		__atomic_store_n(&q->used->flags,

@@ -260,13 +260,16 @@ struct virtq {
 	bool mrg_rxbuf; /* VIRTIO_NET_F_MRG_RXBUF: RX frames may span chains */
 	unsigned hdr_len; /* virtio_net_hdr length: 10 or 12 */
 	bool broken;	  /* the ring itself is unusable */
-	struct vq_log *log; /* NULL: writes are not logged (borrowed) */
-	bool log_used;	    /* the used ring's writes are logged ... */
-	uint64_t used_gpa;  /* ... at this guest-physical address */
 	unsigned hint;	  /* the memory region the last buffer was in */
 
 	uint64_t faults[VQ_FAULT__COUNT];
 	uint64_t broken_count; /* times it broke */
+
+	/* the dirty log: NULL when writes are not logged (borrowed); the
+	 * used ring is logged only with log_used, at used_gpa */
+	struct vq_log *log;
+	bool log_used;
+	uint64_t used_gpa;
 
 	/* Scratch for the chain being read: no allocation per frame */
 	struct vq_seg segs[VQ_SEGS_MAX];

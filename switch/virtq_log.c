@@ -57,7 +57,8 @@ bool vq_log_map(struct vq_log *l, int fd, uint64_t size, uint64_t offset,
 	}
 	vq_fd_seal_shrink(fd);
 	/* from the file's start: @offset need not be page-aligned */
-	map = mmap(NULL, (size_t)end, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	map =
+	    mmap(NULL, (size_t)end, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		nh_error_setg(errp, "dirty log cannot be mapped: %s",
 			      strerror(errno));

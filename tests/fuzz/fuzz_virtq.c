@@ -10,9 +10,9 @@
  * past it.  Mode bits: 0-2 the ring size (1 << n), 3 TX (else RX), 4
  * EVENT_IDX, 5 MRG_RXBUF, 6 the 12-byte header, 7 a second, small region
  * at FUZZ_GPA2 that descriptors may also point into.  An input whose
- * length and second byte differ in parity runs with the dirty log on: a bitmap covering the first region
- * (not the second: those pages are counted beyond it), the used ring
- * logged.
+ * length and second byte differ in parity runs with the dirty log on: a bitmap
+ * covering the first region (not the second: those pages are counted beyond
+ * it), the used ring logged.
  *
  * Checked, besides "no crash, no leak": a TX frame is 14..FRAME_MAX_LEN
  * bytes; every call returns one of its documented values; the used index

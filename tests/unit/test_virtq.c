@@ -735,7 +735,8 @@ static void test_log_rx_marks_written_pages(void)
 	offer(0);
 	CHECK_EQ(vq_rx_push(&q, f), 0);
 	vq_publish(&q);
-	CHECK(page_marked(PAGE(OFF_BUF)) && page_marked(PAGE(OFF_BUF + 0x1000)));
+	CHECK(page_marked(PAGE(OFF_BUF)) &&
+	      page_marked(PAGE(OFF_BUF + 0x1000)));
 	CHECK(page_marked(PAGE(OFF_BUF + 0x3000)));
 	CHECK(page_marked(PAGE(OFF_USED))); /* entry and index */
 	CHECK_EQ(pages_marked(), 4);
