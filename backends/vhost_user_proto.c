@@ -94,6 +94,8 @@ static int vu_refuse(struct vu_state *s, const char *what, const char *why)
 	return -EINVAL;
 }
 
+static void vu_log_report(struct vu_state *s);
+
 static int vu_ring_index(struct vu_state *s, const char *what, uint32_t index)
 {
 	char why[96];
@@ -136,12 +138,11 @@ static int vu_set_features(struct vu_state *s, struct vu_msg *m)
 			 s->id);
 		port_notify_failover(s->port);
 	}
-	if (!!(f & VU_BIT(VU_F_LOG_ALL)) !=
-	    !!(s->features & VU_BIT(VU_F_LOG_ALL)))
-		log_info("netdev %s: dirty logging %s", s->id,
-			 f & VU_BIT(VU_F_LOG_ALL)
-			     ? "on (the front-end migrates)"
-			     : "off");
+	if ((f & VU_BIT(VU_F_LOG_ALL)) && !(s->features & VU_BIT(VU_F_LOG_ALL)))
+		log_info("netdev %s: dirty logging on (the front-end migrates)",
+			 s->id);
+	if (!(f & VU_BIT(VU_F_LOG_ALL)) && (s->features & VU_BIT(VU_F_LOG_ALL)))
+		vu_log_report(s);
 	s->features = f;
 	s->features_set = true;
 	vu_features_changed(s);
@@ -449,6 +450,18 @@ static int vu_get_status(struct vu_state *s, struct vu_msg *m)
 }
 
 /* -- dirty logging (live migration) ------------------------------------- */
+
+/* vu_log_report() - logging ends: what it marked, and what it could not */
+static void vu_log_report(struct vu_state *s)
+{
+	log_info("netdev %s: dirty logging off (%llu pages marked so far)",
+		 s->id, (unsigned long long)s->log.pages);
+	if (s->log.beyond)
+		log_warn("netdev %s: %llu writes to pages past the end of the "
+			 "dirty log were not marked (the front-end's log is "
+			 "smaller than its memory)",
+			 s->id, (unsigned long long)s->log.beyond);
+}
 
 void vu_log_update(struct vu_state *s)
 {
