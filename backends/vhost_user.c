@@ -636,6 +636,7 @@ void vu_disconnect(struct vu_state *s, const char *why)
 		s->port = NULL;
 	}
 	vq_mem_clear(&s->mem);
+	vu_log_close(s);
 	if (s->idle_on) {
 		uv_idle_stop(&s->idle);
 		s->idle_on = false;
@@ -719,6 +720,8 @@ static bool vu_open(struct netdev *nd, const json_t *opts,
 		s->offered |= VU_BIT(VU_F_NET_STANDBY);
 	if (s->queues > 1)
 		s->offered |= VU_BIT(VU_F_NET_MQ);
+	s->offered |= VU_BIT(VU_F_LOG_ALL); /* live migration */
+	s->log_fd = -1;
 	s->poll_ns = (uint64_t)poll_us * 1000;
 	for (unsigned i = 0; i < s->nrings; i++) {
 		s->ring[i].call_fd = s->ring[i].err_fd = -1;
@@ -949,6 +952,12 @@ static void vu_info(const struct netdev *nd, json_t *obj)
 			    json_integer(vq_mem_sealed(&s->mem)));
 	json_object_set_new(obj, "memory-bytes",
 			    json_integer(vq_mem_bytes(&s->mem)));
+	json_object_set_new(
+	    obj, "logging",
+	    json_boolean(s->ring[VU_RX].vq.log || s->ring[VU_TX].vq.log));
+	json_object_set_new(obj, "log-bytes", json_integer(s->log.bytes));
+	json_object_set_new(obj, "log-pages", json_integer(s->log.pages));
+	json_object_set_new(obj, "log-beyond", json_integer(s->log.beyond));
 	json_object_set_new(obj, "messages", json_integer(s->messages));
 	json_object_set_new(obj, "protocol-errors",
 			    json_integer(s->protocol_errors));

@@ -60,6 +60,7 @@
 
 /* Protocol feature bits */
 #define VU_PF_MQ		  0
+#define VU_PF_LOG_SHMFD		  1
 #define VU_PF_RARP		  2
 #define VU_PF_REPLY_ACK		  3
 #define VU_PF_MTU		  4
@@ -85,7 +86,11 @@
 	 VU_OFFLOADS)
 #define VU_PROTOCOL_FEATURES                                                   \
 	(VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_RARP) | VU_BIT(VU_PF_REPLY_ACK) |     \
-	 VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS))
+	 VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS) |            \
+	 VU_BIT(VU_PF_LOG_SHMFD))
+
+#define VU_REQ_SET_LOG_BASE 6	/* replied to once LOG_SHMFD is negotiated */
+#define VU_VRING_F_LOG	    0x1 /* SET_VRING_ADDR flags: log the used ring */
 
 struct vu_state;
 struct chardev;
@@ -171,6 +176,11 @@ struct vu_state {
 
 	uint64_t connections, messages, protocol_errors;
 	uint64_t failovers; /* STANDBY negotiations (events sent) */
+
+	/* live migration's dirty log (SET_LOG_BASE; its counters are kept
+	 * across connections) and SET_LOG_FD's eventfd (-1: none) */
+	struct vq_log log;
+	int log_fd;
 };
 
 /* vu_ring_is_rx() - whether ring @i is a receiveq (switch → guest) */
@@ -194,5 +204,12 @@ void vu_ring_set_enabled(struct vu_state *s, unsigned i, bool on);
 void vu_send_rarp(struct vu_state *s, const uint8_t mac[6]);
 void vu_features_changed(struct vu_state *s);
 void vu_mem_changed(struct vu_state *s);
+
+/* vu_log_update() - the rings log their writes while LOG_ALL is
+ * negotiated and a log is mapped, and not otherwise (vhost_user_proto.c) */
+void vu_log_update(struct vu_state *s);
+
+/* vu_log_close() - unmap the dirty log and close SET_LOG_FD's eventfd */
+void vu_log_close(struct vu_state *s);
 
 #endif /* NH_VHOST_USER_H */

@@ -10,6 +10,11 @@
  * or logged, and the connection goes on; only a header that cannot be
  * framed (a size beyond VU_PAYLOAD_MAX, a wrong version) ends it.
  *
+ * Live migration: SET_LOG_BASE maps the dirty log (virtq_log.c) and is
+ * answered (an empty reply) once LOG_SHMFD is negotiated; SET_FEATURES
+ * with LOG_ALL and SET_VRING_ADDR's log flag and address decide what the
+ * rings mark in it (vu_log_update()).
+ *
  * Never: trust a size, an index or a descriptor count before checking it;
  * keep a passed descriptor nobody took (they are closed after each
  * message); block on the socket (replies are small; a front-end that
@@ -89,6 +94,8 @@ static int vu_refuse(struct vu_state *s, const char *what, const char *why)
 	return -EINVAL;
 }
 
+static void vu_log_report(struct vu_state *s);
+
 static int vu_ring_index(struct vu_state *s, const char *what, uint32_t index)
 {
 	char why[96];
@@ -131,9 +138,15 @@ static int vu_set_features(struct vu_state *s, struct vu_msg *m)
 			 s->id);
 		port_notify_failover(s->port);
 	}
+	if ((f & VU_BIT(VU_F_LOG_ALL)) && !(s->features & VU_BIT(VU_F_LOG_ALL)))
+		log_info("netdev %s: dirty logging on (the front-end migrates)",
+			 s->id);
+	if (!(f & VU_BIT(VU_F_LOG_ALL)) && (s->features & VU_BIT(VU_F_LOG_ALL)))
+		vu_log_report(s);
 	s->features = f;
 	s->features_set = true;
 	vu_features_changed(s);
+	vu_log_update(s);
 	return 0;
 }
 
@@ -152,6 +165,7 @@ static int vu_reset_owner(struct vu_state *s, struct vu_msg *m)
 	s->features = 0;
 	s->features_set = false;
 	vu_features_changed(s);
+	vu_log_update(s);
 	return 0;
 }
 
@@ -295,6 +309,8 @@ static int vu_set_vring_addr(struct vu_state *s, struct vu_msg *m)
 		r->addr_given = false;
 	}
 	r->broken_logged = false;
+	vq_set_log_used(&r->vq, a.flags & VU_VRING_F_LOG, a.log);
+	vu_log_update(s);
 	return rc;
 }
 
@@ -453,11 +469,76 @@ static int vu_get_status(struct vu_state *s, struct vu_msg *m)
 	return 0;
 }
 
-static int vu_ignore(struct vu_state *s, struct vu_msg *m)
+/* -- dirty logging (live migration) ------------------------------------- */
+
+/* vu_log_report() - logging ends: what it marked, and what it could not */
+static void vu_log_report(struct vu_state *s)
 {
-	(void)m;
-	return vu_refuse(s, "SET_LOG_BASE/SET_LOG_FD",
-			 "dirty logging was not offered");
+	log_info("netdev %s: dirty logging off (%llu pages marked so far)",
+		 s->id, (unsigned long long)s->log.pages);
+	if (s->log.beyond)
+		log_warn("netdev %s: %llu writes to pages past the end of the "
+			 "dirty log were not marked (the front-end's log is "
+			 "smaller than its memory)",
+			 s->id, (unsigned long long)s->log.beyond);
+}
+
+void vu_log_update(struct vu_state *s)
+{
+	struct vq_log *log = NULL;
+
+	if ((s->features & VU_BIT(VU_F_LOG_ALL)) && s->log.bitmap)
+		log = &s->log;
+	for (unsigned i = 0; i < s->nrings; i++)
+		s->ring[i].vq.log = log;
+}
+
+void vu_log_close(struct vu_state *s)
+{
+	vq_log_unmap(&s->log);
+	if (s->log_fd >= 0)
+		close(s->log_fd);
+	s->log_fd = -1;
+	vu_log_update(s);
+}
+
+/* SET_LOG_BASE: {u64 size, u64 offset} of the bitmap in the passed file;
+ * with LOG_SHMFD the front-end waits for a reply (vu_handle() gives it) */
+static int vu_set_log_base(struct vu_state *s, struct vu_msg *m)
+{
+	struct nh_error *err = NULL;
+	uint64_t size, offset;
+	int rc = 0;
+
+	if (!(s->protocol_features & VU_BIT(VU_PF_LOG_SHMFD)))
+		return vu_refuse(s, "SET_LOG_BASE",
+				 "LOG_SHMFD was not negotiated (a log in the "
+				 "front-end's own memory cannot be shared)");
+	memcpy(&size, m->payload, 8);
+	memcpy(&offset, m->payload + 8, 8);
+	if (!vq_log_map(&s->log, m->fds[0], size, offset, &err)) {
+		rc = vu_refuse(s, "SET_LOG_BASE", err->msg);
+		nh_error_free(err);
+	} else {
+		log_info("netdev %s: dirty log of %llu bytes (guest memory "
+			 "up to %llu MiB)",
+			 s->id, (unsigned long long)size,
+			 (unsigned long long)(size * 8 * VQ_LOG_PAGE >> 20));
+	}
+	vu_log_update(s);
+	return rc;
+}
+
+/* SET_LOG_FD: an eventfd, held until replaced or the connection ends.
+ * nethub does not write it: QEMU reads the bitmap when it syncs */
+static int vu_set_log_fd(struct vu_state *s, struct vu_msg *m)
+{
+	int fd = vu_take_fd(m);
+
+	if (s->log_fd >= 0)
+		close(s->log_fd);
+	s->log_fd = fd;
+	return 0;
 }
 
 #define VU_STATE_SIZE 8
@@ -470,8 +551,9 @@ static const struct vu_request vu_requests[] = {
     {4, "RESET_OWNER", vu_reset_owner, VU_FDS_NONE, 0, 8, false},
     {5, "SET_MEM_TABLE", vu_set_mem_table, VU_FDS_REGIONS, 8 + 32,
      8 + 32 * VU_FDS_MAX, false},
-    {6, "SET_LOG_BASE", vu_ignore, VU_FDS_NONE, 0, VU_PAYLOAD_MAX, false},
-    {7, "SET_LOG_FD", vu_ignore, VU_FDS_NONE, 0, VU_PAYLOAD_MAX, false},
+    {VU_REQ_SET_LOG_BASE, "SET_LOG_BASE", vu_set_log_base, VU_FDS_ONE, 16, 16,
+     false},
+    {7, "SET_LOG_FD", vu_set_log_fd, VU_FDS_ONE, 0, 8, false},
     {8, "SET_VRING_NUM", vu_set_vring_num, VU_FDS_NONE, 8, 8, false},
     {9, "SET_VRING_ADDR", vu_set_vring_addr, VU_FDS_NONE, 40, 40, false},
     {10, "SET_VRING_BASE", vu_set_vring_base, VU_FDS_NONE, 8, 8, false},
@@ -545,6 +627,11 @@ static bool vu_handle(struct vu_state *s, struct vu_msg *m)
 	const struct vu_request *rq = vu_request_find(m->request);
 	bool ack = (m->flags & VU_FLAG_NEED_REPLY) &&
 		   (s->protocol_features & VU_BIT(VU_PF_REPLY_ACK));
+	/* SET_LOG_BASE has a reply (empty) only with LOG_SHMFD */
+	bool replies =
+	    rq &&
+	    (rq->replies || (rq->request == VU_REQ_SET_LOG_BASE &&
+			     (s->protocol_features & VU_BIT(VU_PF_LOG_SHMFD))));
 	char why[128];
 	int rc;
 
@@ -574,7 +661,7 @@ static bool vu_handle(struct vu_state *s, struct vu_msg *m)
 	} else {
 		rc = rq->handler(s, m);
 	}
-	if (rq && rq->replies) {
+	if (replies) {
 		if (rc) {
 			/* the front-end waits for an answer: one it can
 			 * tell from a real one is not there, so end */

@@ -105,13 +105,13 @@ static void vq_mem_append(struct vq_mem *m, uint64_t gpa, uint64_t size,
 }
 
 /**
- * vq_seal_shrink() - keep a memfd from shrinking under our mapping: a
+ * vq_fd_seal_shrink() - keep a memfd from shrinking under our mapping: a
  * front-end that truncated its guest memory would have us read past the
  * file's end, which is SIGBUS.  QEMU seals its memfds (seal=on, its
  * default); for one that allows sealing but is not sealed, we add the
  * seal.  Return: whether the file can no longer shrink.
  */
-static bool vq_seal_shrink(int fd)
+bool vq_fd_seal_shrink(int fd)
 {
 	int seals = fcntl(fd, F_GET_SEALS);
 
@@ -187,7 +187,7 @@ bool vq_mem_map(struct vq_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr,
 	}
 	vq_mem_append(m, gpa, size, uaddr, mmap_offset,
 		      (uint8_t *)map + mmap_offset, map, (size_t)end);
-	m->r[m->n - 1].sealed = vq_seal_shrink(fd);
+	m->r[m->n - 1].sealed = vq_fd_seal_shrink(fd);
 	return true;
 }
 
@@ -388,6 +388,12 @@ bool vq_remap(struct virtq *q)
 	return q->size != 0;
 }
 
+void vq_set_log_used(struct virtq *q, bool on, uint64_t gpa)
+{
+	q->log_used = on;
+	q->used_gpa = gpa;
+}
+
 void vq_set_base(struct virtq *q, uint16_t idx)
 {
 	q->last_avail = idx;
@@ -402,6 +408,51 @@ static void vq_break(struct virtq *q)
 		q->broken_count++;
 	q->broken = true;
 }
+
+/* -- the dirty log: called only while q->log is set ---------------------- */
+
+/* vq_log_used() - mark @len bytes at offset @off of the used ring */
+static __attribute__((noinline, cold)) void
+vq_log_used(struct virtq *q, uint64_t off, uint64_t len)
+{
+	if (q->log_used)
+		vq_log_mark(q->log, q->used_gpa + off, len);
+}
+
+/* vq_log_host() - mark the guest pages of our bytes [@p, @p + @len),
+ * found back through the region they lie in */
+static __attribute__((noinline, cold)) void
+vq_log_host(struct virtq *q, const uint8_t *p, uint64_t len)
+{
+	const struct vq_mem *m = q->mem;
+	uintptr_t at = (uintptr_t)p;
+
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct vq_region *r = &m->r[i];
+		uintptr_t base = (uintptr_t)r->host;
+
+		if (at >= base && at - base < r->size) {
+			vq_log_mark(q->log, r->gpa + (at - base), len);
+			return;
+		}
+	}
+}
+
+/* vq_log_segs() - mark the first @n bytes of q->segs */
+static __attribute__((noinline, cold)) void vq_log_segs(struct virtq *q,
+							uint64_t n)
+{
+	for (unsigned i = 0; i < q->nsegs && n; i++) {
+		uint64_t len = q->segs[i].len < n ? q->segs[i].len : n;
+
+		vq_log_host(q, q->segs[i].p, len);
+		n -= len;
+	}
+}
+
+#define VQ_USED_ELEM_OFF(q, i)                                                 \
+	(offsetof(struct vring_used, ring) +                                   \
+	 (uint64_t)((i) & ((q)->size - 1)) * sizeof(struct vring_used_elem))
 
 /* -- rings -------------------------------------------------------------- */
 
@@ -455,6 +506,8 @@ static void vq_used_put(struct virtq *q, uint16_t id, uint32_t len)
 
 	e->id = id;
 	e->len = len;
+	if (__builtin_expect(q->log != NULL, 0))
+		vq_log_used(q, VQ_USED_ELEM_OFF(q, q->used_idx), sizeof(*e));
 	q->used_idx++;
 }
 
@@ -782,8 +835,13 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 		rc = vq_chain_read(q, (uint16_t)head, true);
 		if (rc) {
 			/* Give back what this frame took, unused */
-			for (uint16_t u = saved_used; u != q->used_idx; u++)
+			for (uint16_t u = saved_used; u != q->used_idx; u++) {
 				q->used->ring[u & (q->size - 1)].len = 0;
+				if (q->log)
+					vq_log_used(
+					    q, VQ_USED_ELEM_OFF(q, u),
+					    sizeof(struct vring_used_elem));
+			}
 			vq_used_put(q, (uint16_t)head, 0);
 			return rc;
 		}
@@ -799,6 +857,8 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 				vq_hdr_copy(q, q->segs[0].p, hdr);
 				memcpy(q->segs[0].p + q->hdr_len, f->data,
 				       f->len);
+				if (__builtin_expect(q->log != NULL, 0))
+					vq_log_host(q, q->segs[0].p, total);
 				vq_used_put(q, (uint16_t)head, (uint32_t)total);
 				return 0;
 			}
@@ -810,12 +870,18 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 			spread = true;
 		}
 		n = vq_scatter(q, &s);
+		if (__builtin_expect(q->log != NULL, 0))
+			vq_log_segs(q, n);
 		vq_used_put(q, (uint16_t)head, n);
 		nbufs++;
 	} while (s.done < total);
 	if (q->mrg_rxbuf && s.nb[0] && s.nb[1]) {
 		*s.nb[0] = (uint8_t)nbufs;
 		*s.nb[1] = (uint8_t)(nbufs >> 8);
+		if (q->log) { /* written after their pages were marked */
+			vq_log_host(q, s.nb[0], 1);
+			vq_log_host(q, s.nb[1], 1);
+		}
 	}
 	return 0;
 }
@@ -830,6 +896,9 @@ bool vq_publish(struct virtq *q)
 		return false;
 	__atomic_store_n(&q->used->idx, now, __ATOMIC_RELEASE);
 	q->published = now;
+	if (__builtin_expect(q->log != NULL, 0))
+		vq_log_used(q, offsetof(struct vring_used, idx),
+			    sizeof(q->used->idx));
 	/* The driver's flags and used_event are read after it can see the
 	 * new index: it may have changed them in between */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -853,10 +922,19 @@ bool vq_enable_notify(struct virtq *q, bool on)
 		if (on)
 			__atomic_store_n(avail_event, q->last_avail,
 					 __ATOMIC_RELAXED);
+		if (on && q->log)
+			vq_log_used(q,
+				    VQ_USED_ELEM_OFF(q, 0) +
+					(uint64_t)q->size *
+					    sizeof(struct vring_used_elem),
+				    sizeof(*avail_event));
 	} else {
 		__atomic_store_n(&q->used->flags,
 				 on ? 0 : VRING_USED_F_NO_NOTIFY,
 				 __ATOMIC_RELAXED);
+		if (q->log)
+			vq_log_used(q, offsetof(struct vring_used, flags),
+				    sizeof(q->used->flags));
 	}
 	if (!on)
 		return false;

@@ -172,6 +172,52 @@ void *vq_gpa(const struct vq_mem *m, uint64_t gpa, uint64_t len);
 /* vq_uva() - the same for a range of the front-end's user addresses */
 void *vq_uva(const struct vq_mem *m, uint64_t uva, uint64_t len);
 
+/* vq_fd_seal_shrink() - keep the memfd @fd from shrinking under a mapping
+ * of it (F_SEAL_SHRINK, added when the file allows it).  Return: whether
+ * it can no longer shrink. */
+bool vq_fd_seal_shrink(int fd);
+
+/*
+ * The dirty log (live migration).  While a front-end migrates its guest it
+ * gives a shared bitmap (SET_LOG_BASE) with one bit per VQ_LOG_PAGE bytes of
+ * guest-physical memory, bit n of byte k for page 8k + n, and asks, with
+ * LOG_ALL, that every page the back-end writes be marked there: receive
+ * buffers, used ring entries, the used index and flags, avail_event.  The
+ * front-end clears bits as it copies pages, so a bit is set after the
+ * bytes it covers were written (release order) and with an atomic or.
+ *
+ * A queue logs only while q->log is set (the back-end sets it when both
+ * LOG_ALL is negotiated and a log is mapped): one predictable branch per
+ * buffer otherwise.  A page beyond the bitmap is not marked; it is counted.
+ */
+#define VQ_LOG_PAGE 4096
+
+struct vq_log {
+	uint8_t *bitmap; /* NULL: no log mapped */
+	uint64_t bytes;	 /* of the bitmap: it covers bytes * 8 pages */
+	void *map;	 /* what vq_log_unmap() unmaps */
+	size_t map_len;
+	uint64_t pages;	 /* bits this side set (were clear) */
+	uint64_t beyond; /* writes to pages past the bitmap, not marked */
+};
+
+/**
+ * vq_log_map() - map the dirty log a front-end passed (SET_LOG_BASE): the
+ * bitmap is @size bytes at @offset in file @fd (borrowed); a log already
+ * mapped in @l is unmapped first when the new one is good
+ * @errp:	zero size, offset + size overflowing, a file shorter than
+ *		offset + size, or a mapping the kernel refused
+ * Counters are kept.  Return: true when the new log is in place.
+ */
+bool vq_log_map(struct vq_log *l, int fd, uint64_t size, uint64_t offset,
+		struct nh_error **errp);
+
+/* vq_log_unmap() - no log any more (counters are kept) */
+void vq_log_unmap(struct vq_log *l);
+
+/* vq_log_mark() - mark the pages of guest-physical [@gpa, @gpa + @len) */
+void vq_log_mark(struct vq_log *l, uint64_t gpa, uint64_t len);
+
 /* Why a chain or a queue was refused; counted per queue */
 enum vq_fault {
 	VQ_FAULT_NEXT_RANGE,   /* next ≥ size (or ≥ the indirect table's) */
@@ -221,6 +267,12 @@ struct virtq {
 	uint64_t faults[VQ_FAULT__COUNT];
 	uint64_t broken_count; /* times it broke */
 
+	/* the dirty log: NULL when writes are not logged (borrowed); the
+	 * used ring is logged only with log_used, at used_gpa */
+	struct vq_log *log;
+	bool log_used;
+	uint64_t used_gpa;
+
 	/* Scratch for the chain being read: no allocation per frame */
 	struct vq_seg segs[VQ_SEGS_MAX];
 	unsigned nsegs;
@@ -256,6 +308,11 @@ bool vq_remap(struct virtq *q);
 /* vq_set_base() - SET_VRING_BASE: the next available entry is @idx, and
  * the used index continues from it */
 void vq_set_base(struct virtq *q, uint16_t idx);
+
+/* vq_set_log_used() - with @on, the used ring's writes are logged as
+ * guest-physical @gpa on (SET_VRING_ADDR's VHOST_VRING_F_LOG and log
+ * address); they go to the log only while q->log is set too */
+void vq_set_log_used(struct virtq *q, bool on, uint64_t gpa);
 
 /* vq_ready() - set up and not broken */
 static inline bool vq_ready(const struct virtq *q)

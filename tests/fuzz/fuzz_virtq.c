@@ -9,14 +9,18 @@
  * input's length (at least the rings' end), so ASan sees any read or write
  * past it.  Mode bits: 0-2 the ring size (1 << n), 3 TX (else RX), 4
  * EVENT_IDX, 5 MRG_RXBUF, 6 the 12-byte header, 7 a second, small region
- * at FUZZ_GPA2 that descriptors may also point into.
+ * at FUZZ_GPA2 that descriptors may also point into.  An input whose
+ * length and second byte differ in parity runs with the dirty log on: a bitmap
+ * covering the first region (not the second: those pages are counted beyond
+ * it), the used ring logged.
  *
  * Checked, besides "no crash, no leak": a TX frame is 14..FRAME_MAX_LEN
  * bytes; every call returns one of its documented values; the used index
  * never runs ahead of the chains taken, and nothing is taken once the
  * queue broke; a delivered RX frame used 1..size chains (one without
  * MRG_RXBUF), a refused one none; every frame
- * is back in the pool afterwards.
+ * is back in the pool afterwards; the log is never written past its
+ * end, and marks no more pages than it has.
  * Built with tests/fuzz/standalone.c where libFuzzer is not available.
  */
 
@@ -45,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct frame_pool *pool;
 static struct vq_mem mem;
 static struct virtq q;
+static uint8_t log_bits[FUZZ_GPA2 / VQ_LOG_PAGE / 8]; /* below FUZZ_GPA2 */
+static struct vq_log dirty_log;
 
 static void fuzz_fail(const char *what, long long got)
 {
@@ -160,6 +166,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.event_idx = mode & 0x10;
 	q.mrg_rxbuf = mode & 0x20;
 	q.hdr_len = mode & 0x40 ? VQ_NET_HDR_MRG_LEN : VQ_NET_HDR_LEN;
+	if ((size ^ (size > 1 ? data[1] : 0)) & 1) {
+		memset(log_bits, 0, sizeof(log_bits));
+		dirty_log = (struct vq_log){.bitmap = log_bits,
+					    .bytes = sizeof(log_bits)};
+		q.log = &dirty_log;
+		vq_set_log_used(&q, true, FUZZ_GPA + FUZZ_USED);
+	}
 	if (mode & 0x08)
 		fuzz_tx();
 	else
@@ -167,6 +180,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vq_publish(&q);
 	vq_enable_notify(&q, true);
 	vq_enable_notify(&q, false);
+	if (q.log && dirty_log.pages > sizeof(log_bits) * 8)
+		fuzz_fail("more pages marked than the log has",
+			  (long long)dirty_log.pages);
 	vq_mem_clear(&mem);
 	free(img);
 	frame_pool_stats(pool, &st);

@@ -332,6 +332,15 @@ class Guest:
         begin = self.wait_for(r"^NH-CMD-BEGIN %d\n" % seq, 0, start)
         return int(end.group(1)), self.output[begin.end():end.start()]
 
+    def continue_from(self, source):
+        """This QEMU received @source's guest by live migration: the guest
+        waits for its next console command, as it did in @source, and
+        counts its commands on from @source's."""
+        self._cmd_seq = source._cmd_seq
+        with self._cond:
+            self._out = "NH-CMD-READY\n" + self._out
+            self._cond.notify_all()
+
     def poweroff(self, timeout=POWEROFF_TIMEOUT_S):
         """Power the guest off from its console (nh.after=console) and wait
         for QEMU to exit; return its exit status (0 on a clean power-off).

@@ -2,7 +2,9 @@
 /* test_virtq.c - guest memory tables and split virtqueues over synthetic
  * memory: translation and region checks, ring set-up checks, TX gathering
  * (ANY_LAYOUT, indirect tables), every descriptor check, RX with one chain
- * and with MRG_RXBUF, and EVENT_IDX / NO_INTERRUPT / NO_NOTIFY. */
+ * and with MRG_RXBUF, and EVENT_IDX / NO_INTERRUPT / NO_NOTIFY; the dirty
+ * log: its mapping checks and the pages marked (and not) as rings and
+ * buffers are written. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -686,6 +688,172 @@ static void test_event_idx(void)
 	CHECK_EQ(*avail_event, 5);
 }
 
+/* -- the dirty log ------------------------------------------------------ */
+
+static void test_log_map_checks(void)
+{
+	struct vq_log l = {0};
+	struct nh_error *err = NULL;
+	int fd = memfd_create("log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int pipefd[2];
+	struct {
+		uint64_t size, offset;
+		const char *why;
+	} bad[] = {
+	    {0, 0, "size 0"},
+	    {8192, UINT64_MAX - 4095, "overflows"},
+	    {4096, 1, "fewer than offset + size"},
+	    {8192, 0, "fewer than offset + size"},
+	};
+
+	CHECK(fd >= 0 && ftruncate(fd, 4096) == 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		CHECK(!vq_log_map(&l, fd, bad[i].size, bad[i].offset, &err));
+		CHECK(err && strstr(err->msg, bad[i].why));
+		nh_error_free(err);
+		CHECK(l.bitmap == NULL);
+	}
+	CHECK(pipe(pipefd) == 0);
+	err = NULL;
+	CHECK(!vq_log_map(&l, pipefd[0], 64, 0, &err));
+	CHECK(err && strstr(err->msg, "not a shared memory file"));
+	nh_error_free(err);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	/* an unaligned offset is fine; the bitmap is the file's bytes */
+	CHECK(vq_log_map(&l, fd, 64, 100, NULL));
+	CHECK_EQ(l.bytes, 64);
+	vq_log_mark(&l, 9 * VQ_LOG_PAGE, 1);
+	CHECK(pread(fd, pipefd, 1, 101) == 1);
+	CHECK_EQ(*(uint8_t *)pipefd, 0x02);
+	CHECK(ftruncate(fd, 0) < 0); /* sealed against shrinking */
+	/* a new log replaces the old; a bad one leaves it in place */
+	CHECK(vq_log_map(&l, fd, 32, 0, NULL));
+	CHECK_EQ(l.bytes, 32);
+	CHECK(!vq_log_map(&l, fd, 0, 0, NULL));
+	CHECK_EQ(l.bytes, 32);
+	vq_log_unmap(&l);
+	CHECK(l.bitmap == NULL && l.bytes == 0);
+	vq_log_unmap(&l);
+	close(fd);
+}
+
+#define LOG_BYTES 128 /* 1024 pages: the whole test region and below */
+#define PAGE(off) ((MEM_GPA + (off)) / VQ_LOG_PAGE)
+
+static uint8_t log_bits[LOG_BYTES + 16];
+
+static struct vq_log log_on(uint64_t bytes)
+{
+	memset(log_bits, 0, sizeof(log_bits));
+	return (struct vq_log){.bitmap = log_bits, .bytes = bytes};
+}
+
+static bool page_marked(uint64_t page)
+{
+	return log_bits[page / 8] & (1u << (page % 8));
+}
+
+static unsigned pages_marked(void)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < sizeof(log_bits); i++)
+		n += (unsigned)__builtin_popcount(log_bits[i]);
+	return n;
+}
+
+static void test_log_rx_marks_written_pages(void)
+{
+	struct frame *f = test_frame(200);
+	struct vq_log l = log_on(LOG_BYTES);
+
+	setup(QSIZE);
+	q.log = &l;
+	vq_set_log_used(&q, true, MEM_GPA + OFF_USED);
+	/* a chain whose first buffer crosses a page, its second one page
+	 * further: the frame is scattered */
+	set_desc(desc(0), OFF_BUF + 0xff0, 50,
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	set_desc(desc(1), OFF_BUF + 0x3000, 1500, VRING_DESC_F_WRITE, 0);
+	offer(0);
+	CHECK_EQ(vq_rx_push(&q, f), 0);
+	vq_publish(&q);
+	CHECK(page_marked(PAGE(OFF_BUF)) &&
+	      page_marked(PAGE(OFF_BUF + 0x1000)));
+	CHECK(page_marked(PAGE(OFF_BUF + 0x3000)));
+	CHECK(page_marked(PAGE(OFF_USED))); /* entry and index */
+	CHECK_EQ(pages_marked(), 4);
+	CHECK_EQ(l.pages, 4);
+	/* the whole frame in one buffer: its page */
+	set_desc(desc(2), OFF_BUF + 0x5000, 1500, VRING_DESC_F_WRITE, 0);
+	offer(2);
+	CHECK_EQ(vq_rx_push(&q, f), 0);
+	CHECK(page_marked(PAGE(OFF_BUF + 0x5000)));
+	CHECK_EQ(l.pages, 5);
+	/* not logging: nothing marked */
+	q.log = NULL;
+	set_desc(desc(3), OFF_BUF + 0x7000, 1500, VRING_DESC_F_WRITE, 0);
+	offer(3);
+	CHECK_EQ(vq_rx_push(&q, f), 0);
+	vq_publish(&q);
+	CHECK(!page_marked(PAGE(OFF_BUF + 0x7000)));
+	CHECK_EQ(pages_marked(), 5);
+	CHECK_EQ(l.beyond, 0);
+	frame_unref(f);
+}
+
+static void test_log_used_ring_and_bounds(void)
+{
+	struct frame *f;
+	struct vq_log l = log_on(LOG_BYTES);
+
+	setup(QSIZE);
+	q.log = &l;
+	/* without VHOST_VRING_F_LOG the used ring is not logged: a TX
+	 * chain writes nothing else */
+	put_tx(OFF_BUF, 10, 64);
+	set_desc(desc(0), OFF_BUF, 74, 0, 0);
+	offer(0);
+	CHECK_EQ(pop(&f), 1);
+	frame_unref(f);
+	vq_publish(&q);
+	CHECK_EQ(pages_marked(), 0);
+	/* with it, the used entry, index and flags are */
+	vq_set_log_used(&q, true, MEM_GPA + OFF_USED);
+	offer(0);
+	CHECK_EQ(pop(&f), 1);
+	frame_unref(f);
+	vq_publish(&q);
+	CHECK(page_marked(PAGE(OFF_USED)));
+	CHECK_EQ(pages_marked(), 1);
+	/* avail_event (EVENT_IDX), in the page after when the ring ends
+	 * there */
+	q.event_idx = true;
+	vq_set_log_used(&q, true, MEM_GPA + 0x8000 - 4 - 8 * QSIZE);
+	vq_enable_notify(&q, true);
+	CHECK(page_marked(PAGE(0x8000)));
+	CHECK(!page_marked(PAGE(0x7000)));
+	/* pages past the bitmap are counted, not marked; nothing past it
+	 * is touched */
+	l = log_on(PAGE(0) / 8);
+	vq_publish(&q);
+	offer(0);
+	CHECK_EQ(pop(&f), 1);
+	frame_unref(f);
+	vq_publish(&q);
+	CHECK_EQ(pages_marked(), 0);
+	CHECK(l.beyond > 0);
+	/* an address at the top does not wrap to page 0 */
+	l = log_on(LOG_BYTES);
+	vq_log_mark(&l, UINT64_MAX - 10, 100);
+	CHECK_EQ(pages_marked(), 0);
+	CHECK_EQ(l.beyond, 1);
+	vq_log_mark(&l, 0, 0);
+	CHECK_EQ(pages_marked(), 0);
+}
+
 static void test_frames_all_returned(void)
 {
 	struct frame_pool_stats st;
@@ -722,6 +890,9 @@ int main(void)
 	TAP_RUN(test_rx_mergeable_bad_chain_returns_all);
 	TAP_RUN(test_interrupt_suppression);
 	TAP_RUN(test_event_idx);
+	TAP_RUN(test_log_map_checks);
+	TAP_RUN(test_log_rx_marks_written_pages);
+	TAP_RUN(test_log_used_ring_and_bounds);
 	TAP_RUN(test_frames_all_returned);
 	vq_mem_clear(&table);
 	frame_pool_free(pool);
