@@ -557,6 +557,7 @@ struct pkt_ring {
 	uint8_t *map; /* the receive ring, the transmit ring after it */
 	size_t map_len;
 	size_t frame_size; /* --frame-size */
+	unsigned batch;	   /* most frames per send() */
 	uint8_t *tmpl;	   /* a frame_template() of frame_size bytes */
 
 	uint8_t *rx;
@@ -598,8 +599,10 @@ void pkt_ring_free(struct pkt_ring *r);
  *
  * A slot is written only when the kernel has handed it back.  No free slot
  * with none waiting for a send() waits for EPOLLOUT (p->tx_blocked); slots
- * the device refused (ENOBUFS) stay handed over and go with the next
- * call's send() (p->tx_backlog).  Frames written are counted as sent.
+ * the device refused (ENOBUFS) stay handed over and go first with the next
+ * call's send(), which writes no new frame until they went (p->tx_backlog).
+ * Frames written are counted as sent: they are sent, late or not at all
+ * only if the port closes first.
  * Return: frames written, 0 when the ring is full, -errno on a port error
  */
 int pkt_ring_send(struct bench_port *p, struct pkt_ring *r, int fd,
