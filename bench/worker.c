@@ -27,7 +27,7 @@
 #define BENCH_IDLE_WAIT_MS  10
 /* a port whose device refused frames (a full tap queue: the switch has
  * not read yet) tries again this soon: nothing tells when there is room */
-#define BENCH_RETRY_WAIT_NS 20000
+#define BENCH_RETRY_WAIT_NS 200000
 
 /* ---------------------------------------------------------------------- */
 /* Sink                                                                     */
