@@ -18,7 +18,7 @@
 
 #include "bench.h"
 
-#define BENCH_RING_RX_BLOCK   (256u * 1024u) /* bytes, unless a frame needs more */
+#define BENCH_RING_RX_BLOCK   (256u * 1024u) /* bytes, or what a frame needs */
 #define BENCH_RING_RX_BLOCKS  32
 #define BENCH_RING_RX_TOV_MS  1 /* a partly filled block retires after this */
 #define BENCH_RING_RX_FRAME   2048u /* nominal; V3 packs frames by length */

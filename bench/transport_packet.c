@@ -8,10 +8,11 @@
  *
  * Frames move in batches through pkt_ring.c's mapped rings (--packet-io
  * mmap, the default where the kernel sets them up) or pkt_io.c's
- * sendmmsg/recvmmsg (--packet-io mmsg, and the fallback).  It owns its ports' sockets
- * and buffers and the interface settings it makes (up, IPv6 off).  It must
- * never touch an interface it was not given, never add an address or a
- * route, and never allocate or log on the per-frame path.
+ * sendmmsg/recvmmsg (--packet-io mmsg, and the fallback).  It owns its
+ * ports' sockets, rings and buffers and the interface settings it makes
+ * (up, IPv6 off).  It must never touch an interface it was not given,
+ * never add an address or a route, and never allocate or log on the
+ * per-frame path.
  */
 #include <arpa/inet.h>
 #include <errno.h>
