@@ -14,6 +14,7 @@
  *   transport_vhost_user.c vhost-user: a front-end of a back-end's socket
  *   vring.c		split virtqueues, the front-end's side
  *   pkt_io.c		batched one-frame-per-datagram I/O (packet, vde)
+ *   pkt_ring.c		memory-mapped AF_PACKET rings (packet, --packet-io)
  *   setup.c		open the ports, teach the switch every MAC
  *   worker.c		worker threads: the generator and the sink
  *   frame.c		the bench frame, its MACs, and the traffic patterns
@@ -239,6 +240,13 @@ enum bench_pattern {
 	BENCH_PATTERN_IDLE,	  /* attach, learn, send nothing */
 };
 
+/* --packet-io: how the tap transport moves frames */
+enum bench_packet_io {
+	BENCH_PACKET_IO_AUTO, /* rings, else sendmmsg/recvmmsg with a note */
+	BENCH_PACKET_IO_MMAP, /* PACKET_TX_RING and PACKET_RX_RING */
+	BENCH_PACKET_IO_MMSG, /* sendmmsg and recvmmsg */
+};
+
 enum bench_sweep {
 	BENCH_SWEEP_NONE,
 	BENCH_SWEEP_PORTS,
@@ -272,6 +280,7 @@ struct bench_cfg {
 	uint64_t vhost_features; /* vhost-user: virtio features accepted
 				  * when offered, besides the transport's
 				  * own (offloads, for tests) */
+	enum bench_packet_io packet_io; /* tap: rings or mmsg */
 	const char *label;
 	const char *plot; /* --plot FILE.svg|FILE.png, sweeps only */
 
@@ -541,6 +550,78 @@ int pkt_io_send(struct bench_port *p, struct pkt_io *io, int fd, unsigned n,
  * Return: frames received, -errno on a port error
  */
 int pkt_io_recv(struct bench_port *p, struct pkt_io *io, int fd);
+
+/*
+ * struct pkt_ring - a packet socket's TPACKET_V3 rings, mapped: a receive
+ * ring of blocks the kernel fills and retires, then a transmit ring of
+ * frame slots (header, then the frame at tx_data) we fill
+ */
+struct pkt_ring {
+	uint8_t *map; /* the receive ring, the transmit ring after it */
+	size_t map_len;
+	size_t frame_size; /* --frame-size */
+	unsigned batch;	   /* most frames per send() */
+	uint8_t *tmpl;	   /* a frame_template() of frame_size bytes */
+
+	uint8_t *rx;
+	size_t rx_block_size;
+	unsigned rx_blocks;
+	unsigned rx_cur; /* next block to read */
+
+	uint8_t *tx;
+	size_t tx_frame_size; /* bytes per slot */
+	size_t tx_block_size; /* slots lie in blocks of this many bytes */
+	unsigned tx_per_block; /* slots per block */
+	size_t tx_data;	      /* the frame's offset in its slot */
+	size_t tx_max_len;    /* largest frame a slot holds */
+	unsigned tx_frames;   /* slots */
+	unsigned tx_head;     /* next slot to fill */
+	unsigned tx_tail;     /* oldest slot the kernel may not have taken */
+	unsigned tx_waiting;  /* slots from tx_tail to tx_head */
+	uint8_t *tx_dirty;    /* per slot: holds a control frame, not the
+			       * template's filler */
+};
+
+/**
+ * pkt_ring_new() - map receive and transmit rings on the packet socket
+ * @fd of port @p (before bind), receive blocks big enough for frames of
+ * @max_rx_frame bytes; every transmit slot gets @p's frame template
+ * Return: the rings (pkt_ring_free()), or NULL with @err naming the step
+ * that failed and errno set; @fd may then hold part of the set-up (close
+ * it rather than use it for anything else)
+ */
+struct pkt_ring *pkt_ring_new(const struct bench_port *p, int fd,
+			      size_t max_rx_frame, char *err, size_t errlen);
+
+/* pkt_ring_free() - unmap @r's rings and free @r; NULL is fine */
+void pkt_ring_free(struct pkt_ring *r);
+
+/**
+ * pkt_ring_send() - stamp up to @n generator frames of @p into free
+ * transmit slots and send them with one send() on @fd
+ *
+ * A slot is written only when the kernel has handed it back.  No free slot
+ * with none waiting for a send() waits for EPOLLOUT (p->tx_blocked); slots
+ * the device refused (ENOBUFS) stay handed over and go first with the next
+ * call's send(), which writes no new frame until they went (p->tx_backlog).
+ * Frames written are counted as sent: they are sent, late or not at all
+ * only if the port closes first.
+ * Return: frames written, 0 when the ring is full, -errno on a port error
+ */
+int pkt_ring_send(struct bench_port *p, struct pkt_ring *r, int fd,
+		  unsigned n, uint8_t epoch, uint64_t now);
+
+/* pkt_ring_send_ctrl() - one control frame through @r's transmit ring;
+ * Return: 0, -EAGAIN when no slot is free, -EMSGSIZE, -errno */
+int pkt_ring_send_ctrl(struct pkt_ring *r, int fd, const uint8_t *frame,
+		       size_t len);
+
+/**
+ * pkt_ring_recv() - the frames of every block the kernel retired, through
+ * sink_frame(), each block given back after; at most one lap of the ring
+ * Return: frames received
+ */
+int pkt_ring_recv(struct bench_port *p, struct pkt_ring *r);
 
 /* ---------------------------------------------------------------------- */
 /* Split virtqueues, the front-end's side (vring.c)                        */

@@ -46,6 +46,11 @@ static void usage(FILE *f)
 		"                         vhost-user: socket path per port, "
 		"or one template\n"
 		"                         with %%d for the port number\n"
+		"  --packet-io mmap|mmsg  tap: memory-mapped TPACKET_V3 rings "
+		"(default where the\n"
+		"                         kernel sets them up, else mmsg with "
+		"a note) or\n"
+		"                         sendmmsg/recvmmsg batches\n"
 		"  --vhost-server         vhost-user: listen at the path (the "
 		"back-end connects\n"
 		"                         as a client) instead of connecting\n"
@@ -70,7 +75,8 @@ static void usage(FILE *f)
 		"fast as possible)\n"
 		"  --batch N              frames per send call (udp 64, tcp "
 		"up to 256 KiB,\n"
-		"                         vhost-user 64 per kick)\n"
+		"                         vhost-user 64 per kick, tap 256 per "
+		"ring flush or 64)\n"
 		"  --threads N            worker threads (default 1)\n"
 		"  --no-gso               udp: sendmmsg, not UDP GSO sends\n"
 		"  --switch-pid PID       report that process's CPU use and "
@@ -221,7 +227,7 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 		O_FRAME_SIZE, O_DURATION, O_WARMUP, O_PATTERN, O_BIDIR,
 		O_RATE, O_BATCH, O_THREADS, O_SWITCH_PID, O_QMP, O_LABEL, O_JSON,
 		O_NO_GSO, O_MACS, O_PROGRESS, O_NO_PROGRESS, O_PLOT, O_HELP,
-		O_VERSION, O_VHOST_SERVER, O_VHOST_RING,
+		O_VERSION, O_VHOST_SERVER, O_VHOST_RING, O_PACKET_IO,
 	};
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, O_TRANSPORT },
@@ -247,6 +253,7 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 		{ "plot", required_argument, NULL, O_PLOT },
 		{ "vhost-server", no_argument, NULL, O_VHOST_SERVER },
 		{ "vhost-ring", required_argument, NULL, O_VHOST_RING },
+		{ "packet-io", required_argument, NULL, O_PACKET_IO },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -370,6 +377,15 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 				bad_option("--plot", "is empty");
 			cfg->plot = optarg;
 			break;
+		case O_PACKET_IO:
+			if (!strcmp(optarg, "mmap"))
+				cfg->packet_io = BENCH_PACKET_IO_MMAP;
+			else if (!strcmp(optarg, "mmsg"))
+				cfg->packet_io = BENCH_PACKET_IO_MMSG;
+			else
+				bad_option("--packet-io", "'%s' is not one of "
+					   "mmap, mmsg", optarg);
+			break;
 		case O_VHOST_SERVER:
 			cfg->vhost_server = true;
 			break;
@@ -471,6 +487,10 @@ void parse_options(struct bench_cfg *cfg, int argc, char **argv)
 			bad_option("--udp-ports", "is for udp, not %s",
 				   cfg->transport->name);
 	}
+	if (cfg->packet_io != BENCH_PACKET_IO_AUTO &&
+	    cfg->transport != &transport_packet)
+		bad_option("--packet-io", "is for tap, not %s",
+			   cfg->transport->name);
 	if (cfg->transport == &transport_vhost_user) {
 		char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 

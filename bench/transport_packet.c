@@ -6,10 +6,13 @@
  * veth whose peer is a Linux bridge or OVS port.  Any interface works; it
  * need not be a tap (backends/tap.c is nethubd's tap backend, unrelated).
  *
- * Frames move in batches through pkt_io.c.  It owns its ports' sockets
- * and buffers and the interface settings it makes (up, IPv6 off).  It must
- * never touch an interface it was not given, never add an address or a
- * route, and never allocate or log on the per-frame path.
+ * Frames move in batches through pkt_ring.c's mapped rings (--packet-io
+ * mmap, the default where the kernel sets them up) or pkt_io.c's
+ * sendmmsg/recvmmsg (--packet-io mmsg, and the fallback).  It owns its
+ * ports' sockets, rings and buffers and the interface settings it makes
+ * (up, IPv6 off).  It must never touch an interface it was not given,
+ * never add an address or a route, and never allocate or log on the
+ * per-frame path.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,7 +41,8 @@
 struct packet_port {
 	char ifname[IFNAMSIZ];
 	unsigned mtu;
-	struct pkt_io *io;
+	struct pkt_io *io;     /* --packet-io mmsg, else NULL */
+	struct pkt_ring *ring; /* --packet-io mmap, else NULL */
 };
 
 static void packet_close(struct bench_port *p)
@@ -60,6 +64,7 @@ static void packet_close(struct bench_port *p)
 	if (!t)
 		return;
 	pkt_io_free(t->io);
+	pkt_ring_free(t->ring);
 	free(t);
 	p->tp = NULL;
 }
@@ -167,6 +172,58 @@ static int packet_check_connect(const struct bench_port *p, char *err,
 	return 0;
 }
 
+/* packet_socket() - a non-blocking AF_PACKET socket that hears nothing
+ * until bound; Return: the fd, or -errno with @err filled */
+static int packet_socket(const char *ifname, char *err, size_t errlen)
+{
+	int fd, e;
+
+	/* protocol 0: nothing arrives until bind() names the interface */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0)
+		return fd;
+	e = errno;
+	snprintf(err, errlen, "interface '%s': AF_PACKET socket: %s%s",
+		 ifname, strerror(e),
+		 e == EPERM ? " (the tap transport needs root, or "
+			      "CAP_NET_RAW and CAP_NET_ADMIN)"
+			    : "");
+	return -e;
+}
+
+/**
+ * packet_rings() - --packet-io mmap or the default: map rings on p->fd.
+ * When the kernel will not and the user did not ask for them by name, say
+ * so in one line and go on with a fresh socket and sendmmsg/recvmmsg.
+ * Return: 0, or -errno with @err filled
+ */
+static int packet_rings(struct bench_port *p, char *err, size_t errlen)
+{
+	struct packet_port *t = p->tp;
+	char why[160];
+	int fd, e;
+
+	if (p->cfg->packet_io == BENCH_PACKET_IO_MMSG)
+		return 0;
+	t->ring = pkt_ring_new(p, p->fd, t->mtu + ETH_HLEN, why, sizeof(why));
+	if (t->ring)
+		return 0;
+	e = errno ? errno : ENOMEM;
+	if (p->cfg->packet_io == BENCH_PACKET_IO_MMAP) {
+		snprintf(err, errlen, "interface '%s': --packet-io mmap: %s",
+			 t->ifname, why);
+		return -e;
+	}
+	fprintf(stderr, "nethub-bench: interface '%s': no packet rings (%s); "
+		"using sendmmsg/recvmmsg\n", t->ifname, why);
+	fd = packet_socket(t->ifname, err, errlen);
+	if (fd < 0)
+		return fd;
+	close(p->fd);
+	p->fd = fd;
+	return 0;
+}
+
 static int packet_open(struct bench_port *p, uint64_t deadline, char *err,
 		    size_t errlen)
 {
@@ -186,17 +243,9 @@ static int packet_open(struct bench_port *p, uint64_t deadline, char *err,
 	p->tp = t;
 	snprintf(t->ifname, sizeof(t->ifname), "%s", p->cfg->connect[p->idx]);
 
-	/* protocol 0: nothing arrives until bind() names the interface */
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		e = errno;
-		snprintf(err, errlen, "interface '%s': AF_PACKET socket: %s%s",
-			 t->ifname, strerror(e),
-			 e == EPERM ? " (the tap transport needs root, or "
-				      "CAP_NET_RAW and CAP_NET_ADMIN)"
-				    : "");
-		return -e;
-	}
+	fd = packet_socket(t->ifname, err, errlen);
+	if (fd < 0)
+		return fd;
 	p->fd = fd;
 
 	memset(&ifr, 0, sizeof(ifr));
@@ -225,6 +274,10 @@ static int packet_open(struct bench_port *p, uint64_t deadline, char *err,
 	e = packet_bring_up(fd, t->ifname, err, errlen);
 	if (e)
 		return e;
+	e = packet_rings(p, err, errlen);
+	if (e)
+		return e;
+	fd = p->fd;
 
 	/* not our own frames back; straight to the driver, so that a full
 	 * device queue pushes back (ENOBUFS) instead of dropping unseen */
@@ -247,6 +300,8 @@ static int packet_open(struct bench_port *p, uint64_t deadline, char *err,
 			 strerror(e));
 		return -e;
 	}
+	if (t->ring)
+		return 0;
 	t->io = pkt_io_new(p, t->mtu + ETH_HLEN);
 	if (!t->io)
 		goto nomem;
@@ -261,12 +316,19 @@ static int packet_send(struct bench_port *p, unsigned n, uint8_t epoch,
 {
 	struct packet_port *t = p->tp;
 
+	if (t->ring)
+		return pkt_ring_send(p, t->ring, p->fd, n, epoch, now);
 	return pkt_io_send(p, t->io, p->fd, n, epoch, now);
 }
 
 static int packet_send_ctrl(struct bench_port *p, const uint8_t *frame,
 			 size_t len)
 {
+	struct packet_port *t = p->tp;
+
+	/* with a transmit ring, every send() sends the ring's slots */
+	if (t->ring)
+		return pkt_ring_send_ctrl(t->ring, p->fd, frame, len);
 	return send(p->fd, frame, len, MSG_DONTWAIT) < 0 ? -errno : 0;
 }
 
@@ -274,6 +336,8 @@ static int packet_recv(struct bench_port *p)
 {
 	struct packet_port *t = p->tp;
 
+	if (t->ring)
+		return pkt_ring_recv(p, t->ring);
 	return pkt_io_recv(p, t->io, p->fd);
 }
 

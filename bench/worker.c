@@ -25,6 +25,9 @@
 
 #define BENCH_DRAIN_QUIET_MS 100
 #define BENCH_IDLE_WAIT_MS  10
+/* a port whose device refused frames (a full tap queue: the switch has
+ * not read yet) tries again this soon: nothing tells when there is room */
+#define BENCH_RETRY_WAIT_NS 200000
 
 /* ---------------------------------------------------------------------- */
 /* Sink                                                                     */
@@ -162,6 +165,7 @@ void *worker_main(void *arg)
 	for (;;) {
 		uint64_t now = now_ns(), next_due = UINT64_MAX, wait;
 		bool progressed = false, backlog = false, polled = false;
+		bool retry = false;
 
 		for (i = 0; i < w->n_mine; i++) {
 			struct bench_port *p = w->mine[i];
@@ -179,6 +183,7 @@ void *worker_main(void *arg)
 			    worker_send(w, p, i, now, &next_due) > 0)
 				progressed = true;
 			backlog |= p->tx_backlog && !p->dead;
+			retry |= p->tx_backlog && !p->tx_blocked && !p->dead;
 		}
 
 		if (now >= clk->t_end && !backlog &&
@@ -196,6 +201,8 @@ void *worker_main(void *arg)
 			wait = next_due > now ? next_due - now : 0;
 		else
 			wait = BENCH_IDLE_WAIT_MS * NS_PER_MS;
+		if (retry && wait > BENCH_RETRY_WAIT_NS)
+			wait = BENCH_RETRY_WAIT_NS;
 		if (now < clk->t_end && clk->t_end - now < wait)
 			wait = clk->t_end - now;
 		ts.tv_sec = (time_t)(wait / NS_PER_S);

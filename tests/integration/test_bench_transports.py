@@ -192,6 +192,30 @@ def test_tap_into_nethubd_taps():
     d.stop_clean()
 
 
+def test_tap_packet_io_modes():
+    """Both ways of moving frames, each through its own nethubd: memory-
+    mapped rings (--packet-io mmap, which fails rather than falls back when
+    named) and sendmmsg/recvmmsg.  Every frame arrives, once, with its
+    latency stamp, and the switch counts what the bench counts."""
+    for mode in ("mmap", "mmsg"):
+        d, names = tap_switch()
+        p = bench("--transport", "tap", "--connect", ",".join(names),
+                  "--packet-io", mode, "--switch-pid", d.pid,
+                  "--duration", DURATION, "--warmup", WARMUP,
+                  "--rate", RATE, "--json")
+        assert p.returncode == 0, "--packet-io %s: exit %d:\n%s" % (
+            mode, p.returncode, p.stderr[-3000:])
+        assert "no packet rings" not in p.stderr, p.stderr
+        run = json.loads(p.stdout)
+        nethub.diag("--packet-io %s: offered %d delivered %d frames/s, "
+                    "latency p50 %.1f us p99 %.1f us" % (
+                        mode, run["offered_fps"], run["delivered_fps"],
+                        run["lat_p50_us"], run["lat_p99_us"]))
+        check_run(run, "tap")
+        check_counters(run, netdev_counters(d, ["t0", "t1"]))
+        d.stop_clean()
+
+
 def ifstat(name, what):
     return int(read_sysctl("/sys/class/net/%s/statistics/%s" % (name, what)))
 
@@ -247,6 +271,12 @@ def test_tap_errors_name_the_interface():
     err = bench_fails("--transport", "tap", "--connect",
                       "%s,%s" % (names[0], "x" * 16))
     assert "'%s' is not an interface name" % ("x" * 16) in err, err
+    err = bench_fails("--transport", "tap", "--connect", ",".join(names),
+                      "--packet-io", "ring")
+    assert "--packet-io: 'ring' is not one of mmap, mmsg" in err, err
+    err = bench_fails("--transport", "udp", "--udp-ports", 40000,
+                      "--packet-io", "mmap")
+    assert "--packet-io: is for tap, not udp" in err, err
     err = bench_fails("--transport", "tap", "--connect", ",".join(names),
                       "--frame-size", 1515)
     assert "1515 is more than interface '%s' carries (MTU 1500 + 14)" \
