@@ -242,7 +242,7 @@ enum bench_pattern {
 
 /* --packet-io: how the tap transport moves frames */
 enum bench_packet_io {
-	BENCH_PACKET_IO_AUTO, /* rings, else sendmmsg/recvmmsg with a note */
+	BENCH_PACKET_IO_AUTO, /* not given: sendmmsg/recvmmsg */
 	BENCH_PACKET_IO_MMAP, /* PACKET_TX_RING and PACKET_RX_RING */
 	BENCH_PACKET_IO_MMSG, /* sendmmsg and recvmmsg */
 };
