@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* vhost_user.h - the vhost-user netdev's internals, shared by its two
- * files: vhost_user.c (the netdev, its connection and its rings' datapath)
- * and vhost_user_proto.c (the protocol's messages)
+/* vhost_user.h - the vhost-user netdev's internals, shared by its three
+ * files: vhost_user.c (the netdev and its connection), vhost_user_ring.c
+ * (its rings' datapath) and vhost_user_proto.c (the protocol's messages)
  *
  * Rings: queues=N gives N queue pairs, rings 0 to 2N - 1; the even ones
  * are receiveqs (switch → guest), the odd ones transmitqs.  Every index
@@ -196,7 +196,19 @@ void vu_proto_on_readable(struct vu_state *s);
  * fds closed; the chardev listens or reconnects again */
 void vu_disconnect(struct vu_state *s, const char *why);
 
-/* vu_ring_* - what the protocol does to rings (vhost_user.c) */
+/* vu_watch_new() - watch @fd for reading with @cb; NULL on failure (the
+ * fd is then still the caller's) */
+struct vu_watch *vu_watch_new(struct vu_state *s, int fd, uv_poll_cb cb,
+			      unsigned ring);
+
+/* vu_watch_close() - stop and close; the fd is closed with the handle */
+void vu_watch_close(struct vu_watch *w);
+
+/* vu_send(), vu_rx_pause() - the port's send and rx_pause (backend.h) */
+unsigned vu_send(struct port *p, struct frame *const *frames, unsigned n);
+void vu_rx_pause(struct port *p, bool pause);
+
+/* vu_ring_* - what the protocol does to rings (vhost_user_ring.c) */
 bool vu_ring_set_kick(struct vu_state *s, unsigned i, int fd);
 void vu_ring_stop(struct vu_state *s, unsigned i);
 void vu_ring_reset(struct vu_state *s, unsigned i);
