@@ -28,7 +28,6 @@
  * Never: touch guest memory (that is virtq.c's, through the rings).
  */
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
