@@ -26,7 +26,8 @@
  * Lookups and learning are O(1) and allocate nothing once a port's records
  * exist; the table grows (by rehashing, off the per-frame fast path only when
  * it must) up to the size the global limit needs.  The burst calls
- * (fdb_learn_burst(), fdb_lookup_burst()) do the same work for a burst of
+ * (fdb_learn_burst(), fdb_lookup_burst(), fdb_forward_burst() for both) do
+ * the same work for a burst of
  * addresses with the table's cache misses overlapped: the per-frame path
  * should use them.
  */
@@ -186,6 +187,24 @@ void fdb_learn_burst(struct fdb *fdb, const uint8_t *const macs[],
 void fdb_lookup_burst(const struct fdb *fdb, const uint8_t *const macs[],
 		      const uint16_t vlans[], unsigned n, uint64_t now_ms,
 		      uint32_t ports[]);
+
+/**
+ * fdb_forward_burst() - what a switch does with a received burst: learn
+ * its sources on @port_no, then look its destinations up
+ * @srcs:	sources to learn, as fdb_learn_burst()'s @macs
+ * @dsts:	destinations to look up, as fdb_lookup_burst()'s @macs
+ * @vlans:	the VLAN ID of each frame, for both
+ * @ports:	@n answers for @dsts
+ *
+ * The same as fdb_learn_burst() and then fdb_lookup_burst(), but both
+ * sets of slots are prefetched before the first learn: twice the misses
+ * in flight at once, and the lookups' lines have the whole learning pass
+ * to arrive.
+ */
+void fdb_forward_burst(struct fdb *fdb, const uint8_t *const srcs[],
+		       const uint8_t *const dsts[], const uint16_t vlans[],
+		       unsigned n, uint32_t port_no, uint64_t now_ms,
+		       uint32_t ports[]);
 
 /**
  * fdb_add_static() - pin (@mac, @vlan) to @port_no; replaces a learned entry
