@@ -879,31 +879,23 @@ void fdb_forward_burst(struct fdb *fdb, const uint8_t *const srcs[],
 	uint64_t skeys[FDB_BURST_MAX], shashes[FDB_BURST_MAX];
 	uint64_t dkeys[FDB_BURST_MAX], dhashes[FDB_BURST_MAX];
 
-	if (fdb->mask < FDB_PREFETCH_MIN_SLOTS - 1) {
+	/* a small table, or more than one round of prefetches (every source
+	 * must be learned before the first lookup) */
+	if (fdb->mask < FDB_PREFETCH_MIN_SLOTS - 1 || n > FDB_BURST_MAX) {
 		fdb_learn_burst(fdb, srcs, vlans, n, port_no, now_ms, NULL);
 		fdb_lookup_burst(fdb, dsts, vlans, n, now_ms, ports);
 		return;
 	}
-	while (n) {
-		unsigned m = n < FDB_BURST_MAX ? n : FDB_BURST_MAX;
-
-		fdb_burst_hash(fdb, srcs, vlans, m, skeys, shashes, true);
-		fdb_burst_hash(fdb, dsts, vlans, m, dkeys, dhashes, false);
-		for (unsigned i = 0; i < m; i++)
-			if (srcs[i])
-				fdb_learn_hashed(fdb, skeys[i], shashes[i],
-						 port_no, now_ms);
-		for (unsigned i = 0; i < m; i++)
-			ports[i] = dsts[i]
-				       ? fdb_lookup_hashed(fdb, dkeys[i],
-							   dhashes[i], now_ms)
-				       : FDB_PORT_NONE;
-		srcs += m;
-		dsts += m;
-		vlans += m;
-		ports += m;
-		n -= m;
-	}
+	fdb_burst_hash(fdb, srcs, vlans, n, skeys, shashes, true);
+	fdb_burst_hash(fdb, dsts, vlans, n, dkeys, dhashes, false);
+	for (unsigned i = 0; i < n; i++)
+		if (srcs[i])
+			fdb_learn_hashed(fdb, skeys[i], shashes[i], port_no,
+					 now_ms);
+	for (unsigned i = 0; i < n; i++)
+		ports[i] = dsts[i] ? fdb_lookup_hashed(fdb, dkeys[i],
+						       dhashes[i], now_ms)
+				   : FDB_PORT_NONE;
 }
 
 bool fdb_add_static(struct fdb *fdb, const uint8_t mac[6], uint16_t vlan,

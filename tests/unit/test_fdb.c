@@ -825,7 +825,8 @@ static void test_fdb_grows_to_100k(void)
 }
 
 /*
- * Bursts: fdb_learn_burst() and fdb_lookup_burst() must answer exactly as
+ * Bursts: fdb_learn_burst(), fdb_lookup_burst() and fdb_forward_burst()
+ * must answer exactly as
  * fdb_learn() and fdb_lookup() called one address after another, even when
  * an address early in a burst evicts, moves, expires or grows the table
  * under the addresses after it (their slots were prefetched, not found).
@@ -950,7 +951,7 @@ static void burst_run(uint32_t max_entries, uint32_t port_max, uint32_t npool,
 	uint16_t vlans[MAXB];
 	enum fdb_learn_result res[MAXB];
 	struct fdb_stats sa, sb;
-	uint64_t rng = seed, now = 1;
+	uint64_t rng = seed, drng = ~seed, now = 1;
 	unsigned bad = 0;
 
 	fdb_set_port_group(a, 4, 99);
@@ -972,11 +973,40 @@ static void burst_run(uint32_t max_entries, uint32_t port_max, uint32_t npool,
 			macs[j] = test_below(&rng, 20) ? pool[j] : NULL;
 			vlans[j] = (uint16_t)(k % NVLANS);
 		}
-		fdb_learn_burst(a, macs, vlans, n, port, now, res);
-		for (uint32_t j = 0; j < n; j++)
-			if (macs[j])
-				bad += res[j] != fdb_learn(b, macs[j], vlans[j],
-							   port, now);
+		if (r % 2) {
+			/* as the hub does it: learn, then look up others */
+			const uint8_t *dsts[MAXB];
+			uint8_t dpool[MAXB][6];
+			uint32_t ports[MAXB];
+
+			for (uint32_t j = 0; j < n; j++) {
+				/* a stream of their own: the sources are
+				 * the same as in the other rounds */
+				uint32_t k = test_below(&drng, npool);
+
+				burst_pool_mac(k, dpool[j]);
+				dsts[j] = test_below(&drng, 20) ? dpool[j]
+								: NULL;
+			}
+			fdb_forward_burst(a, macs, dsts, vlans, n, port, now,
+					  ports);
+			for (uint32_t j = 0; j < n; j++)
+				if (macs[j])
+					fdb_learn(b, macs[j], vlans[j], port,
+						  now);
+			for (uint32_t j = 0; j < n; j++)
+				bad += ports[j] !=
+				       (dsts[j] ? fdb_lookup(b, dsts[j],
+							     vlans[j], now)
+						: FDB_PORT_NONE);
+		} else {
+			fdb_learn_burst(a, macs, vlans, n, port, now, res);
+			for (uint32_t j = 0; j < n; j++)
+				if (macs[j])
+					bad += res[j] !=
+					       fdb_learn(b, macs[j], vlans[j],
+							 port, now);
+		}
 		if (op < 5) { /* pin or unpin an address */
 			uint8_t mac[6];
 			uint32_t k = test_below(&rng, npool);
