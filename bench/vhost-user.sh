@@ -14,8 +14,14 @@
 # memory is a plain shared memfd, and every buffer the switch touches
 # costs a TLB entry of its own).  The first line printed says which.
 #
+# CPUs: the peer forwards on CPU 1; every switch runs on CPU 0 (the
+# wire's forwarding core and OVS-DPDK's PMD thread by their options,
+# nethubd by taskset).  Left to the scheduler, nethubd is often woken on
+# CPU 1 by the peer's kicks, behind a thread that never sleeps.
+#
 # Usage: bench/vhost-user.sh [FRAME_BYTES] [SECONDS]
 #   NETHUBD=build/ctl/nethubd IO=uring|epoll (default uring) HUGE=1|0
+#   SWITCH_CPU=0 (nethubd's CPU)
 #   POLL_US=N: nethubd runs a second time with poll-us=N on both netdevs,
 #   and the last lines add that run over the event-driven one's
 #   OVS=1: Open vSwitch with DPDK too (openvswitch-switch-dpdk; huge
@@ -32,6 +38,7 @@ LEN=${1:-64}
 SECS=${2:-20}
 NETHUBD=${NETHUBD:-build/ctl/nethubd}
 IO=${IO:-uring}
+SWITCH_CPU=${SWITCH_CPU:-0}
 D=$(mktemp -d /tmp/nethub-vhost-bench-XXXXXX)
 trap 'rm -rf "$D"' EXIT
 
@@ -138,7 +145,7 @@ if [ "${OVS:-0}" = 1 ]; then
 fi
 
 nethubd_run() { # $1: the figures' name; $2: extra netdev options
-	"$NETHUBD" --io "$IO" --log-level warn \
+	taskset -c "$SWITCH_CPU" "$NETHUBD" --io "$IO" --log-level warn \
 		-chardev "socket,id=c0,path=$D/$1.0.sock,server=on" \
 		-chardev "socket,id=c1,path=$D/$1.1.sock,server=on" \
 		-netdev "vhost-user,id=v0,chardev=c0$2" \
