@@ -52,9 +52,9 @@
 #define IO_UR_SQ_ENTRIES   4096
 #define IO_UR_CQ_ENTRIES   16384
 #define IO_UR_CQE_BATCH	   256		/* CQEs taken from the ring at once */
-#define IO_UR_RX_ROUND	   512		/* frames received per round, before
+#define IO_UR_RX_ROUND	   256		/* frames received per round, before
 					 * the sends they made are submitted:
-					 * half a transmit queue */
+					 * a quarter of a transmit queue */
 #define IO_UR_DRAIN_BATCHES 16		/* CQE batches per drain, each one
 					 * followed by its sends */
 #define IO_UR_BUF_COUNT	   256		/* provided buffers, a power of two */
@@ -1468,9 +1468,11 @@ static int io_ur_sysctl_disabled(void)
  * io_ur_setup() - create the ring with the best flags the kernel takes
  * @defer:	try IORING_SETUP_DEFER_TASKRUN first (6.1+): completions are
  *		run only when the loop asks for them (io_ur_submit_reap(), a
- *		peek that finds the task-run flag set), never at the return of
- *		an unrelated system call, so receiving cannot run ahead of
- *		sending and one io_uring_enter() both submits and reaps
+ *		peek that finds the task-run flag set).  It costs ~10 % less
+ *		CPU per frame, but on a busy host the switch then sleeps
+ *		until the eventfd wakes it and delivered 0.7x what the
+ *		cooperative mode does (docs/performance.md), so it is off
+ *		unless asked for.
  */
 static int io_ur_setup(bool defer)
 {
@@ -1635,8 +1637,8 @@ static void io_ur_features_build(void)
  *                               the epoll fallback can be tested anywhere
  *   NETHUB_IO_NO_MULTISHOT      skip multishot receive and provided
  *                               buffers, as on a pre-6.0 kernel
- *   NETHUB_IO_NO_DEFER_TASKRUN  run completions cooperatively (at any
- *                               system call's return), as before 6.1
+ *   NETHUB_IO_DEFER_TASKRUN     try IORING_SETUP_DEFER_TASKRUN (an
+ *                               experiment: see io_ur_setup())
  *
  * Return: 0, or -errno with the reason in @why.
  */
@@ -1662,7 +1664,7 @@ static int io_ur_start(uv_loop_t *loop, char *why, size_t whylen)
 			 disabled);
 		return -EPERM;
 	}
-	err = io_ur_setup(!io_ur_env_set("NETHUB_IO_NO_DEFER_TASKRUN"));
+	err = io_ur_setup(io_ur_env_set("NETHUB_IO_DEFER_TASKRUN"));
 	if (err) {
 		snprintf(why, whylen, "io_uring_queue_init: %s%s",
 			 strerror(-err),
