@@ -10,7 +10,9 @@
  * How channels move data:
  *   dgram socket  one multishot recvmsg into the provided-buffer ring (or,
  *                 without multishot, IO_UR_RX_NSLOTS single-shot recvmsgs
- *                 into private buffers); completions of one CQE batch are
+ *                 into private buffers); the receive completions of one
+ *                 drain round (IO_UR_RX_ROUND frames at most, so that
+ *                 receiving never runs ahead of sending: io_ur_drain()) are
  *                 delivered as one on_recv() per channel, then the buffers
  *                 go straight back (a UDP GRO message, split into its
  *                 datagrams, gives its buffer back with the last of them).
@@ -25,6 +27,9 @@
  *                 batched like the sends above.
  *   stream        one recv into the channel's buffer; one gathering
  *                 SENDMSG/WRITEV in flight, short writes resumed in place.
+ *
+ * Each drain round ends with one io_uring_enter() that submits the round's
+ * sends and reaps what completed meanwhile (io_ur_submit_reap()).
  *
  * A channel's fd is also registered in the ring's fixed-file table at the
  * index of its slot (while the slot is below IO_UR_FIXED_FILES), which saves
@@ -273,7 +278,11 @@ static void io_ur_submit(void)
 static void io_ur_submit_reap(void)
 {
 	io_ur_buf_flush();
-	io_ur_submit_ret(io_uring_submit_and_get_events(&ur.ring));
+	/* Cooperative task work runs at every system call's return anyway */
+	if (!(ur.ring.flags & IORING_SETUP_DEFER_TASKRUN))
+		io_ur_submit_ret(io_uring_submit(&ur.ring));
+	else
+		io_ur_submit_ret(io_uring_submit_and_get_events(&ur.ring));
 }
 
 /* io_ur_sqe() - a free SQE; submits first if the queue is full */
@@ -720,7 +729,6 @@ static void io_ur_on_stream_rx(struct io_ur_chan *uc, int res)
 	if (res > 0) {
 		c->slen += (size_t)res;
 		c->st.rx_bytes += (uint64_t)res;
-		ur.rx_round += FRAME_BURST_MAX;
 	} else if (res == 0) {
 		io_chan_fail(c, 0);
 		return;
@@ -1125,6 +1133,19 @@ static void io_ur_dispatch(const struct io_uring_cqe *cqe)
 
 static void io_ur_run_work(void);
 
+/* io_ur_rx_paced() - is @cqe a datagram receive, handled within a round's
+ * frame budget?  (A stream has one receive in flight, re-armed only once
+ * its bytes were delivered: it cannot run ahead of its sends.) */
+static bool io_ur_rx_paced(const struct io_uring_cqe *cqe)
+{
+	const struct io_chan *c;
+
+	if (io_tag_kind(cqe->user_data) != IO_UR_RECV)
+		return false;
+	c = io_chan_by_tag(cqe->user_data);
+	return c && c->cfg.kind != IO_CHAN_STREAM;
+}
+
 /*
  * io_ur_rx_round() - handle the waiting receive completions, oldest first,
  * until this round's frames reach IO_UR_RX_ROUND
@@ -1176,7 +1197,7 @@ static void io_ur_drain(void)
 		if (!n && !ur.rxw_n)
 			break;
 		for (unsigned i = 0; i < n; i++) {
-			if (io_tag_kind(cqes[i]->user_data) == IO_UR_RECV)
+			if (io_ur_rx_paced(cqes[i]))
 				ur.rxw[ur.rxw_n++] = *cqes[i];
 			else
 				io_ur_dispatch(cqes[i]);
