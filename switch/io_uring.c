@@ -192,7 +192,8 @@ static struct io_ur {
 	int efd;
 	uv_poll_t efd_poll;
 	uv_prepare_t prepare;
-	uv_idle_t idle;		/* runs while a drain left CQEs behind */
+	uv_idle_t idle;		/* runs while something is due that no
+				 * wake-up will announce: io_ur_more_due() */
 	unsigned handles_open;
 	bool draining;
 	bool backlog;		/* the last drain stopped at its budget */
@@ -767,6 +768,13 @@ static void io_ur_tx_dgram(struct io_ur_chan *uc)
 		return;
 	space = io_uring_sq_space_left(&ur.ring);
 	if (!space) {
+		/* Full of other channels' operations: hand those over first
+		 * (queueing this channel's work again would only spend every
+		 * pass of io_ur_run_work() on the same full queue) */
+		io_ur_submit();
+		space = io_uring_sq_space_left(&ur.ring);
+	}
+	if (!space) {
 		io_ur_work(uc, IO_UR_W_TX);
 		return;
 	}
@@ -1176,7 +1184,7 @@ static void io_ur_rx_round(void)
  * frames; the rest wait in ur.rxw for the next round.  Then the round's
  * sends are started and submitted, in the same io_uring_enter() that reaps
  * what the kernel completed meanwhile.  What the budget leaves is taken on
- * the next turn of the loop (ur.backlog keeps it from blocking meanwhile).
+ * the next turn of the loop, which io_ur_more_due() keeps from sleeping.
  * ur.rxw holds at most IO_UR_CQE_BATCH CQEs: the ring is read only as far
  * as it has room.
  */
@@ -1253,8 +1261,47 @@ static void io_ur_run_work(void)
 
 static void io_ur_idle_cb(uv_idle_t *h);
 
+/*
+ * io_ur_more_due() - must the loop turn again before it may sleep?
+ *
+ * Between turns the loop sleeps in epoll_wait() until an fd wakes it; for
+ * the ring that is its eventfd, which the kernel signals when it posts a
+ * CQE (with deferred task run: when its list of completions to run goes
+ * from empty to non-empty).  Nothing signals what was put off, by this
+ * engine or by the kernel, so each such state is a reason to turn again
+ * at once, and none may be left to a later wake-up:
+ *   - the last drain stopped at its round limit (ur.backlog), receive
+ *     completions wait in ur.rxw for a round's budget, or batches wait
+ *     for on_recv();
+ *   - CQEs are in the ring, posted after the drain last looked;
+ *   - the kernel holds completions it has not posted: IORING_SQ_CQ_OVERFLOW
+ *     (it moves them to the ring only when asked), and, with deferred task
+ *     run, IORING_SQ_TASKRUN: the kernel runs a bounded number of them per
+ *     io_uring_enter() and flags the rest, but its eventfd signal came with
+ *     the first of them, so neither the rest nor those queued behind them
+ *     will signal again;
+ *   - channels still have work queued (one found the submission queue
+ *     full), or SQEs are unsubmitted (the kernel refused the submission
+ *     for now: -EAGAIN, -EBUSY): a receive re-armed there never completes,
+ *     so nothing would ever wake the loop for that channel.
+ * Cooperative task run needs no flag test: its task work runs when any
+ * system call returns, epoll_wait() included, and the CQEs it posts signal
+ * the eventfd.
+ */
+static bool io_ur_more_due(void)
+{
+	unsigned held = IORING_SQ_CQ_OVERFLOW;
+
+	if (ur.ring.flags & IORING_SETUP_DEFER_TASKRUN)
+		held |= IORING_SQ_TASKRUN;
+	return ur.backlog || ur.rxw_n || !io_list_empty(&ur.rxq) ||
+	       !io_list_empty(&ur.work) || io_uring_sq_ready(&ur.ring) ||
+	       io_uring_cq_ready(&ur.ring) ||
+	       (IO_URING_READ_ONCE(*ur.ring.sq.kflags) & held);
+}
+
 /* io_ur_turn() - drain, start what channels asked for, submit; keep the
- * loop from blocking while a drain left CQEs behind */
+ * loop from sleeping while anything is due (io_ur_more_due()) */
 static void io_ur_turn(void)
 {
 	io_ur_drain();
@@ -1262,7 +1309,7 @@ static void io_ur_turn(void)
 	io_ur_buf_flush();
 	if (io_uring_sq_ready(&ur.ring))
 		io_ur_submit();
-	if (ur.backlog)
+	if (io_ur_more_due())
 		uv_idle_start(&ur.idle, io_ur_idle_cb);
 	else
 		uv_idle_stop(&ur.idle);
@@ -1292,8 +1339,9 @@ static void io_ur_efd_cb(uv_poll_t *h, int status, int events)
 	r = read(ur.efd, &v, sizeof(v));
 	(void)r;
 	io_ur_drain();
-	/* A drain that hit its budget: submit the sends it produced now */
-	if (ur.backlog)
+	/* A drain that left something due (its budget hit, say): submit the
+	 * sends it produced now, and keep the loop turning */
+	if (io_ur_more_due())
 		io_ur_turn();
 }
 
