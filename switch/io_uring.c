@@ -29,7 +29,9 @@
  *                 SENDMSG/WRITEV in flight, short writes resumed in place.
  *
  * Each drain round ends with one io_uring_enter() that submits the round's
- * sends and reaps what completed meanwhile (io_ur_submit_reap()).
+ * sends and reaps what completed meanwhile (io_ur_submit_reap()).  The loop
+ * may sleep only when nothing put off is still due (io_ur_more_due()): no
+ * wake-up announces it.
  *
  * A channel's fd is also registered in the ring's fixed-file table at the
  * index of its slot (while the slot is below IO_UR_FIXED_FILES), which saves
