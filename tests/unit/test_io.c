@@ -30,7 +30,7 @@
 #include "tap.h"
 
 #define RUN_TIMEOUT_MS 5000
-#define FLOOD_MS 1000 /* a flood's length */
+#define FLOOD_MS       1000 /* a flood's length */
 #define LOG_MAX	       2048
 
 /* ---- harness -------------------------------------------------------------- */
@@ -1440,7 +1440,7 @@ static void test_udp_flags_not_udp(void)
 	t_close_wait(&b);
 }
 
-/* ---- a backlog bigger than a round ----------------------------------------- */
+/* ---- a backlog bigger than a round ------------------------------------- */
 
 #define BACKLOG_GSO_MSGS 40	/* coalesced sends of BACKLOG_GSO_SEGS each */
 #define BACKLOG_GSO_SEGS 64
@@ -1480,9 +1480,13 @@ static unsigned backlog_send(int fd, const struct sockaddr_in *to,
 	unsigned n = 0;
 	uint8_t msg[64];
 
-	for (unsigned i = 0; i < BACKLOG_GSO_MSGS; i++, n += BACKLOG_GSO_SEGS)
-		CHECK_EQ(gso_sendmsg(fd, to, BACKLOG_GSO_SEGS, 64, 64, seq0 + n),
-			 BACKLOG_GSO_SEGS * 64);
+	for (unsigned i = 0; i < BACKLOG_GSO_MSGS; i++) {
+		ssize_t r = gso_sendmsg(fd, to, BACKLOG_GSO_SEGS, 64, 64,
+					seq0 + n);
+
+		CHECK_EQ(r, BACKLOG_GSO_SEGS * 64);
+		n += BACKLOG_GSO_SEGS;
+	}
 	for (unsigned i = 0; i < plain; i++, n++) {
 		fill(msg, sizeof(msg), seq0 + n);
 		CHECK_EQ(sendto(fd, msg, sizeof(msg), 0,
@@ -1496,15 +1500,17 @@ static unsigned backlog_send(int fd, const struct sockaddr_in *to,
  * with @gaps, in rising order from seq0 on)? */
 static bool in_order(const struct tchan *t, uint32_t seq0, bool gaps)
 {
-	for (unsigned i = 0; i < t->msgs && i < LOG_MAX; i++)
-		if ((gaps ? t->log[i].seq < seq0 + i ||
-				    (i && t->log[i].seq <= t->log[i - 1].seq)
-			  : t->log[i].seq != seq0 + i) ||
-		    t->log[i].len != 64 || !t->log[i].pattern_ok) {
-			printf("# frame %u: seq %u len %u\n", i, t->log[i].seq,
-			       t->log[i].len);
+	for (unsigned i = 0; i < t->msgs && i < LOG_MAX; i++) {
+		const struct rec *r = &t->log[i];
+		bool seq_ok = gaps ? r->seq >= seq0 + i &&
+					     (!i || r->seq > r[-1].seq)
+				   : r->seq == seq0 + i;
+
+		if (!seq_ok || r->len != 64 || !r->pattern_ok) {
+			printf("# frame %u: seq %u len %u\n", i, r->seq, r->len);
 			return false;
 		}
+	}
 	return true;
 }
 
