@@ -10,7 +10,9 @@
  * How channels move data:
  *   dgram socket  one multishot recvmsg into the provided-buffer ring (or,
  *                 without multishot, IO_UR_RX_NSLOTS single-shot recvmsgs
- *                 into private buffers); completions of one CQE batch are
+ *                 into private buffers); the receive completions of one
+ *                 drain round (IO_UR_RX_ROUND frames at most, so that
+ *                 receiving never runs ahead of sending: io_ur_drain()) are
  *                 delivered as one on_recv() per channel, then the buffers
  *                 go straight back (a UDP GRO message, split into its
  *                 datagrams, gives its buffer back with the last of them).
@@ -25,6 +27,11 @@
  *                 batched like the sends above.
  *   stream        one recv into the channel's buffer; one gathering
  *                 SENDMSG/WRITEV in flight, short writes resumed in place.
+ *
+ * Each drain round ends with one io_uring_enter() that submits the round's
+ * sends and reaps what completed meanwhile (io_ur_submit_reap()).  The loop
+ * may sleep only when nothing put off is still due (io_ur_more_due()): no
+ * wake-up announces it.
  *
  * A channel's fd is also registered in the ring's fixed-file table at the
  * index of its slot (while the slot is below IO_UR_FIXED_FILES), which saves
@@ -51,7 +58,10 @@
 
 #define IO_UR_SQ_ENTRIES   4096
 #define IO_UR_CQ_ENTRIES   16384
-#define IO_UR_CQE_BATCH	   256		/* CQEs handled between deliveries */
+#define IO_UR_CQE_BATCH	   256		/* CQEs taken from the ring at once */
+#define IO_UR_RX_ROUND	   256		/* frames received per round, before
+					 * the sends they made are submitted:
+					 * a quarter of a transmit queue */
 #define IO_UR_DRAIN_BATCHES 16		/* CQE batches per drain, each one
 					 * followed by its sends */
 #define IO_UR_BUF_COUNT	   256		/* provided buffers, a power of two */
@@ -165,8 +175,11 @@ struct io_ur_chan {
 	bool tx_blocking;	 /* the fd refused RWF_NOWAIT */
 	unsigned tx_calm;	 /* batches since the last -EAGAIN */
 	struct io_ur_txslot *txs;
-	unsigned ntxs;		 /* frames (and operations) per batch */
-	struct iovec *tiov;	 /* 2 * ntxs, filled in order */
+	unsigned ntxs;		 /* operations per batch */
+	unsigned ntxf;		 /* frames per batch: the whole queue, so
+				  * one batch can empty it (with UDP GSO,
+				  * 64 frames go in one operation) */
+	struct iovec *tiov;	 /* 2 * ntxf, filled in order */
 	uint8_t (*thdr)[IO_HDR_MAX]; /* per frame of the batch */
 	uint32_t *tlen;		 /* per frame: header + frame */
 	struct msghdr smh;
@@ -181,10 +194,18 @@ static struct io_ur {
 	int efd;
 	uv_poll_t efd_poll;
 	uv_prepare_t prepare;
-	uv_idle_t idle;		/* runs while a drain left CQEs behind */
+	uv_idle_t idle;		/* runs while something is due that no
+				 * wake-up will announce: io_ur_more_due() */
 	unsigned handles_open;
 	bool draining;
 	bool backlog;		/* the last drain stopped at its budget */
+
+	/* Receive completions taken from the ring but not handled yet (the
+	 * round's frame budget was spent), oldest first, and the frames
+	 * received in this round */
+	struct io_uring_cqe rxw[IO_UR_CQE_BATCH];
+	unsigned rxw_n;
+	unsigned rx_round;
 
 	/* What the probe found */
 	bool mshot;		/* multishot recvmsg + provided buffers */
@@ -237,15 +258,34 @@ static void io_ur_buf_flush(void)
 	}
 }
 
+/* io_ur_submit_ret() - what a submission returned; logs a real failure */
+static void io_ur_submit_ret(int ret)
+{
+	if (ret < 0 && ret != -EAGAIN && ret != -EBUSY && ret != -EINTR)
+		log_warn("io: io_uring_submit: %s", strerror(-ret));
+}
+
 /* io_ur_submit() - hand the queued SQEs to the kernel */
 static void io_ur_submit(void)
 {
-	int ret;
-
 	io_ur_buf_flush();
-	ret = io_uring_submit(&ur.ring);
-	if (ret < 0 && ret != -EAGAIN && ret != -EBUSY && ret != -EINTR)
-		log_warn("io: io_uring_submit: %s", strerror(-ret));
+	io_ur_submit_ret(io_uring_submit(&ur.ring));
+}
+
+/*
+ * io_ur_submit_reap() - hand the queued SQEs to the kernel and, in the same
+ * system call, let it run the completions waiting to be posted (deferred
+ * task work: the receives that became ready since the last call), so that
+ * the CQEs they make can be peeked without another io_uring_enter()
+ */
+static void io_ur_submit_reap(void)
+{
+	io_ur_buf_flush();
+	/* Cooperative task work runs at every system call's return anyway */
+	if (!(ur.ring.flags & IORING_SETUP_DEFER_TASKRUN))
+		io_ur_submit_ret(io_uring_submit(&ur.ring));
+	else
+		io_ur_submit_ret(io_uring_submit_and_get_events(&ur.ring));
 }
 
 /* io_ur_sqe() - a free SQE; submits first if the queue is full */
@@ -526,6 +566,7 @@ static void io_ur_rx_push(struct io_ur_chan *uc, const uint8_t *data,
 		if (!off)
 			uc->rb_ref[n0 + got - 1] = (uint16_t)ref;
 		uc->rb_n += got;
+		ur.rx_round += got;
 		if (!n0)
 			io_list_add_tail(&ur.rxq, &uc->rb_node);
 		if (uc->rb_n == FRAME_BURST_MAX)
@@ -721,7 +762,7 @@ static void io_ur_on_stream_rx(struct io_ur_chan *uc, int res)
 static void io_ur_tx_dgram(struct io_ur_chan *uc)
 {
 	struct io_chan *c = &uc->c;
-	unsigned nf = c->txq_len < uc->ntxs ? c->txq_len : uc->ntxs;
+	unsigned nf = c->txq_len < uc->ntxf ? c->txq_len : uc->ntxf;
 	unsigned space, ns = 0, fi = 0, vi = 0;
 	bool link = uc->tx_pressure;
 
@@ -729,9 +770,21 @@ static void io_ur_tx_dgram(struct io_ur_chan *uc)
 		return;
 	space = io_uring_sq_space_left(&ur.ring);
 	if (!space) {
+		/* Full of other channels' operations: hand those over first
+		 * (queueing this channel's work again would only spend every
+		 * pass of io_ur_run_work() on the same full queue) */
+		io_ur_submit();
+		space = io_uring_sq_space_left(&ur.ring);
+	}
+	if (!space) {
 		io_ur_work(uc, IO_UR_W_TX);
 		return;
 	}
+	if (space > uc->ntxs)
+		space = uc->ntxs;
+	/* One frame per operation without segmentation */
+	if (!(c->cfg.flags & IO_CHAN_F_UDP_GSO) && nf > space)
+		nf = space;
 	/* The operations first: one per frame or run of frames.  A run of a
 	 * size not yet known to work is linked with what follows, so if the
 	 * kernel refuses it nothing later overtakes it while it goes again
@@ -1090,41 +1143,86 @@ static void io_ur_dispatch(const struct io_uring_cqe *cqe)
 
 static void io_ur_run_work(void);
 
+/* io_ur_rx_paced() - is @cqe a datagram receive, handled within a round's
+ * frame budget?  (A stream has one receive in flight, re-armed only once
+ * its bytes were delivered: it cannot run ahead of its sends.) */
+static bool io_ur_rx_paced(const struct io_uring_cqe *cqe)
+{
+	const struct io_chan *c;
+
+	if (io_tag_kind(cqe->user_data) != IO_UR_RECV)
+		return false;
+	c = io_chan_by_tag(cqe->user_data);
+	return c && c->cfg.kind != IO_CHAN_STREAM;
+}
+
 /*
- * io_ur_drain() - handle the CQEs there are, batch by batch, at most
- * IO_UR_DRAIN_BATCHES batches.  Each batch is delivered and the sends it
- * produced are started and submitted before the next one is taken: with
- * UDP GRO one batch can hold thousands of frames, and multishot receives
- * keep producing CQEs while a sender keeps sending (peeking runs their task
- * work), so receiving must not run ahead of sending.  What the budget
- * leaves is taken on the next turn of the loop (ur.backlog keeps it from
- * blocking meanwhile).
+ * io_ur_rx_round() - handle the waiting receive completions, oldest first,
+ * until this round's frames reach IO_UR_RX_ROUND
+ */
+static void io_ur_rx_round(void)
+{
+	unsigned i = 0;
+
+	ur.rx_round = 0;
+	while (i < ur.rxw_n && ur.rx_round < IO_UR_RX_ROUND)
+		io_ur_dispatch(&ur.rxw[i++]);
+	ur.rxw_n -= i;
+	if (ur.rxw_n && i)
+		memmove(ur.rxw, ur.rxw + i, ur.rxw_n * sizeof(ur.rxw[0]));
+}
+
+/*
+ * io_ur_drain() - handle the CQEs there are, round by round, at most
+ * IO_UR_DRAIN_BATCHES rounds.
+ *
+ * Receiving must not run ahead of sending: multishot receives keep
+ * producing CQEs while a sender keeps sending, and with UDP GRO one CQE is
+ * up to 64 frames, so a batch of CQEs can hold more frames than an egress
+ * queue takes; what does not fit is dropped after it cost a receive and a
+ * forwarding decision.  So each round takes every CQE the ring has and
+ * handles the others (send completions above all, which free the channels'
+ * batches) at once, but receive completions only up to IO_UR_RX_ROUND
+ * frames; the rest wait in ur.rxw for the next round.  Then the round's
+ * sends are started and submitted, in the same io_uring_enter() that reaps
+ * what the kernel completed meanwhile.  What the budget leaves is taken on
+ * the next turn of the loop, which io_ur_more_due() keeps from sleeping.
+ * ur.rxw holds at most IO_UR_CQE_BATCH CQEs: the ring is read only as far
+ * as it has room.
  */
 static void io_ur_drain(void)
 {
 	struct io_uring_cqe *cqes[IO_UR_CQE_BATCH];
-	unsigned n, batches = 0;
+	unsigned n, rounds = 0;
 
 	if (ur.draining)
 		return;
 	ur.draining = true;
-	/* peek_batch also flushes an overflowed CQ and pending task work */
-	while (batches < IO_UR_DRAIN_BATCHES &&
-	       (n = io_uring_peek_batch_cqe(&ur.ring, cqes,
-					    IO_UR_CQE_BATCH)) > 0) {
-		for (unsigned i = 0; i < n; i++)
-			io_ur_dispatch(cqes[i]);
+	while (rounds < IO_UR_DRAIN_BATCHES) {
+		unsigned room = IO_UR_CQE_BATCH - ur.rxw_n;
+
+		/* peek_batch also flushes an overflowed CQ and, when the
+		 * kernel flags it, pending task work */
+		n = room ? io_uring_peek_batch_cqe(&ur.ring, cqes, room) : 0;
+		if (!n && !ur.rxw_n)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			if (io_ur_rx_paced(cqes[i]))
+				ur.rxw[ur.rxw_n++] = *cqes[i];
+			else
+				io_ur_dispatch(cqes[i]);
+		}
 		io_uring_cq_advance(&ur.ring, n);
+		io_ur_rx_round();
 		io_ur_deliver_all();
-		batches++;
-		/* Send what this batch produced before taking more: with GRO a
-		 * batch can be thousands of frames */
+		rounds++;
 		io_ur_run_work();
-		io_ur_buf_flush();
 		if (io_uring_sq_ready(&ur.ring))
-			io_ur_submit();
+			io_ur_submit_reap();
+		else
+			io_ur_buf_flush();
 	}
-	ur.backlog = batches == IO_UR_DRAIN_BATCHES;
+	ur.backlog = rounds == IO_UR_DRAIN_BATCHES;
 	ur.draining = false;
 }
 
@@ -1165,8 +1263,47 @@ static void io_ur_run_work(void)
 
 static void io_ur_idle_cb(uv_idle_t *h);
 
+/*
+ * io_ur_more_due() - must the loop turn again before it may sleep?
+ *
+ * Between turns the loop sleeps in epoll_wait() until an fd wakes it; for
+ * the ring that is its eventfd, which the kernel signals when it posts a
+ * CQE (with deferred task run: when its list of completions to run goes
+ * from empty to non-empty).  Nothing signals what was put off, by this
+ * engine or by the kernel, so each such state is a reason to turn again
+ * at once, and none may be left to a later wake-up:
+ *   - the last drain stopped at its round limit (ur.backlog), receive
+ *     completions wait in ur.rxw for a round's budget, or batches wait
+ *     for on_recv();
+ *   - CQEs are in the ring, posted after the drain last looked;
+ *   - the kernel holds completions it has not posted: IORING_SQ_CQ_OVERFLOW
+ *     (it moves them to the ring only when asked), and, with deferred task
+ *     run, IORING_SQ_TASKRUN: the kernel runs a bounded number of them per
+ *     io_uring_enter() and flags the rest, but its eventfd signal came with
+ *     the first of them, so neither the rest nor those queued behind them
+ *     will signal again;
+ *   - channels still have work queued (one found the submission queue
+ *     full), or SQEs are unsubmitted (the kernel refused the submission
+ *     for now: -EAGAIN, -EBUSY): a receive re-armed there never completes,
+ *     so nothing would ever wake the loop for that channel.
+ * Cooperative task run needs no flag test: its task work runs when any
+ * system call returns, epoll_wait() included, and the CQEs it posts signal
+ * the eventfd.
+ */
+static bool io_ur_more_due(void)
+{
+	unsigned held = IORING_SQ_CQ_OVERFLOW;
+
+	if (ur.ring.flags & IORING_SETUP_DEFER_TASKRUN)
+		held |= IORING_SQ_TASKRUN;
+	return ur.backlog || ur.rxw_n || !io_list_empty(&ur.rxq) ||
+	       !io_list_empty(&ur.work) || io_uring_sq_ready(&ur.ring) ||
+	       io_uring_cq_ready(&ur.ring) ||
+	       (IO_URING_READ_ONCE(*ur.ring.sq.kflags) & held);
+}
+
 /* io_ur_turn() - drain, start what channels asked for, submit; keep the
- * loop from blocking while a drain left CQEs behind */
+ * loop from sleeping while anything is due (io_ur_more_due()) */
 static void io_ur_turn(void)
 {
 	io_ur_drain();
@@ -1174,7 +1311,7 @@ static void io_ur_turn(void)
 	io_ur_buf_flush();
 	if (io_uring_sq_ready(&ur.ring))
 		io_ur_submit();
-	if (ur.backlog)
+	if (io_ur_more_due())
 		uv_idle_start(&ur.idle, io_ur_idle_cb);
 	else
 		uv_idle_stop(&ur.idle);
@@ -1204,8 +1341,9 @@ static void io_ur_efd_cb(uv_poll_t *h, int status, int events)
 	r = read(ur.efd, &v, sizeof(v));
 	(void)r;
 	io_ur_drain();
-	/* A drain that hit its budget: submit the sends it produced now */
-	if (ur.backlog)
+	/* A drain that left something due (its budget hit, say): submit the
+	 * sends it produced now, and keep the loop turning */
+	if (io_ur_more_due())
 		io_ur_turn();
 }
 
@@ -1259,10 +1397,12 @@ static int io_ur_chan_start(struct io_chan *c, struct nh_error **errp)
 		uc->rb_ref = calloc(FRAME_BURST_MAX, sizeof(*uc->rb_ref));
 		uc->ntxs = c->txq_cap < IO_UR_TX_CHAIN_MAX ? c->txq_cap
 							   : IO_UR_TX_CHAIN_MAX;
+		uc->ntxf = (c->cfg.flags & IO_CHAN_F_UDP_GSO) ? c->txq_cap
+							      : uc->ntxs;
 		uc->txs = calloc(uc->ntxs, sizeof(*uc->txs));
-		uc->tiov = calloc(2 * (size_t)uc->ntxs, sizeof(*uc->tiov));
-		uc->thdr = calloc(uc->ntxs, sizeof(*uc->thdr));
-		uc->tlen = calloc(uc->ntxs, sizeof(*uc->tlen));
+		uc->tiov = calloc(2 * (size_t)uc->ntxf, sizeof(*uc->tiov));
+		uc->thdr = calloc(uc->ntxf, sizeof(*uc->thdr));
+		uc->tlen = calloc(uc->ntxf, sizeof(*uc->tlen));
 		if (!uc->rb || !uc->rb_ref || !uc->txs || !uc->tiov ||
 		    !uc->thdr || !uc->tlen) {
 			err = -ENOMEM;
@@ -1395,10 +1535,22 @@ static int io_ur_sysctl_disabled(void)
 	return v;
 }
 
-/* io_ur_setup() - create the ring with the best flags the kernel takes */
-static int io_ur_setup(void)
+/*
+ * io_ur_setup() - create the ring with the best flags the kernel takes
+ * @defer:	try IORING_SETUP_DEFER_TASKRUN first (6.1+): completions are
+ *		run only when the loop asks for them (io_ur_submit_reap(), a
+ *		peek that finds the task-run flag set).  It costs ~10 % less
+ *		CPU per frame, but on a busy host the switch then sleeps
+ *		until the eventfd wakes it and delivered 0.7x what the
+ *		cooperative mode does (docs/performance.md), so it is off
+ *		unless asked for.
+ */
+static int io_ur_setup(bool defer)
 {
 	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL |
+			IORING_SETUP_CQSIZE,
 		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
 			IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL |
 			IORING_SETUP_CQSIZE,
@@ -1409,7 +1561,8 @@ static int io_ur_setup(void)
 	};
 	int ret = -EINVAL;
 
-	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+	for (unsigned i = defer ? 0 : 1; i < sizeof(tries) / sizeof(tries[0]);
+	     i++) {
 		struct io_uring_params p;
 
 		memset(&p, 0, sizeof(p));
@@ -1541,8 +1694,9 @@ static void io_ur_features_build(void)
 		 ur.cancel_fd_all ? "cancel by fd" : "cancel by tag",
 		 ur.fixed_files ? ", registered files" : "",
 		 fl & IORING_SETUP_SINGLE_ISSUER ? ", single issuer" : "",
-		 fl & IORING_SETUP_COOP_TASKRUN ? ", cooperative task run"
-						 : "");
+		 fl & IORING_SETUP_DEFER_TASKRUN ? ", deferred task run"
+		 : fl & IORING_SETUP_COOP_TASKRUN ? ", cooperative task run"
+						  : "");
 }
 
 /**
@@ -1554,6 +1708,8 @@ static void io_ur_features_build(void)
  *                               the epoll fallback can be tested anywhere
  *   NETHUB_IO_NO_MULTISHOT      skip multishot receive and provided
  *                               buffers, as on a pre-6.0 kernel
+ *   NETHUB_IO_DEFER_TASKRUN     try IORING_SETUP_DEFER_TASKRUN (an
+ *                               experiment: see io_ur_setup())
  *
  * Return: 0, or -errno with the reason in @why.
  */
@@ -1579,7 +1735,7 @@ static int io_ur_start(uv_loop_t *loop, char *why, size_t whylen)
 			 disabled);
 		return -EPERM;
 	}
-	err = io_ur_setup();
+	err = io_ur_setup(io_ur_env_set("NETHUB_IO_DEFER_TASKRUN"));
 	if (err) {
 		snprintf(why, whylen, "io_uring_queue_init: %s%s",
 			 strerror(-err),

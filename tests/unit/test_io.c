@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -29,6 +30,7 @@
 #include "tap.h"
 
 #define RUN_TIMEOUT_MS 5000
+#define FLOOD_MS       1000 /* a flood's length */
 #define LOG_MAX	       2048
 
 /* ---- harness -------------------------------------------------------------- */
@@ -37,12 +39,15 @@ enum variant {
 	V_URING,
 	V_URING_SINGLE,
 	V_EPOLL,
+	V_URING_DEFER,	/* NETHUB_IO_DEFER_TASKRUN=1 (cooperative where the
+			 * kernel lacks it) */
 };
 
 static const char *const variant_engine[] = {
 	[V_URING] = "uring",
 	[V_URING_SINGLE] = "uring",
 	[V_EPOLL] = "epoll",
+	[V_URING_DEFER] = "uring",
 };
 
 static struct frame_pool *pool;
@@ -75,9 +80,12 @@ static bool setup(enum variant v)
 	uv_timer_init(&loop, &tick);
 	if (v == V_URING_SINGLE)
 		setenv("NETHUB_IO_NO_MULTISHOT", "1", 1);
+	if (v == V_URING_DEFER)
+		setenv("NETHUB_IO_DEFER_TASKRUN", "1", 1);
 	ok = io_init(&loop, v == V_EPOLL ? IO_ENGINE_EPOLL : IO_ENGINE_URING,
 		     &err);
 	unsetenv("NETHUB_IO_NO_MULTISHOT");
+	unsetenv("NETHUB_IO_DEFER_TASKRUN");
 	CHECK(ok);
 	if (!ok) {
 		printf("# io_init: %s\n", err ? err->msg : "?");
@@ -210,6 +218,11 @@ struct tchan {
 	int last_err;
 	bool close_on_error, close_in_recv;
 	struct io_chan *echo;	/* send what is received back out here */
+	bool pace;		/* pause while echo's queue is busy, as a
+				 * hub pauses an ingress port */
+	struct tchan *resume;	/* resume it when this one's queue drained */
+	unsigned echo_refused;	/* frames echo's full queue did not take */
+	unsigned tx_ready_calls;
 
 	unsigned tx_drop_calls, tx_dropped;
 	int tx_drop_err;
@@ -265,10 +278,14 @@ static void t_on_recv(struct io_chan *c, const struct io_msg *msgs, unsigned n)
 		if (t->echo) {
 			struct frame *f = frame_alloc_copy(m->data, m->len);
 
-			if (f && io_chan_send(t->echo, &f, 1) != 1)
+			if (f && io_chan_send(t->echo, &f, 1) != 1) {
 				frame_unref(f);
+				t->echo_refused++;
+			}
 		}
 	}
+	if (t->echo && t->pace && io_chan_tx_busy(t->echo))
+		io_chan_pause(c);
 	if (t->close_in_recv)
 		t_close(t);
 }
@@ -324,6 +341,19 @@ static void t_on_tx_drop(struct io_chan *c, unsigned n, int err)
 	t->tx_drop_err = err;
 }
 
+static void t_on_tx_drain(struct io_chan *c, bool ready)
+{
+	struct tchan *t = io_chan_opaque(c);
+
+	if (t->closed)
+		late_callbacks++;
+	if (!ready)
+		return;
+	t->tx_ready_calls++;
+	if (t->resume && !t->resume->closed)
+		io_chan_resume(t->resume->c);
+}
+
 static unsigned t_tx_header(struct io_chan *c, const struct frame *f,
 			    uint8_t *hdr)
 {
@@ -350,6 +380,7 @@ static struct io_chan_cfg dgram_cfg(struct tchan *t, unsigned flags)
 	cfg.on_recv = t_on_recv;
 	cfg.on_error = t_on_error;
 	cfg.on_tx_drop = t_on_tx_drop;
+	cfg.on_tx_drain = t_on_tx_drain;
 	cfg.tx_header = t_tx_header;
 	cfg.opaque = t;
 	return cfg;
@@ -1409,6 +1440,274 @@ static void test_udp_flags_not_udp(void)
 	t_close_wait(&b);
 }
 
+/* ---- a backlog bigger than a round ------------------------------------- */
+
+#define BACKLOG_GSO_MSGS 40	/* coalesced sends of BACKLOG_GSO_SEGS each */
+#define BACKLOG_GSO_SEGS 64
+#define BACKLOG_PLAIN	 1200	/* plain datagrams at most (room allowing) */
+
+/* A forwarder's frames: delivered at the far end or refused on the way */
+struct fwd_want {
+	struct tchan *fwd, *dst;
+	unsigned n;
+};
+
+static bool cond_forwarded(void *arg)
+{
+	struct fwd_want *w = arg;
+
+	return w->dst->msgs + w->fwd->echo_refused >= w->n;
+}
+
+/* rcv_room() - plain 64-byte datagrams @fd's receive buffer surely holds
+ * (a loopback datagram costs its buffer about 1 KiB; 2 counted) */
+static unsigned rcv_room(int fd)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &l) < 0 || v < 0)
+		return 0;
+	return (unsigned)v / 2048;
+}
+
+/* backlog_plain() - plain datagrams to send besides the coalesced ones: as
+ * many as @fd's receive buffer surely has room for (a coalesced message
+ * counted as 8), at most BACKLOG_PLAIN */
+static unsigned backlog_plain(int fd)
+{
+	unsigned room = rcv_room(fd), gso = BACKLOG_GSO_MSGS * 8;
+
+	if (room <= gso)
+		return 0;
+	room -= gso;
+	return room < BACKLOG_PLAIN ? room : BACKLOG_PLAIN;
+}
+
+/* backlog_send() - queue a burst at @to all at once, the loop not running:
+ * BACKLOG_GSO_MSGS coalesced messages (as a GSO peer sends; a GRO socket
+ * keeps them whole), then @plain single datagrams.  Return: frames sent. */
+static unsigned backlog_send(int fd, const struct sockaddr_in *to,
+			     unsigned plain, uint32_t seq0)
+{
+	unsigned n = 0;
+	uint8_t msg[64];
+
+	for (unsigned i = 0; i < BACKLOG_GSO_MSGS; i++) {
+		ssize_t r = gso_sendmsg(fd, to, BACKLOG_GSO_SEGS, 64, 64,
+					seq0 + n);
+
+		CHECK_EQ(r, BACKLOG_GSO_SEGS * 64);
+		n += BACKLOG_GSO_SEGS;
+	}
+	for (unsigned i = 0; i < plain; i++, n++) {
+		fill(msg, sizeof(msg), seq0 + n);
+		CHECK_EQ(sendto(fd, msg, sizeof(msg), 0,
+				(const struct sockaddr *)to, sizeof(*to)),
+			 (ssize_t)sizeof(msg));
+	}
+	return n;
+}
+
+/* in_order() - did @t log 64-byte frames intact, seq0, seq0 + 1, ... (or,
+ * with @gaps, in rising order from seq0 on)? */
+static bool in_order(const struct tchan *t, uint32_t seq0, bool gaps)
+{
+	for (unsigned i = 0; i < t->msgs && i < LOG_MAX; i++) {
+		const struct rec *r = &t->log[i];
+		bool seq_ok = gaps ? r->seq >= seq0 + i &&
+					     (!i || r->seq > r[-1].seq)
+				   : r->seq == seq0 + i;
+
+		if (!seq_ok || r->len != 64 || !r->pattern_ok) {
+			printf("# frame %u: seq %u len %u\n", i, r->seq, r->len);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Far more datagrams wait than one round of the io_uring engine handles
+ * (256 frames; the rest of the completions wait in the engine), then the
+ * sender stops: every one comes, in order, with no further input.  A loop
+ * that went to sleep with completions still waiting would wait for the
+ * guard timer and fail here.  Done four times, the channel left idle in
+ * between, so that each burst finds the engine at rest.
+ */
+static void test_dgram_backlog_drains(void)
+{
+	struct sockaddr_in ba, ca;
+	struct tchan b = { 0 };
+	struct io_chan_cfg cfg;
+	struct want w = { &b, 0 };
+	int fb = udp_socket(&ba), fc = udp_socket(&ca);
+	unsigned plain = backlog_plain(fb);
+
+	cfg = dgram_cfg(&b, IO_CHAN_F_UDP_GRO | IO_CHAN_F_SRCADDR);
+	if (!t_open(&b, fb, &cfg))
+		return;
+	for (unsigned round = 0; round < 4; round++) {
+		b.msgs = 0;
+		w.n = backlog_send(fc, &ba, plain, round << 16);
+		CHECK(w.n > 4 * 256);
+		CHECK(run_until(cond_msgs, &w));
+		CHECK_EQ(b.msgs, w.n);
+		CHECK(in_order(&b, round << 16, false));
+		/* Nothing more than was sent */
+		run_for(5);
+		CHECK_EQ(b.msgs, w.n);
+	}
+	CHECK_EQ(b.err_calls, 0);
+	t_close_wait(&b);
+	close(fc);
+}
+
+/*
+ * The same backlog through a hub-like forwarder: B sends each frame on to
+ * A (a bounded queue towards D), pauses itself while A's queue is busy and
+ * is resumed from A's on_tx_drain(ready), as a switch slows an ingress
+ * port behind a blocked egress port.  However the pauses fall on the
+ * engine's rounds, every frame is accounted for with no further input:
+ * it reaches D, in order, or A's full queue refused it (frames received
+ * before a pause are still delivered, and may find the queue full).
+ */
+static void test_dgram_backlog_paced_forward(void)
+{
+	struct sockaddr_in aa, ba, ca, da;
+	struct tchan a = { 0 }, b = { 0 }, d = { 0 };
+	struct io_chan_cfg cfg;
+	struct fwd_want w = { &b, &d, 0 };
+	int fa = udp_socket(&aa), fb = udp_socket(&ba), fc = udp_socket(&ca);
+	int fd = udp_socket(&da);
+	unsigned plain = backlog_plain(fb);
+
+	cfg = dgram_cfg(&d, IO_CHAN_F_UDP_GRO);
+	if (!t_open(&d, fd, &cfg))
+		return;
+	cfg = dgram_cfg(&a, IO_CHAN_F_UDP_GSO);
+	cfg.txq_max = 256;
+	cfg.dest = (struct sockaddr *)&da;
+	cfg.destlen = sizeof(da);
+	if (!t_open(&a, fa, &cfg))
+		return;
+	cfg = dgram_cfg(&b, IO_CHAN_F_UDP_GRO | IO_CHAN_F_SRCADDR);
+	if (!t_open(&b, fb, &cfg))
+		return;
+	b.echo = a.c;
+	b.pace = true;
+	a.resume = &b;
+	for (unsigned round = 0; round < 4; round++) {
+		d.msgs = 0;
+		b.echo_refused = 0;
+		w.n = backlog_send(fc, &ba, plain, round << 16);
+		CHECK(run_until(cond_forwarded, &w));
+		CHECK_EQ(d.msgs + b.echo_refused, w.n);
+		CHECK(d.msgs > 0);
+		CHECK(in_order(&d, round << 16, true));
+		CHECK(run_until(cond_txq_empty, &a));
+	}
+	CHECK_EQ(a.tx_dropped + a.err_calls + b.err_calls + d.err_calls, 0);
+	t_close_wait(&b);
+	t_close_wait(&a);
+	t_close_wait(&d);
+	close(fc);
+}
+
+/* inq_empty() - has the kernel nothing left to receive on @fd? */
+static bool inq_empty(int fd)
+{
+	uint8_t b;
+
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+	       (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+struct settle_want {
+	struct tchan *out;
+	int in_fd, out_fd;
+};
+
+/* cond_settled() - the kernel holds nothing more for the receiver or the
+ * far end, and the forwarder's queue is empty.  Checked only when the
+ * loop wakes, so a loop that sleeps with work due fails it. */
+static bool cond_settled(void *arg)
+{
+	struct settle_want *w = arg;
+
+	return inq_empty(w->in_fd) && inq_empty(w->out_fd) &&
+	       !stats(w->out->c).txq_len;
+}
+
+/*
+ * A peer in another process floods B (as a load generator does: faster
+ * than B forwards, so its socket overflows and the kernel drops) for a
+ * while, then stops.  Whatever the kernel still holds for B then is
+ * received and forwarded, with no further input: B's socket empties.
+ */
+static void test_dgram_flood_then_stop(void)
+{
+	struct sockaddr_in aa, ba, ca, da;
+	struct tchan a = { 0 }, b = { 0 }, d = { 0 };
+	struct io_chan_cfg cfg;
+	struct settle_want w = { &a, -1, -1 };
+	int fa = udp_socket(&aa), fb = udp_socket(&ba), fc = udp_socket(&ca);
+	int fd = udp_socket(&da), status = 0;
+	pid_t pid;
+
+	cfg = dgram_cfg(&d, IO_CHAN_F_UDP_GRO);
+	if (!t_open(&d, fd, &cfg))
+		return;
+	cfg = dgram_cfg(&a, IO_CHAN_F_UDP_GSO);
+	cfg.dest = (struct sockaddr *)&da;
+	cfg.destlen = sizeof(da);
+	if (!t_open(&a, fa, &cfg))
+		return;
+	cfg = dgram_cfg(&b, IO_CHAN_F_UDP_GRO | IO_CHAN_F_UDP_GSO |
+				    IO_CHAN_F_SRCADDR);
+	if (!t_open(&b, fb, &cfg))
+		return;
+	w.in_fd = fb;
+	w.out_fd = fd;
+	b.echo = a.c;
+	b.pace = true;
+	a.resume = &b;
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		uint64_t end = uv_hrtime() + FLOOD_MS * 1000000ull;
+		uint8_t msg[64];
+		uint32_t seq = 0;
+
+		while (uv_hrtime() < end) {
+			for (unsigned i = 0; i < 64; i++, seq++) {
+				fill(msg, sizeof(msg), seq);
+				if (sendto(fc, msg, sizeof(msg), 0,
+					   (struct sockaddr *)&ba,
+					   sizeof(ba)) < 0 &&
+				    errno != EAGAIN && errno != ENOBUFS)
+					_exit(1);
+			}
+			if (gso_sendmsg(fc, &ba, 64, 64, 64, seq) < 0 &&
+			    errno != EAGAIN && errno != ENOBUFS)
+				_exit(1);
+			seq += 64;
+		}
+		_exit(0);
+	}
+	close(fc);
+	while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0)
+		pump();
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(b.msgs > 0);
+	CHECK(run_until(cond_settled, &w));
+	CHECK(d.msgs > 0);
+	t_close_wait(&b);
+	t_close_wait(&a);
+	t_close_wait(&d);
+}
+
 /* ---- engine selection (once, not per engine) ------------------------------ */
 
 static void test_auto_falls_back_to_epoll(void)
@@ -1475,6 +1774,17 @@ static void test_engine_parse(void)
 		teardown();                                                   \
 	}
 
+/* The backlog tests run on the deferred task run ring too, whose kernel
+ * side defers most (io_ur_more_due()) */
+#define PER_ENGINE_DEFER(t)                                                   \
+	PER_ENGINE(t)                                                         \
+	static void t##_uring_defer(void)                                     \
+	{                                                                     \
+		if (setup(V_URING_DEFER))                                     \
+			t();                                                  \
+		teardown();                                                   \
+	}
+
 /* TEST_ONLY=substring runs the matching tests only (for debugging) */
 static bool selected(const char *name)
 {
@@ -1496,6 +1806,12 @@ static bool selected(const char *name)
 		RUN(t##_epoll);                                               \
 	} while (0)
 
+#define RUN_PER_ENGINE_DEFER(t)                                               \
+	do {                                                                  \
+		RUN_PER_ENGINE(t);                                            \
+		RUN(t##_uring_defer);                                         \
+	} while (0)
+
 PER_ENGINE(test_dgram_roundtrip)
 PER_ENGINE(test_dgram_burst_in_order)
 PER_ENGINE(test_dgram_tx_header)
@@ -1514,6 +1830,9 @@ PER_ENGINE(test_udp_gso_send)
 PER_ENGINE(test_udp_gso_refused)
 PER_ENGINE(test_udp_gso_to_gro)
 PER_ENGINE(test_udp_flags_not_udp)
+PER_ENGINE_DEFER(test_dgram_backlog_drains)
+PER_ENGINE_DEFER(test_dgram_backlog_paced_forward)
+PER_ENGINE_DEFER(test_dgram_flood_then_stop)
 
 int main(void)
 {
@@ -1545,6 +1864,9 @@ int main(void)
 	RUN_PER_ENGINE(test_udp_gso_refused);
 	RUN_PER_ENGINE(test_udp_gso_to_gro);
 	RUN_PER_ENGINE(test_udp_flags_not_udp);
+	RUN_PER_ENGINE_DEFER(test_dgram_backlog_drains);
+	RUN_PER_ENGINE_DEFER(test_dgram_backlog_paced_forward);
+	RUN_PER_ENGINE_DEFER(test_dgram_flood_then_stop);
 
 	frame_pool_free(pool);
 	return tap_done();
