@@ -215,7 +215,7 @@ static bool vu_tx_drain(struct vu_state *s, unsigned i)
 static void vu_on_idle(uv_idle_t *h)
 {
 	struct vu_state *s = h->data;
-	uint32_t todo = s->tx_again, again = 0;
+	uint32_t rings = s->tx_again, again = 0;
 
 	if (s->rx_blocked && s->port &&
 	    vq_pending(&s->ring[s->rx_blocked_on].vq)) {
@@ -223,8 +223,8 @@ static void vu_on_idle(uv_idle_t *h)
 		port_tx_ready(s->port);
 	}
 	s->tx_again = 0;
-	for (; todo; todo &= todo - 1) {
-		unsigned i = (unsigned)__builtin_ctz(todo);
+	for (; rings; rings &= rings - 1) { /* each bit set, lowest first */
+		unsigned i = (unsigned)__builtin_ctz(rings);
 
 		if (vu_tx_drain(s, i))
 			again |= 1u << i;
