@@ -56,6 +56,7 @@
 #define VU_F_EVENT_IDX	       29
 #define VU_F_PROTOCOL_FEATURES 30
 #define VU_F_VERSION_1	       32
+#define VU_F_IN_ORDER	       35 /* buffers used in the order made available */
 #define VU_F_NET_STANDBY       62 /* failover: offered with failover=on */
 
 /* Protocol feature bits */
@@ -83,7 +84,7 @@
 	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_NET_MRG_RXBUF) |                 \
 	 VU_BIT(VU_F_EVENT_IDX) | VU_BIT(VU_F_INDIRECT_DESC) |                 \
 	 VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VU_F_ANY_LAYOUT) |            \
-	 VU_OFFLOADS)
+	 VU_BIT(VU_F_IN_ORDER) | VU_OFFLOADS)
 #define VU_PROTOCOL_FEATURES                                                   \
 	(VU_BIT(VU_PF_MQ) | VU_BIT(VU_PF_RARP) | VU_BIT(VU_PF_REPLY_ACK) |     \
 	 VU_BIT(VU_PF_CONFIGURE_MEM_SLOTS) | VU_BIT(VU_PF_STATUS) |            \

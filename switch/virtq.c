@@ -400,6 +400,7 @@ void vq_set_base(struct virtq *q, uint16_t idx)
 	q->avail_seen = idx;
 	q->used_idx = idx;
 	q->published = idx;
+	q->nshadow = 0;
 }
 
 static void vq_break(struct virtq *q)
@@ -500,15 +501,65 @@ static int vq_next_head(struct virtq *q)
 	return head;
 }
 
+/* vq_used_flush() - write the held-back used entries into the ring (not
+ * yet visible: the used index is not moved) */
+static void vq_used_flush(struct virtq *q)
+{
+	uint16_t from = (uint16_t)(q->used_idx - q->nshadow);
+	unsigned at = from & (q->size - 1);
+	unsigned first = q->size - at; /* entries before the ring wraps */
+
+	if (!q->nshadow)
+		return;
+	if (first > q->nshadow)
+		first = q->nshadow;
+	memcpy(&q->used->ring[at], q->shadow, first * sizeof(q->shadow[0]));
+	memcpy(&q->used->ring[0], q->shadow + first,
+	       (q->nshadow - first) * sizeof(q->shadow[0]));
+	if (__builtin_expect(q->log != NULL, 0)) {
+		vq_log_used(q, VQ_USED_ELEM_OFF(q, from),
+			    first * sizeof(q->shadow[0]));
+		if (q->nshadow > first)
+			vq_log_used(q, VQ_USED_ELEM_OFF(q, 0),
+				    (q->nshadow - first) *
+					sizeof(q->shadow[0]));
+	}
+	q->nshadow = 0;
+}
+
 static void vq_used_put(struct virtq *q, uint16_t id, uint32_t len)
 {
-	struct vring_used_elem *e = &q->used->ring[q->used_idx & (q->size - 1)];
-
-	e->id = id;
-	e->len = len;
-	if (__builtin_expect(q->log != NULL, 0))
-		vq_log_used(q, VQ_USED_ELEM_OFF(q, q->used_idx), sizeof(*e));
+	if (q->nshadow == VQ_SHADOW_MAX)
+		vq_used_flush(q);
+	q->shadow[q->nshadow++] = (struct vring_used_elem){id, len};
 	q->used_idx++;
+}
+
+/* vq_used_zero() - used entry @u, taken but not yet published, now
+ * returns its chain unused (length 0) */
+static void vq_used_zero(struct virtq *q, uint16_t u)
+{
+	uint16_t back = (uint16_t)(q->used_idx - u); /* 1: the last */
+
+	if (back <= q->nshadow) {
+		q->shadow[q->nshadow - back].len = 0;
+		return;
+	}
+	q->used->ring[u & (q->size - 1)].len = 0;
+	if (q->log)
+		vq_log_used(q, VQ_USED_ELEM_OFF(q, u),
+			    sizeof(struct vring_used_elem));
+}
+
+/* vq_used_unput() - forget the used entries from @u on (not published) */
+static void vq_used_unput(struct virtq *q, uint16_t u)
+{
+	uint16_t back = (uint16_t)(q->used_idx - u);
+
+	/* entries flushed meanwhile stay in the ring, past the index, and
+	 * are written over later */
+	q->nshadow = back < q->nshadow ? q->nshadow - back : 0;
+	q->used_idx = u;
 }
 
 /* vq_fault() - count @why; returns -EINVAL for the caller */
@@ -825,7 +876,7 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 		 * read last covered */
 		if (!pending && !(pending = vq_pending(q))) {
 			q->last_avail = saved_avail;
-			q->used_idx = saved_used;
+			vq_used_unput(q, saved_used);
 			return q->broken ? -EIO : -EAGAIN;
 		}
 		head = vq_next_head(q);
@@ -835,13 +886,8 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 		rc = vq_chain_read(q, (uint16_t)head, true);
 		if (rc) {
 			/* Give back what this frame took, unused */
-			for (uint16_t u = saved_used; u != q->used_idx; u++) {
-				q->used->ring[u & (q->size - 1)].len = 0;
-				if (q->log)
-					vq_log_used(
-					    q, VQ_USED_ELEM_OFF(q, u),
-					    sizeof(struct vring_used_elem));
-			}
+			for (uint16_t u = saved_used; u != q->used_idx; u++)
+				vq_used_zero(q, u);
 			vq_used_put(q, (uint16_t)head, 0);
 			return rc;
 		}
@@ -894,6 +940,7 @@ bool vq_publish(struct virtq *q)
 
 	if (!q->size || old == now)
 		return false;
+	vq_used_flush(q);
 	__atomic_store_n(&q->used->idx, now, __ATOMIC_RELEASE);
 	q->published = now;
 	if (__builtin_expect(q->log != NULL, 0))

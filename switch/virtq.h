@@ -39,11 +39,18 @@
  *
  * Memory ordering is the virtio one: the available index is read with
  * acquire semantics before the entries it covers; used entries are written
- * before the used index is stored with release semantics; a full barrier
+ * (together, by vq_publish()) before the used index is stored with release
+ * semantics; a full barrier
  * separates publishing the used index from reading used_event (and turning
  * notifications on from re-reading the available index).  The available
  * index is read again only once the entries it covered are all taken: a
  * line the driver writes all the time is not fetched once per frame.
+ *
+ * Chains are used in the order they were made available, on both sides,
+ * a refused one included (returned at once, length 0): the promise
+ * VIRTIO_F_IN_ORDER asks of a device, so a driver may count on it.  What
+ * a driver does with that feature changes nothing here: every head is
+ * still read from the available ring and checked.
  *
  * The host is assumed little-endian (virtio 1.0 rings are); a big-endian
  * build fails to compile rather than misreading rings.
@@ -65,6 +72,7 @@
 #define VQ_SIZE_MAX	   32768 /* largest split ring (virtio 1.x) */
 #define VQ_MEM_REGIONS_MAX 32	 /* regions of one memory table */
 #define VQ_SEGS_MAX	   1024	 /* non-empty buffers of one chain */
+#define VQ_SHADOW_MAX	   64	 /* used entries held back, at most */
 #define VQ_NET_HDR_LEN	   10	 /* virtio_net_hdr */
 #define VQ_NET_HDR_MRG_LEN                                                     \
 	12 /* ... with num_buffers (VERSION_1, MRG_RXBUF)                      \
@@ -272,6 +280,14 @@ struct virtq {
 	struct vq_log *log;
 	bool log_used;
 	uint64_t used_gpa;
+
+	/* Used entries not yet in the ring: they are written out together,
+	 * when published (or when VQ_SHADOW_MAX are waiting), so a line of
+	 * the used ring the driver reads is written once per burst, not
+	 * once per frame while the driver polls it.  They are the last
+	 * nshadow entries before used_idx. */
+	struct vring_used_elem shadow[VQ_SHADOW_MAX];
+	unsigned nshadow;
 
 	/* Scratch for the chain being read: no allocation per frame */
 	struct vq_seg segs[VQ_SEGS_MAX];

@@ -4,7 +4,7 @@
  * (ANY_LAYOUT, indirect tables), every descriptor check, RX with one chain
  * and with MRG_RXBUF, and EVENT_IDX / NO_INTERRUPT / NO_NOTIFY; the dirty
  * log: its mapping checks and the pages marked (and not) as rings and
- * buffers are written. */
+ * buffers are written; used entries in the order chains were offered. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -854,6 +854,66 @@ static void test_log_used_ring_and_bounds(void)
 	CHECK_EQ(pages_marked(), 0);
 }
 
+/* What VIRTIO_F_IN_ORDER promises a driver: used entries come in the order
+ * the chains were made available, whatever their head indexes, with a
+ * refused chain in its place (length 0) and a frame spread over several
+ * chains taking them in turn */
+static void test_used_in_available_order(void)
+{
+	static const uint16_t tx_heads[] = {5, 2, 7, 0};
+	static const uint16_t rx_heads[] = {6, 1, 4, 3};
+	struct frame *f, *big, *small;
+
+	setup(QSIZE);
+	for (unsigned i = 0; i < 4; i++) {
+		uint16_t h = tx_heads[i];
+
+		put_tx(OFF_BUF + 0x1000u * h, 10, 60);
+		set_desc(desc(h), OFF_BUF + 0x1000u * h, 70, 0, 0);
+		offer(h);
+	}
+	desc(2)->flags = VRING_DESC_F_WRITE; /* refused: wrong direction */
+	CHECK_EQ(pop(&f), 1);
+	frame_unref(f);
+	CHECK_EQ(pop(&f), -EINVAL);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(pop(&f), 1);
+		frame_unref(f);
+	}
+	vq_publish(&q);
+	CHECK_EQ(used()->idx, 4);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(used()->ring[i].id, tx_heads[i]);
+	CHECK_EQ(used()->ring[1].len, 0);
+
+	setup(QSIZE);
+	q.mrg_rxbuf = true;
+	q.hdr_len = 12;
+	for (unsigned i = 0; i < 4; i++) {
+		uint16_t h = rx_heads[i];
+
+		set_desc(desc(h), OFF_BUF + 0x1000u * h, 600,
+			 VRING_DESC_F_WRITE, 0);
+		offer(h);
+	}
+	desc(4)->flags = 0; /* refused: readable, for RX */
+	big = test_frame(1000);	  /* two chains: 6 and 1 */
+	small = test_frame(100);
+	CHECK_EQ(vq_rx_push(&q, big), 0);
+	CHECK_EQ(vq_rx_push(&q, small), -EINVAL); /* chain 4 */
+	CHECK_EQ(vq_rx_push(&q, small), 0);	  /* chain 3 */
+	vq_publish(&q);
+	CHECK_EQ(used()->idx, 4);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(used()->ring[i].id, rx_heads[i]);
+	CHECK_EQ(used()->ring[0].len, 600);
+	CHECK_EQ(used()->ring[1].len, 412);
+	CHECK_EQ(used()->ring[2].len, 0);
+	CHECK_EQ(used()->ring[3].len, 112);
+	frame_unref(big);
+	frame_unref(small);
+}
+
 static void test_frames_all_returned(void)
 {
 	struct frame_pool_stats st;
@@ -893,6 +953,7 @@ int main(void)
 	TAP_RUN(test_log_map_checks);
 	TAP_RUN(test_log_rx_marks_written_pages);
 	TAP_RUN(test_log_used_ring_and_bounds);
+	TAP_RUN(test_used_in_available_order);
 	TAP_RUN(test_frames_all_returned);
 	vq_mem_clear(&table);
 	frame_pool_free(pool);
