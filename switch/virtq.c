@@ -473,17 +473,110 @@ unsigned vq_pending(struct virtq *q)
 	return n;
 }
 
+/*
+ * Prefetching.  The driver wrote the descriptors and buffers of the chains
+ * we are about to take on another CPU: each is a line to fetch from there,
+ * and a chain's buffer address is known only once its descriptor is in.
+ * So the fetches are pipelined in two stages, each far enough ahead that
+ * no miss is waited for: while one chain is copied, the descriptor of the
+ * chain VQ_PREFETCH_DESC places on is fetched, and the first buffer of the
+ * chain VQ_PREFETCH_BUF places on, whose descriptor an earlier call
+ * fetched.  Only what the available index read last covers is looked at:
+ * reading it again would fetch the line the driver is writing.  These are
+ * hints: an address is translated (checked) like any other, and nothing
+ * is read from a buffer.
+ */
+#define VQ_PREFETCH_DESC 8
+#define VQ_PREFETCH_BUF	 3
+
+/* vq_prefetch_desc() - the descriptor of the chain @ahead places on */
+static inline __attribute__((always_inline)) void
+vq_prefetch_desc(const struct virtq *q, uint16_t ahead)
+{
+	uint16_t head = __atomic_load_n(
+	    &q->avail->ring[(uint16_t)(q->last_avail + ahead) & (q->size - 1)],
+	    __ATOMIC_RELAXED);
+
+	if (head < q->size)
+		__builtin_prefetch(&q->desc[head], 0);
+}
+
+/* vq_prefetch_buf() - the first buffer of the chain @ahead places on */
+static inline __attribute__((always_inline)) void
+vq_prefetch_buf(struct virtq *q, uint16_t ahead, bool write)
+{
+	struct vring_desc d;
+	uint16_t head;
+	const uint8_t *p;
+
+	head = __atomic_load_n(
+	    &q->avail->ring[(uint16_t)(q->last_avail + ahead) & (q->size - 1)],
+	    __ATOMIC_RELAXED);
+	if (head >= q->size)
+		return;
+	memcpy(&d, &q->desc[head], sizeof(d));
+	if ((d.flags & VRING_DESC_F_INDIRECT) || !d.len)
+		return;
+	p = vq_buf(q, d.addr, d.len);
+	if (!p)
+		return;
+	if (write)
+		__builtin_prefetch(p, 1);
+	else
+		__builtin_prefetch(p, 0);
+	if (d.len > 64) {
+		if (write)
+			__builtin_prefetch(p + 64, 1);
+		else
+			__builtin_prefetch(p + 64, 0);
+	}
+}
+
+/**
+ * vq_prefetch_start() - the pipeline's first stages, for the chains an
+ * available index just read brought: their first descriptors, then the
+ * first buffers
+ * @n:	chains the index covers
+ */
+static void vq_prefetch_start(struct virtq *q, unsigned n, bool write)
+{
+	for (unsigned i = 0; i < n && i < VQ_PREFETCH_DESC; i++)
+		vq_prefetch_desc(q, (uint16_t)i);
+	for (unsigned i = 0; i < n && i < VQ_PREFETCH_BUF; i++)
+		vq_prefetch_buf(q, (uint16_t)i, write);
+}
+
+/* vq_prefetch_next() - one step of the pipeline, once a chain is taken */
+static inline __attribute__((always_inline)) void
+vq_prefetch_next(struct virtq *q, bool write)
+{
+	uint16_t ahead = (uint16_t)(q->avail_seen - q->last_avail);
+
+	if (ahead > q->size)
+		return;
+	if (ahead > VQ_PREFETCH_DESC - 1)
+		vq_prefetch_desc(q, VQ_PREFETCH_DESC - 1);
+	if (ahead > VQ_PREFETCH_BUF - 1)
+		vq_prefetch_buf(q, VQ_PREFETCH_BUF - 1, write);
+}
+
 /**
  * vq_avail() - chains available: those the index read last still covers,
- * else vq_pending() (the index read again)
+ * else vq_pending() (the index read again); a new index starts the
+ * prefetch pipeline for the chains it brought
+ * @write:	the buffers will be written (RX) rather than read (TX)
  */
-static inline unsigned vq_avail(struct virtq *q)
+static inline unsigned vq_avail(struct virtq *q, bool write)
 {
 	uint16_t n = (uint16_t)(q->avail_seen - q->last_avail);
 
-	if (n && n <= q->size)
-		return n;
-	return vq_pending(q);
+	if (!n || n > q->size)
+		n = (uint16_t)vq_pending(q);
+	if (n && q->warmed != q->avail_seen) {
+		q->warmed = q->avail_seen;
+		vq_prefetch_start(q, n, write);
+	}
+	return n;
 }
 
 /* vq_next_head() - the head of the next available chain, taken; -1 when
@@ -654,45 +747,6 @@ static int vq_chain_read(struct virtq *q, uint16_t head, bool writable)
 	return 0;
 }
 
-/**
- * vq_prefetch_next() - warm the cache for the next available chain's first
- * buffer while this one is copied: the driver wrote it on another CPU.
- * Only a hint: the address is translated (checked) like any other and
- * nothing is read from it here.
- */
-static inline __attribute__((always_inline)) void
-vq_prefetch_next(struct virtq *q, bool write)
-{
-	struct vring_desc d;
-	uint16_t head;
-	const uint8_t *p;
-
-	/* only what the index read last covers: reading it again would
-	 * fetch the line the driver is writing */
-	if (q->avail_seen == q->last_avail)
-		return;
-	head = __atomic_load_n(&q->avail->ring[q->last_avail & (q->size - 1)],
-			       __ATOMIC_RELAXED);
-	if (head >= q->size)
-		return;
-	memcpy(&d, &q->desc[head], sizeof(d));
-	if ((d.flags & VRING_DESC_F_INDIRECT) || !d.len)
-		return;
-	p = vq_buf(q, d.addr, d.len);
-	if (!p)
-		return;
-	if (write)
-		__builtin_prefetch(p, 1);
-	else
-		__builtin_prefetch(p, 0);
-	if (d.len > 64) {
-		if (write)
-			__builtin_prefetch(p + 64, 1);
-		else
-			__builtin_prefetch(p + 64, 0);
-	}
-}
-
 /* -- TX: guest → switch ------------------------------------------------- */
 
 /* vq_hdr_copy() - a virtio_net_hdr of @q's length, in sizes the compiler
@@ -749,7 +803,7 @@ int vq_tx_pop(struct virtq *q, struct frame **fp)
 	*fp = NULL;
 	if (!vq_ready(q))
 		return -EIO;
-	if (!vq_avail(q))
+	if (!vq_avail(q, false))
 		return q->broken ? -EIO : 0;
 	head = vq_next_head(q);
 	if (head < 0)
@@ -864,7 +918,7 @@ int vq_rx_push(struct virtq *q, const struct frame *f)
 
 	if (!vq_ready(q))
 		return -EIO;
-	pending = vq_avail(q);
+	pending = vq_avail(q, true);
 	if (q->broken)
 		return -EIO;
 	vq_hdr_build(q, f, hdr);

@@ -263,6 +263,8 @@ struct virtq {
 			      * up to it are taken without reading it again */
 	uint16_t used_idx;   /* next used entry to write (not yet visible) */
 	uint16_t published;  /* used index the driver can see */
+	uint16_t warmed;     /* avail_seen when the prefetch pipeline was
+			      * last started (virtq.c, "Prefetching") */
 
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool mrg_rxbuf; /* VIRTIO_NET_F_MRG_RXBUF: RX frames may span chains */
