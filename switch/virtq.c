@@ -489,13 +489,21 @@ unsigned vq_pending(struct virtq *q)
 #define VQ_PREFETCH_DESC 8
 #define VQ_PREFETCH_BUF	 3
 
+/* vq_head_ahead() - the head of the chain @ahead places on from the next
+ * one, as the driver wrote it: check it against the size before use */
+static inline __attribute__((always_inline)) uint16_t
+vq_head_ahead(const struct virtq *q, uint16_t ahead)
+{
+	return __atomic_load_n(
+	    &q->avail->ring[(uint16_t)(q->last_avail + ahead) & (q->size - 1)],
+	    __ATOMIC_RELAXED);
+}
+
 /* vq_prefetch_desc() - the descriptor of the chain @ahead places on */
 static inline __attribute__((always_inline)) void
 vq_prefetch_desc(const struct virtq *q, uint16_t ahead)
 {
-	uint16_t head = __atomic_load_n(
-	    &q->avail->ring[(uint16_t)(q->last_avail + ahead) & (q->size - 1)],
-	    __ATOMIC_RELAXED);
+	uint16_t head = vq_head_ahead(q, ahead);
 
 	if (head < q->size)
 		__builtin_prefetch(&q->desc[head], 0);
@@ -505,13 +513,10 @@ vq_prefetch_desc(const struct virtq *q, uint16_t ahead)
 static inline __attribute__((always_inline)) void
 vq_prefetch_buf(struct virtq *q, uint16_t ahead, bool write)
 {
+	uint16_t head = vq_head_ahead(q, ahead);
 	struct vring_desc d;
-	uint16_t head;
 	const uint8_t *p;
 
-	head = __atomic_load_n(
-	    &q->avail->ring[(uint16_t)(q->last_avail + ahead) & (q->size - 1)],
-	    __ATOMIC_RELAXED);
 	if (head >= q->size)
 		return;
 	memcpy(&d, &q->desc[head], sizeof(d));

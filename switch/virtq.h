@@ -40,9 +40,9 @@
  * Memory ordering is the virtio one: the available index is read with
  * acquire semantics before the entries it covers; used entries are written
  * (together, by vq_publish()) before the used index is stored with release
- * semantics; a full barrier
- * separates publishing the used index from reading used_event (and turning
- * notifications on from re-reading the available index).  The available
+ * semantics; a full barrier separates publishing the used index from
+ * reading used_event (and turning notifications on from re-reading the
+ * available index).  The available
  * index is read again only once the entries it covered are all taken: a
  * line the driver writes all the time is not fetched once per frame.
  *
