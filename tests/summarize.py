@@ -6,12 +6,27 @@ Each TAP 'ok'/'not ok' line is one case.  A test program that failed
 without a 'not ok' line (a crash, a timeout, a sanitizer report at exit)
 counts as one more failure; one that passed without any TAP line (the
 fuzzer, judged by its exit status) counts as one pass.  Prints 'N passed, N failed'.
+
+meson's --print-errorlogs shows only a failed program's stderr; a TAP
+program explains its failures in '#' lines on stdout.  So for every failed
+program the tail of its stdout is printed first, for a CI log that says
+what went wrong.
 """
 import json
 import re
 import sys
 
 TAP_LINE = re.compile(r"^(not ok|ok)\b")
+FAILED_TAIL = 150  # stdout lines shown of a failed program
+
+
+def show_failed(t):
+    out = (t.get("stdo") or t.get("stdout") or "").splitlines()
+    print("--- %s (%s): last %d of %d stdout lines ---"
+          % (t.get("name"), t.get("result"), min(len(out), FAILED_TAIL),
+             len(out)))
+    for line in out[-FAILED_TAIL:]:
+        print("    " + line)
 
 
 def count(path):
@@ -38,6 +53,8 @@ def count(path):
                 fl = 1
                 print("failed without a TAP failure line: %s (%s)"
                       % (t.get("name"), t.get("result")), file=sys.stderr)
+            if fl:
+                show_failed(t)
             passed += p
             failed += fl
     return passed, failed

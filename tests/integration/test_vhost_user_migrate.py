@@ -40,7 +40,7 @@ import nethub  # noqa: E402
 import qemu_guest  # noqa: E402
 import qmp as qmplib  # noqa: E402
 from nethub import UdpPeer  # noqa: E402
-from qemu_guest import Guest  # noqa: E402
+from qemu_guest import Guest, GuestError  # noqa: E402
 from test_qemu_ping import Steps, diag  # noqa: E402
 
 PREFIX_LEN = 24
@@ -345,11 +345,14 @@ class MigrateTest:
         nethub.poll(lambda: not self.netdev("va")["info"]["connected"], 10,
                     what="the source QEMU gone")
         dst.continue_from(src)
-        rc, out = dst.run("ping -c 3 -i 0.2 -W 3 %s" % IP_B, timeout=60)
-        assert rc == 0, "a (migrated) cannot ping b:\n" + out
-        rc, out = self.guests["b"].run("ping -c 3 -i 0.2 -W 3 %s" % IP_A,
-                                       timeout=60)
-        assert rc == 0, "b cannot ping a (migrated):\n" + out
+        for g, ip in ((dst, IP_B), (self.guests["b"], IP_A)):
+            try:
+                rc, out = g.run("ping -c 3 -i 0.2 -W 3 %s" % ip, timeout=60)
+            except GuestError as e:
+                rc, out = -1, str(e)
+            assert rc == 0, "%s cannot ping %s: %s\n%s\nits console:\n%s" \
+                "\nvd: %s" % (g.name, ip, out, self.daemon.log(),
+                              "\n".join(g.tail()), self.netdev("vd"))
         info = self.netdev("vd")["info"]
         assert all(r["started"] for r in info["rings"]), info
         assert not info["logging"], info
