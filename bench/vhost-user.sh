@@ -19,8 +19,15 @@
 # nethubd by taskset).  Left to the scheduler, nethubd is often woken on
 # CPU 1 by the peer's kicks, behind a thread that never sleeps.
 #
+# Before each system's run, with nothing else running, a line "cpu handoff
+# 0<->1: N ns" (bench/cpu-handoff): how long a cache line takes between the
+# two CPUs.  Every system's rate follows it, and on a virtual machine it
+# changes from run to run (60 or 230 ns here), with where the host puts
+# the vCPUs.
+#
 # Usage: bench/vhost-user.sh [FRAME_BYTES] [SECONDS]
 #   NETHUBD=build/ctl/nethubd IO=uring|epoll (default uring) HUGE=1|0
+#   HANDOFF=build/bench/cpu-handoff (by default next to NETHUBD's build)
 #   SWITCH_CPU=0 (nethubd's CPU)
 #   POLL_US=N: nethubd runs a second time with poll-us=N on both netdevs,
 #   and the last lines add that run over the event-driven one's
@@ -62,6 +69,11 @@ case $MEM in
 *) echo "guest memory: 2 MiB huge pages" ;;
 esac
 
+HANDOFF=${HANDOFF:-$(dirname "$NETHUBD")/../bench/cpu-handoff}
+handoff() { # the cache line's trip between the switch's CPU and the peer's
+	[ -x "$HANDOFF" ] && "$HANDOFF" "$SWITCH_CPU" 1
+}
+
 peer() { # $1: the two sockets' vdev arguments
 	sleep $((SECS + 20)) | timeout "$SECS" dpdk-testpmd -l 1,0 \
 		--main-lcore 0 --no-pci $MEM \
@@ -78,6 +90,7 @@ ports() { # $1 $2: socket paths; $3: ",server=1" when the peer listens
 }
 
 # testpmd's vhost PMD: a two-port wire, forwarding without looking
+handoff
 (sleep $((SECS + 20)) | timeout $((SECS + 8)) dpdk-testpmd -l 0,1 \
 	--main-lcore 1 --no-pci $MEM --file-prefix=nhsw$$ \
 	--vdev "net_vhost0,iface=$D/t0.sock" \
@@ -102,6 +115,7 @@ ovs_run() { # Open vSwitch with DPDK, its own database under $D/ovs
 		return ;;
 	esac
 	mkdir -p "$o"
+	handoff
 	v="ovs-vsctl --db=unix:$o/db.sock"
 	if ! {
 		ovsdb-tool create "$o/conf.db" \
@@ -145,6 +159,7 @@ if [ "${OVS:-0}" = 1 ]; then
 fi
 
 nethubd_run() { # $1: the figures' name; $2: extra netdev options
+	handoff
 	taskset -c "$SWITCH_CPU" "$NETHUBD" --io "$IO" --log-level warn \
 		-chardev "socket,id=c0,path=$D/$1.0.sock,server=on" \
 		-chardev "socket,id=c1,path=$D/$1.1.sock,server=on" \

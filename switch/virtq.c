@@ -17,6 +17,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "gso.h"
 #include "virtq.h"
@@ -485,9 +488,51 @@ unsigned vq_pending(struct virtq *q)
  * reading it again would fetch the line the driver is writing.  These are
  * hints: an address is translated (checked) like any other, and nothing
  * is read from a buffer.
+ *
+ * A receive buffer is about to be written, so its lines are fetched for
+ * writing (PREFETCHW): fetched to be read, a line the driver's CPU holds
+ * is shared, and the first store waits for a second round trip that takes
+ * it away from there.  With the two vCPUs 230 ns apart that wait was most
+ * of the switch's time: PREFETCHW took the testpmd loop of
+ * bench/vhost-user.sh from 3.1-3.9 M to 4.5-4.7 M frames/s each way.
+ * The compiler emits it only for CPUs known to have it, and Debian builds
+ * for any x86-64: so the CPU is asked once, at start.
+ *
+ * The distances are for that 230 ns: a chain takes ~100 ns here, so a
+ * buffer fetched 3 chains ahead was still on its way when it was copied;
+ * 6 ahead gave 5-15 % more (with 12 for the descriptors, which must come
+ * first).  With the vCPUs 60 ns apart it makes no difference.
  */
-#define VQ_PREFETCH_DESC 8
-#define VQ_PREFETCH_BUF	 3
+#define VQ_PREFETCH_DESC 12
+#define VQ_PREFETCH_BUF	 6
+
+static bool vq_has_prefetchw;
+
+__attribute__((constructor)) static void vq_probe_cpu(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(0x80000001, &a, &b, &c, &d))
+		vq_has_prefetchw = c & bit_PRFCHW;
+#endif
+}
+
+/* vq_prefetch_line() - the line at @p, to be written (@write) or read */
+static inline __attribute__((always_inline)) void
+vq_prefetch_line(const void *p, bool write)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (write && vq_has_prefetchw) {
+		__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+		return;
+	}
+#endif
+	if (write)
+		__builtin_prefetch(p, 1);
+	else
+		__builtin_prefetch(p, 0);
+}
 
 /* vq_head_ahead() - the head of the chain @ahead places on from the next
  * one, as the driver wrote it: check it against the size before use */
@@ -525,16 +570,9 @@ vq_prefetch_buf(struct virtq *q, uint16_t ahead, bool write)
 	p = vq_buf(q, d.addr, d.len);
 	if (!p)
 		return;
-	if (write)
-		__builtin_prefetch(p, 1);
-	else
-		__builtin_prefetch(p, 0);
-	if (d.len > 64) {
-		if (write)
-			__builtin_prefetch(p + 64, 1);
-		else
-			__builtin_prefetch(p + 64, 0);
-	}
+	vq_prefetch_line(p, write);
+	if (d.len > 64)
+		vq_prefetch_line(p + 64, write);
 }
 
 /**
