@@ -13,6 +13,7 @@ nethub-bench is $NETHUB_BENCH (default build/bench/nethub-bench)."""
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -263,6 +264,21 @@ def test_compare_quick_smoke():
                           text=True).stdout
     assert "nhcmp%d" % p.pid not in left, \
         "namespaces left behind: %s" % left
+
+
+def test_cpu_handoff_times_a_line_between_two_cpus():
+    tool = os.path.join(os.path.dirname(bench_path()), "cpu-handoff")
+    p = subprocess.run([tool, "1", "0"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    ns = int(re.fullmatch(r"cpu handoff 1<->0: (\d+) ns\n",
+                          p.stdout).group(1))
+    assert 0 < ns < 1000000, p.stdout
+    # a CPU that is not there: refused, not waited on forever
+    p = subprocess.run([tool, "0", "4095"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 1 and p.stdout == "", (p.returncode, p.stdout)
+    assert "cannot run on CPUs 0 and 4095" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":
