@@ -494,14 +494,14 @@ unsigned vq_pending(struct virtq *q)
  * is shared, and the first store waits for a second round trip that takes
  * it away from there.  With the two vCPUs 230 ns apart that wait was most
  * of the switch's time: PREFETCHW took the testpmd loop of
- * bench/vhost-user.sh from 3.1-3.9 M to 4.5-4.7 M frames/s each way.
+ * bench/vhost-user.sh from 2.7-3.6 M to 4.4-4.6 M frames/s each way.
  * The compiler emits it only for CPUs known to have it, and Debian builds
  * for any x86-64: so the CPU is asked once, at start.
  *
  * The distances are for that 230 ns: a chain takes ~100 ns here, so a
  * buffer fetched 3 chains ahead was still on its way when it was copied;
  * 6 ahead gave 5-15 % more (with 12 for the descriptors, which must come
- * first).  With the vCPUs 60 ns apart it makes no difference.
+ * first).  docs/performance.md has the runs.
  */
 #define VQ_PREFETCH_DESC 12
 #define VQ_PREFETCH_BUF	 6
