@@ -54,13 +54,18 @@ static void *side_b(void *arg)
 
 int main(int argc, char **argv)
 {
-	int a = argc > 2 ? atoi(argv[1]) : 0, b = argc > 2 ? atoi(argv[2]) : 1;
+	int a = argc == 3 ? atoi(argv[1]) : 0, b = argc == 3 ? atoi(argv[2]) : 1;
 	cpu_set_t on_a = cpu(a), on_b = cpu(b);
 	struct timespec t0, t1;
 	pthread_attr_t attr;
 	pthread_t t;
 	double ns;
 
+	if ((argc != 1 && argc != 3) || a == b) {
+		fprintf(stderr, "usage: cpu-handoff [CPU_A CPU_B] (two "
+				"different CPUs; default 0 1)\n");
+		return 2;
+	}
 	/* side B is created on its CPU, or not at all */
 	if (a < 0 || b < 0 || a >= CPU_SETSIZE || b >= CPU_SETSIZE ||
 	    pthread_setaffinity_np(pthread_self(), sizeof(on_a), &on_a) ||

@@ -279,6 +279,11 @@ def test_cpu_handoff_times_a_line_between_two_cpus():
                        timeout=60)
     assert p.returncode == 1 and p.stdout == "", (p.returncode, p.stdout)
     assert "cannot run on CPUs 0 and 4095" in p.stderr, p.stderr
+    # one CPU twice would hand the line over only at each time slice
+    p = subprocess.run([tool, "1", "1"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 2 and "usage" in p.stderr, (p.returncode,
+                                                       p.stderr)
 
 
 if __name__ == "__main__":
