@@ -71,7 +71,8 @@ esac
 
 HANDOFF=${HANDOFF:-$(dirname "$NETHUBD")/../bench/cpu-handoff}
 handoff() { # the cache line's trip between the switch's CPU and the peer's
-	[ -x "$HANDOFF" ] && "$HANDOFF" "$SWITCH_CPU" 1
+	[ -x "$HANDOFF" ] && [ "$SWITCH_CPU" != 1 ] &&
+		"$HANDOFF" "$SWITCH_CPU" 1
 }
 
 peer() { # $1: the two sockets' vdev arguments
