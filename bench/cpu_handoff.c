@@ -52,12 +52,31 @@ static void *side_b(void *arg)
 	return NULL;
 }
 
+/* start_b() - side B's thread, on CPU @b; the caller on CPU @a */
+static int start_b(pthread_t *t, int a, int b)
+{
+	cpu_set_t on_a, on_b;
+	pthread_attr_t attr;
+	int err;
+
+	if (a < 0 || b < 0 || a >= CPU_SETSIZE || b >= CPU_SETSIZE)
+		return -1;
+	on_a = cpu(a);
+	on_b = cpu(b);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(on_a), &on_a) ||
+	    pthread_attr_init(&attr))
+		return -1;
+	/* created on its CPU, or not at all */
+	err = pthread_attr_setaffinity_np(&attr, sizeof(on_b), &on_b) ||
+	      pthread_create(t, &attr, side_b, NULL);
+	pthread_attr_destroy(&attr);
+	return err ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int a = argc == 3 ? atoi(argv[1]) : 0, b = argc == 3 ? atoi(argv[2]) : 1;
-	cpu_set_t on_a = cpu(a), on_b = cpu(b);
 	struct timespec t0, t1;
-	pthread_attr_t attr;
 	pthread_t t;
 	double ns;
 
@@ -66,12 +85,7 @@ int main(int argc, char **argv)
 				"different CPUs; default 0 1)\n");
 		return 2;
 	}
-	/* side B is created on its CPU, or not at all */
-	if (a < 0 || b < 0 || a >= CPU_SETSIZE || b >= CPU_SETSIZE ||
-	    pthread_setaffinity_np(pthread_self(), sizeof(on_a), &on_a) ||
-	    pthread_attr_init(&attr) ||
-	    pthread_attr_setaffinity_np(&attr, sizeof(on_b), &on_b) ||
-	    pthread_create(&t, &attr, side_b, NULL)) {
+	if (start_b(&t, a, b)) {
 		fprintf(stderr, "cpu-handoff: cannot run on CPUs %d and %d\n",
 			a, b);
 		return 1;
