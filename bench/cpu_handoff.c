@@ -13,6 +13,7 @@
  * Usage: cpu-handoff [CPU_A CPU_B]   (default 0 1)
  * Prints one line: "cpu handoff A<->B: N ns".
  */
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -59,7 +60,7 @@ static int start_b(pthread_t *t, int a, int b)
 	pthread_attr_t attr;
 	int err;
 
-	if (a < 0 || b < 0 || a >= CPU_SETSIZE || b >= CPU_SETSIZE)
+	if (a >= CPU_SETSIZE || b >= CPU_SETSIZE)
 		return -1;
 	on_a = cpu(a);
 	on_b = cpu(b);
@@ -73,14 +74,25 @@ static int start_b(pthread_t *t, int a, int b)
 	return err ? -1 : 0;
 }
 
+/* cpu_arg() - a CPU number (maybe one not there), or -1 when @s is not
+ * a number */
+static int cpu_arg(const char *s)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+
+	return end != s && !*end && n >= 0 && n <= INT_MAX ? (int)n : -1;
+}
+
 int main(int argc, char **argv)
 {
-	int a = argc == 3 ? atoi(argv[1]) : 0, b = argc == 3 ? atoi(argv[2]) : 1;
+	int a = argc == 3 ? cpu_arg(argv[1]) : 0;
+	int b = argc == 3 ? cpu_arg(argv[2]) : 1;
 	struct timespec t0, t1;
 	pthread_t t;
 	double ns;
 
-	if ((argc != 1 && argc != 3) || a == b) {
+	if ((argc != 1 && argc != 3) || a < 0 || b < 0 || a == b) {
 		fprintf(stderr, "usage: cpu-handoff [CPU_A CPU_B] (two "
 				"different CPUs; default 0 1)\n");
 		return 2;

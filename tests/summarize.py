@@ -20,8 +20,12 @@ TAP_LINE = re.compile(r"^(not ok|ok)\b")
 FAILED_TAIL = 150  # stdout lines shown of a failed program
 
 
+def stdout_of(t):
+    return t.get("stdo") or t.get("stdout") or ""
+
+
 def show_failed(t):
-    out = (t.get("stdo") or t.get("stdout") or "").splitlines()
+    out = stdout_of(t).splitlines()
     print("--- %s (%s): last %d of %d stdout lines ---"
           % (t.get("name"), t.get("result"), min(len(out), FAILED_TAIL),
              len(out)))
@@ -37,7 +41,7 @@ def count(path):
                 continue
             t = json.loads(line)
             p = fl = 0
-            for out in (t.get("stdo") or t.get("stdout") or "").splitlines():
+            for out in stdout_of(t).splitlines():
                 m = TAP_LINE.match(out)
                 if not m:
                     continue
